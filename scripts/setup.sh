@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set up simplecnn_py on a fresh Debian machine: GNU Octave with OpenBLAS
+# (Debian's packages) and the Python package in ./.venv.
+# Idempotent: packages already present are not installed again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v octave-cli >/dev/null 2>&1 || need+=(octave)
+dpkg -s libopenblas0-pthread >/dev/null 2>&1 || need+=(libopenblas0-pthread)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing ${need[*]} from Debian's packages" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 \
+  | grep -v "is ignored: it is neither a file nor a directory" || true
+.venv/bin/python -c "import simplecnn_py, simplecnn_harness" 
+echo "setup: ready (.venv/bin/simplecnn)" >&2

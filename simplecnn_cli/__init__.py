@@ -1,0 +1,1 @@
+"""The ``simplecnn`` console command."""

@@ -1,0 +1,73 @@
+"""``simplecnn``: the console command.
+
+Each sub-command is a module of this package with ``add_parser(sub)`` and
+``run(args) -> int``.  Errors become one line and an exit code:
+bad input or a broken environment exit 2, a parity failure exits 1.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from simplecnn_py.errors import EnvironmentProblem, InputError, ParityFailure
+
+# sub-command name -> module of this package
+COMMANDS = {
+    "gradient": "gradient",
+    "compare": "compare",
+    "train": "train",
+    "predict": "predict",
+    "compare-train": "compare_train",
+    "bench": "bench",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"simplecnn: error: {message}\n")
+
+
+def _load(name):
+    try:
+        return importlib.import_module(f"simplecnn_cli.{COMMANDS[name]}")
+    except ModuleNotFoundError as e:
+        if e.name == f"simplecnn_cli.{COMMANDS[name]}":
+            return None
+        raise
+
+
+def build_parser():
+    parser = _Parser(prog="simplecnn", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        mod = _load(name)
+        if mod is not None:
+            mod.add_parser(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(_load(args.command).run(args) or 0)
+    except InputError as e:
+        print(f"simplecnn: error: {e.where}: {e.what}", file=sys.stderr)
+        return 2
+    except EnvironmentProblem as e:
+        print(f"simplecnn: error: {e}", file=sys.stderr)
+        return 2
+    except ParityFailure as e:
+        print(f"simplecnn: parity failure: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("simplecnn: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
