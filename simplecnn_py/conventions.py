@@ -25,7 +25,7 @@ import numpy as np
 
 __all__ = [
     "struct", "cell", "vec", "reshape", "zeros", "mtimes", "cols",
-    "to0", "to1", "first_max", "accumarray", "unique", "ftype",
+    "to0", "to1", "first_max", "accumarray", "unique", "ftype", "float_type",
 ]
 
 
@@ -134,6 +134,18 @@ def cols(A: np.ndarray, idx1) -> np.ndarray:
 def ftype(x, dtype) -> np.ndarray:
     """Cast to the working precision (``single``/``double``), Fortran-ordered."""
     return np.asfortranarray(x, dtype=dtype)
+
+
+def float_type(param) -> type:
+    """The working precision of a run, as the current layout's ``float_type``
+    global: ``param.precision`` is ``'double'`` (default) or ``'single'``."""
+    precision = getattr(param, "precision", "double") or "double"
+    if precision == "double":
+        return np.float64
+    if precision == "single":
+        return np.float32
+    from .errors import InputError
+    raise InputError("precision", f"must be 'double' or 'single', not {precision!r}")
 
 
 # --- 1-based indices -------------------------------------------------------

@@ -1,0 +1,149 @@
+"""``simplecnn gradient``: loss and gradient of one network on a data file.
+
+    simplecnn gradient --config CFG --data DATA.mat [--weights W.mat]
+                       [--precision double|single] [--seed S] [--rowmajor]
+                       [--bsize N] --out OUT.mat
+
+MATLAB equivalent (seed layout)::
+
+    param = read_config(CFG); load(DATA)            % y, Z
+    prob = check_data(prob, param); model = init_model(param);
+    model.weight = W.weight; model.bias = W.bias;   % when --weights is given
+    net = init_net(param, model);
+    [net, loss] = lossgrad_subset(prob, param, model, net, 1:prob.l, 'fungrad');
+    dlossdW = net.dlossdW; dlossdb = net.dlossdb; save OUT.mat loss dlossdW dlossdb
+
+``loss`` is the batch loss of ``lossgrad_subset`` over all instances (no
+regularisation, no division by l), ``dlossdW``/``dlossdb`` its gradients.
+When all instances would need more than about 512 MiB of intermediates the work
+is split into consecutive chunks of instances (``--bsize`` sets the chunk),
+and losses and gradients are summed, as ``fungrad_minibatch`` sums its
+batches; the sum differs from one call only by rounding.
+"""
+from __future__ import annotations
+
+_MEMORY_TARGET = 2**29  # bytes of intermediates for one lossgrad_subset call (512 MiB)
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "gradient", help="loss and gradient of lossgrad_subset on a data file",
+        description="Loss and gradient (lossgrad_subset over all instances) of the network of a "
+                    "simpleNN config on a simpleNN data file; writes loss, dlossdW, dlossdb to a MAT file.")
+    p.add_argument("--config", required=True, metavar="CFG", help="simpleNN config file (name = value; lines)")
+    p.add_argument("--data", required=True, metavar="DATA.mat", help="MAT file with y (l x 1) and Z (l x a*b*d)")
+    p.add_argument("--weights", metavar="W.mat",
+                   help="MAT file with weight and bias, L x 1 cells (default: He init from --seed)")
+    p.add_argument("--precision", choices=("double", "single"), default="double",
+                   help="floating-point precision, end to end (default double)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the He initialisation without --weights (default 0)")
+    p.add_argument("--rowmajor", action="store_true",
+                   help="images in Z are stored row-major (the shipped MNIST demo files)")
+    p.add_argument("--bsize", type=int, default=None, metavar="N",
+                   help="instances per lossgrad_subset call (default: all, or chunks of about 512 MiB of intermediates)")
+    p.add_argument("--out", required=True, metavar="OUT.mat", help="output MAT file (loss, dlossdW, dlossdb)")
+    return p
+
+
+def run(args) -> int:
+    import warnings
+
+    from simplecnn_py.errors import InputError
+    from simplecnn_py.read_config import read_config
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        param = read_config(args.config)
+    for w in caught:
+        print(f"simplecnn: warning: {w.message}", file=_stderr())
+    param.precision = args.precision
+    if args.bsize is not None and args.bsize < 1:
+        raise InputError("--bsize", f"must be a positive number of instances, not {args.bsize}")
+
+    from simplecnn_py.check_data import check_data
+    from simplecnn_py.datafile import load_data, load_weights, save_gradient
+    from simplecnn_py.init_model import init_model
+
+    prob = load_data(args.data, param, rowmajor=args.rowmajor)
+    prob = check_data(prob, param, where=args.data)
+    model = init_model(param, seed=args.seed)
+    if args.weights:
+        weight, bias = load_weights(args.weights, param)
+        for m in range(1, model.L + 1):
+            model.weight[m] = weight[m].astype(model.weight[m].dtype, order="F")
+            model.bias[m] = bias[m].astype(model.bias[m].dtype, order="F")
+
+    loss, dlossdW, dlossdb = gradient(prob, param, model, args.bsize)
+    _check_writable(args.out)
+    try:
+        save_gradient(args.out, loss, dlossdW, dlossdb)
+    except OSError as e:
+        raise InputError(args.out, f"cannot write: {e.strerror or e}") from None
+    print(f"simplecnn gradient: l = {prob.l}, loss = {float(loss):.17g} ({param.precision}), wrote {args.out}")
+    return 0
+
+
+def gradient(prob, param, model, bsize=None):
+    """``lossgrad_subset`` over all instances: ``(loss, dlossdW, dlossdb)``.
+
+    One call on ``1:l`` when it fits (``bsize`` None and the intermediates
+    need less than about 512 MiB), else consecutive chunks of ``bsize``
+    instances whose losses and gradients are summed.
+    """
+    import numpy as np
+
+    from simplecnn_py.conventions import cell
+    from simplecnn_py.init_net import init_net
+    from simplecnn_py.lossgrad_subset import lossgrad_subset
+
+    l, L = prob.l, model.L
+    bsize = bsize or auto_bsize(param, model, l)
+    net = init_net(param, model)
+    loss, dlossdW, dlossdb = 0, cell(L), cell(L)
+    for start in range(0, l, bsize):
+        batch_idx = np.arange(start + 1, min(l, start + bsize) + 1)
+        net, batch_loss = lossgrad_subset(prob, param, model, net, batch_idx, "fungrad")
+        if start == 0:
+            loss = batch_loss
+            for m in range(1, L + 1):
+                dlossdW[m], dlossdb[m] = net.dlossdW[m], net.dlossdb[m]
+        else:
+            loss = loss + batch_loss
+            for m in range(1, L + 1):
+                dlossdW[m] = dlossdW[m] + net.dlossdW[m]
+                dlossdb[m] = dlossdb[m] + net.dlossdb[m]
+    return loss, dlossdW, dlossdb
+
+
+def auto_bsize(param, model, l):
+    """All ``l`` instances, or fewer when their intermediates (padded inputs,
+    phiZ, S and Z of every conv layer, three copies' worth) would pass 512 MiB
+    (smaller chunks also stay in cache: measured faster than one call)."""
+    itemsize = 4 if param.precision == "single" else 8
+    per_instance = 0
+    for m in range(1, model.LC + 1):
+        d, d_next = model.ch_input[m], model.ch_input[m + 1]
+        conv = model.ht_conv[m] * model.wd_conv[m]
+        per_instance += d * model.ht_pad[m] * model.wd_pad[m]            # padded input
+        per_instance += model.wd_filter[m] ** 2 * d * conv               # phiZ
+        per_instance += 2 * d_next * conv                                 # S, sigma(S)
+    per_instance = 3 * itemsize * max(per_instance, 1)
+    return max(1, min(l, _MEMORY_TARGET // per_instance))
+
+
+def _check_writable(out):
+    import os
+
+    from simplecnn_py.errors import InputError
+
+    folder = os.path.dirname(os.path.abspath(out))
+    if os.path.isdir(out):
+        raise InputError(out, "is a directory; --out names the MAT file to write")
+    if not os.path.isdir(folder):
+        raise InputError(out, f"cannot write: folder {folder} does not exist")
+
+
+def _stderr():
+    import sys
+
+    return sys.stderr
