@@ -73,7 +73,11 @@ def run(args) -> int:
             model.weight[m] = weight[m].astype(model.weight[m].dtype, order="F")
             model.bias[m] = bias[m].astype(model.bias[m].dtype, order="F")
 
-    loss, dlossdW, dlossdb = gradient(prob, param, model, args.bsize)
+    try:
+        loss, dlossdW, dlossdb = gradient(prob, param, model, args.bsize)
+    except MemoryError:
+        raise InputError(args.config, "the network needs more memory than this machine has "
+                                      "(try a smaller --bsize)") from None
     _check_writable(args.out)
     try:
         save_gradient(args.out, loss, dlossdW, dlossdb)

@@ -1,23 +1,22 @@
-"""``CG``: the Newton direction by conjugate gradient (current layout, ``opt/CG.m``).
+"""``[s, CGiter, r] = CG(param, model, nets, g, lambda)``: the Newton direction.
 
-MATLAB original::
+MATLAB original (current layout, ``opt/CG.m``).  Conjugate gradient, from
+``s = 0``, for the damped subsampled Gauss-Newton system of Newton
 
-    [s, err, CGiter] = CG(param, model, net, grad)
+    M s = -g,    M = (lambda + 1/C) I + G/GNsize,    G = sum over the subset of J_i' B J_i,  B = 2I
 
-solves, from ``s = 0``, the damped subsampled Gauss-Newton system
+where ``g`` is the gradient of f on all data (flat, ``cells_to_vec``
+layout) and J_i the Jacobian of instance i's output with respect to the
+flat parameters.  ``nets`` holds one net per ``bsize`` chunk of the
+GNsize-instance subset, each after ``feedforward`` (and ``Jacobian`` when
+``param.Jacobian`` is 1); G*v is summed over them with ``JTBJv`` (stored
+Jacobian) or ``R_JTBJv`` (R-operator).
 
-    ((lambda + 1/C) I + G/GNsize) s = -g,     G = sum over the subset of J_i' B J_i,  B = 2I
-
-where ``J_i`` is the Jacobian of the network output z^{L+1,i} with respect to
-the flat parameter vector (``var_ptr`` order) and ``g`` the gradient of f on
-all data.  ``net`` is the cell of nets of the Gauss-Newton subset (one per
-chunk of ``bsize`` instances, each after ``feedforward`` and, when
-``param.Jacobian`` is 1, ``Jacobian``); G*v is ``JTBJv`` (stored Jacobian) or
-``R_JTBJv`` (R-operator), summed over the chunks.
-
-Stopping rule: ``||r|| <= xi*||g||`` checked after each step, or ``CGmax``
-steps.  ``err`` is the final residual ``r = -g - A*s`` (Newton's predicted
-reduction needs ``s'*(-g - r - lambda*s)``), ``CGiter`` the number of steps.
+Stops when ``||r|| <= xi*||g||`` (checked before the first step and after
+each step) or after ``CGmax`` steps.  ``CGiter`` is the number of steps
+(products with M, Newton's ``#CG``); ``r`` the final residual -g - M s as
+the recurrence updates it (Newton's predicted reduction uses
+``s'*(-g - r - lambda*s)`` = s'(G/GNsize + I/C)s).
 """
 from __future__ import annotations
 
@@ -26,52 +25,50 @@ import numpy as np
 from simplecnn_py.JTBJv import JTBJv
 from simplecnn_py.R_JTBJv import R_JTBJv
 
-__all__ = ["CG", "conjugate_gradient", "Gv"]
+__all__ = ["CG", "GN_product", "conjugate_gradient"]
 
 
-def Gv(param, model, net, v: np.ndarray) -> np.ndarray:
-    """``G*v`` summed over the subset's chunks (without the 1/GNsize and damping)."""
-    product = JTBJv if param.Jacobian else R_JTBJv
-    out = None
-    for net_k in net:
-        Gv_k = product(model, net_k, v)
-        out = Gv_k if out is None else out + Gv_k
-    return out
+def CG(param, model, nets, g, lam):
+    def Md(d):
+        return (lam + 1 / param.C) * d + GN_product(param, model, nets, d) / param.GNsize
+
+    return conjugate_gradient(Md, g, param.xi, param.CGmax)
 
 
-def CG(param, model, net, grad: np.ndarray):
-    """``[s, err, CGiter] = CG(param, model, net, grad)`` (see the module docstring)."""
-    damping = getattr(param, "lambda") + 1.0 / param.C
+def GN_product(param, model, nets, v):
+    """G v = sum over the chunks of J' B J v."""
+    Gv = np.zeros_like(v)
+    for net in nets:
+        if param.Jacobian:
+            Gv = Gv + JTBJv(model, net, v)
+        else:
+            Gv = Gv + R_JTBJv(model, net, v)
+    return Gv
 
-    def A(v):
-        return Gv(param, model, net, v) / param.GNsize + damping * v
 
-    return conjugate_gradient(A, -grad, param.xi, param.CGmax)
+def conjugate_gradient(M, g, xi, CGmax):
+    """CG for ``M s = -g`` from ``s = 0``, ``M`` a function d -> M*d.
 
-
-def conjugate_gradient(A, b: np.ndarray, xi: float, CGmax: int):
-    """Plain CG for ``A s = b`` from ``s = 0``; ``A`` is a function v -> A*v.
-
-    Stops when ``||r|| <= xi*||b||`` (checked after each step) or after
-    ``CGmax`` steps; returns ``s``, the residual ``r = b - A*s`` as updated
-    by the recurrence, and the number of steps.
+    Returns ``(s, CGiter, r)``; stops when ``||r|| <= xi*||g||`` or after
+    ``CGmax`` steps (the loop of ``CG.m``, one line per MATLAB line).
     """
-    s = np.zeros_like(b)
-    r = b.copy()
-    d = r.copy()
+    s = np.zeros_like(g)
+    r = -g
+    d = r
     rTr = r @ r
-    cgtol = xi * np.sqrt(rTr)
+    cgtol = xi * np.linalg.norm(g)
     CGiter = 0
-    while CGiter < CGmax:
-        CGiter += 1
-        Ad = A(d)
-        alpha = rTr / (d @ Ad)
-        s += alpha * d
-        r -= alpha * Ad
+    if np.sqrt(rTr) <= cgtol:
+        return s, CGiter, r
+    for CGiter in range(1, CGmax + 1):
+        Md = M(d)
+        alpha = rTr / (d @ Md)
+        s = s + alpha * d
+        r = r - alpha * Md
         rnewTrnew = r @ r
         if np.sqrt(rnewTrnew) <= cgtol:
             break
         beta = rnewTrnew / rTr
         d = r + beta * d
         rTr = rnewTrnew
-    return s, r, CGiter
+    return s, CGiter, r

@@ -26,6 +26,7 @@ import numpy as np
 __all__ = [
     "struct", "cell", "vec", "reshape", "zeros", "mtimes", "cols",
     "to0", "to1", "first_max", "accumarray", "unique", "ftype", "float_type",
+    "gather_blocks", "accumarray_blocks",
 ]
 
 
@@ -184,6 +185,35 @@ def accumarray(subs1, vals: np.ndarray, n: int) -> np.ndarray:
     out = np.zeros(n, dtype=vals.dtype)
     np.add.at(out, to0(np.asarray(subs1).reshape(-1, order="F")), vals)
     return out
+
+
+def gather_blocks(A: np.ndarray, idx1, n: int) -> np.ndarray:
+    """``reshape(A(idx + numel(A)/n*[0:n-1]), [], n)`` for a column ``idx``.
+
+    ``vec(A)`` is read as n consecutive equal blocks (one per instance); column
+    i of the result is block i taken at the 1-based positions ``idx``.  Same
+    values as MATLAB's offset indexing, without building the (numel(idx) x n)
+    index array.  Fortran-ordered, numel(idx) x n.
+    """
+    by_block = np.reshape(A, (-1, n), order="F")               # column i = block i
+    return np.take(by_block.T, to0(np.asarray(idx1).reshape(-1, order="F")), axis=1).T
+
+
+def accumarray_blocks(idx1, V: np.ndarray, block_len: int, n: int) -> np.ndarray:
+    """``accumarray(idx + block_len*[0:n-1], V(:), [block_len*n 1])``.
+
+    ``idx`` is a column of 1-based positions within one block; column i of the
+    (numel(idx) x n) subscript matrix is ``idx`` offset into block i.  Blocks
+    are disjoint, and within a block the values are added in subscript order,
+    so the result is bit-identical to ``accumarray`` on the offset subscripts
+    (and so to Octave's), without building them.  Returns a 1-D array.
+    """
+    idx0 = to0(np.asarray(idx1).reshape(-1, order="F"))
+    V = np.reshape(V, (idx0.size, n), order="F")
+    out = np.zeros((block_len, n), dtype=V.dtype, order="F")
+    for i in range(n):
+        np.add.at(out[:, i], idx0, V[:, i])
+    return out.reshape(-1, order="F")
 
 
 def unique(y):

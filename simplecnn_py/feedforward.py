@@ -24,6 +24,7 @@ import numpy as np
 
 from . import trace
 from .conventions import float_type, ftype, mtimes, reshape
+from .errors import InputError
 from .maxpooling import maxpooling
 from .padding_and_phiZ import padding_and_phiZ
 
@@ -32,6 +33,10 @@ def feedforward(data, param, model, net):
     dtype = float_type(param)
     L, LC = model.L, model.LC
     data = ftype(data, dtype)
+    dab = model.ch_input[1] * model.ht_input[1] * model.wd_input[1]
+    if data.ndim != 2 or data.shape[0] != dab:
+        raise InputError("data", f"instances have {data.shape[0] if data.ndim == 2 else data.size} "
+                         f"values, the configuration needs ch_input(1)*ht_input*wd_input = {dab}")
     n = data.shape[1]
     net.num_sampled_data = n
     net.Z[1] = reshape(data, model.ch_input[1], -1)

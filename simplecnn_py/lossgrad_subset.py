@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import trace
-from .conventions import cols, float_type, ftype, mtimes, reshape, to0, vec
+from .conventions import cols, float_type, ftype, mtimes, reshape, vec
 from .feedforward import feedforward
 from .vTP import vTP
 

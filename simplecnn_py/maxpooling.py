@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conventions import first_max, reshape, to0, vec
+from .conventions import first_max, gather_blocks, reshape, to0
 
 
 def maxpooling(model, net, m):
@@ -26,9 +26,8 @@ def maxpooling(model, net, m):
     h = model.wd_subimage_pool[m]
     sigmaS = net.Z[m + 1]
 
-    # the windows: vec(sigmaS)(idx_phiZ_pool + d*a_conv*b_conv*[0:n-1])
-    idx_win0 = np.add(to0(net.idx_phiZ_pool[m]), d * a_conv * b_conv * np.arange(n), order="F")
-    windows = reshape(vec(sigmaS)[idx_win0], h * h, -1)        # (h*h) x (d*a_out*b_out*n)
+    # the windows: sigmaS(idx_phiZ_pool + d*a_conv*b_conv*[0:n-1])
+    windows = reshape(gather_blocks(sigmaS, net.idx_phiZ_pool[m], n), h * h, -1)   # (h*h) x (d*a_out*b_out*n)
 
     Zout, I = first_max(windows)                                # 1 x (d*a_out*b_out*n), 1-based rows
     Zout = reshape(Zout, d, -1)                                 # d x (a_out*b_out*n)

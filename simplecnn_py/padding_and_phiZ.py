@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conventions import reshape, to0, vec, zeros
+from .conventions import gather_blocks, reshape, to0, vec, zeros
 
 
 def padding_and_phiZ(model, net, m):
@@ -30,6 +30,5 @@ def padding_and_phiZ(model, net, m):
     pad_Z[:, idx_pad0] = Z
 
     # phi: phiZ = reshape(pad_Z(idx_phiZ + d*a_pad*b_pad*[0:n-1]), h*h*d, [])
-    idx_phiZ0 = np.add(to0(net.idx_phiZ[m]), d * a_pad * b_pad * np.arange(n), order="F")
-    phiZ = vec(pad_Z)[idx_phiZ0]
+    phiZ = gather_blocks(pad_Z, net.idx_phiZ[m], n)
     return reshape(phiZ, h * h * d, -1)

@@ -1,38 +1,43 @@
-"""``parse_options``: the training options string of ``cnn_train``.
+"""``param = parse_options(options)``: the training options string of ``cnn_train``.
 
-MATLAB original (current layout, inside ``cnn_train.m``)::
-
-    param = parse_options(options)
-
-``options`` is a string of ``-name value`` pairs, e.g.
-``'-s 1 -C 0.01 -GNsize 100'``.  Names, defaults and meanings are those of
-the facts page, section 7:
+MATLAB original (current layout, ``opt/parse_options.m``).  ``options`` is
+a string of ``-name value`` pairs, e.g. ``'-s 1 -C 0.01 -GNsize 100'``;
+names and defaults are those of the facts page, section 7:
 
 =============  =======================================================
 ``-s``         solver: 1 Newton (default), 2 SGD with momentum, 3 Adam
 ``-C``         regularisation constant (0.01); ``cnn_train`` multiplies
                it by the number of instances l
 ``-bsize``     batch size: 1024 for Newton on the CPU, else 128
-``-GNsize``    Gauss-Newton subset size: ceil(5% of l)
+``-GNsize``    Gauss-Newton subset size: ceil(5% of l), set by ``cnn_train``
 ``-iter_max``  Newton iterations (100)
 ``-xi``        CG relative tolerance (0.1)
-``-CGmax``     CG iteration cap (250)
+``-CGmax``     CG steps at most (250)
 ``-lambda``    initial Levenberg-Marquardt damping (1)
 ``-drop``      lambda factor when ratio >= 0.75 (2/3)
 ``-boost``     lambda factor when ratio < 0.25 (3/2)
 ``-eta``       line-search sufficient-decrease constant (1e-4)
-``-Jacobian``  1: store the Jacobian (``net.dzdS``); 0: R-operator (1)
+``-Jacobian``  1: stored Jacobian (``JTBJv``); 0: R-operator (``R_JTBJv``);
+               1 on the CPU, 0 on a GPU
 ``-epoch_max`` SGD/Adam epochs (500)
 ``-lr``        learning rate (0.01; 0.001 for Adam)
 ``-decay``     learning-rate decay, lr/(1 + decay*step) (0)
 ``-momentum``  SGD momentum (0)
-``-ftype``     0 single, 1 double (double: the CPU default)
-``-gpu_use``   0 (this port runs on the CPU only)
+``-ftype``     0 single, 1 double (double on the CPU, single on a GPU)
+``-gpu_use``   0 CPU (default), 1 GPU (refused by ``cnn_train`` here)
+``-seed``      ours (matlab_ref): seeds the random draws (none)
 =============  =======================================================
 
-An odd number of tokens or an unknown name is an error, as in the original;
-so is a value that is not a number or is out of its range (the original
-would fail later, or silently train something else).
+An odd number of tokens, an unknown name or a value that is not a number is
+an ``InputError('options', ...)``, as the original's errors; so is a value
+out of its range (the same ranges as ``matlab_ref``'s ``parse_options.m``).
+
+``param`` fields: ``solver``, ``C``, ``bsize``, ``GNsize`` (None until
+``cnn_train`` sets it), ``iter_max``, ``xi``, ``CGmax``, ``lambda`` (a
+Python keyword: ``getattr(param, 'lambda')``), ``drop``, ``boost``, ``eta``,
+``Jacobian``, ``epoch_max``, ``lr``, ``decay``, ``momentum``, ``ftype``,
+``gpu_use``, ``seed`` (None when not given), and ``precision``
+(``'double'`` or ``'single'`` from ``-ftype``, what the port's routines read).
 """
 from __future__ import annotations
 
@@ -43,95 +48,75 @@ from simplecnn_py.errors import InputError
 
 __all__ = ["parse_options", "OPTION_NAMES"]
 
-# name -> (kind, check, message); kind 'int' values must be whole numbers
-_SPEC = {
-    "s": ("int", lambda x: x in (1, 2, 3), "must be 1 (Newton), 2 (SGD) or 3 (Adam)"),
-    "C": ("real", lambda x: x > 0, "must be > 0"),
-    "bsize": ("int", lambda x: x >= 1, "must be a positive integer"),
-    "GNsize": ("int", lambda x: x >= 1, "must be a positive integer"),
-    "iter_max": ("int", lambda x: x >= 0, "must be an integer >= 0"),
-    "xi": ("real", lambda x: 0 < x < 1, "must be in (0, 1)"),
-    "CGmax": ("int", lambda x: x >= 1, "must be a positive integer"),
-    "lambda": ("real", lambda x: x >= 0, "must be >= 0"),
-    "drop": ("real", lambda x: 0 < x < 1, "must be in (0, 1)"),
-    "boost": ("real", lambda x: x > 1, "must be > 1"),
-    "eta": ("real", lambda x: 0 < x < 1, "must be in (0, 1)"),
-    "Jacobian": ("int", lambda x: x in (0, 1), "must be 0 or 1"),
-    "epoch_max": ("int", lambda x: x >= 0, "must be an integer >= 0"),
-    "lr": ("real", lambda x: x > 0, "must be > 0"),
-    "decay": ("real", lambda x: x >= 0, "must be >= 0"),
-    "momentum": ("real", lambda x: 0 <= x < 1, "must be in [0, 1)"),
-    "ftype": ("int", lambda x: x in (0, 1), "must be 0 (single) or 1 (double)"),
-    "gpu_use": ("int", lambda x: x == 0, "must be 0: the Python port runs on the CPU only"),
-}
-
-OPTION_NAMES = tuple(_SPEC)
+OPTION_NAMES = ("s", "C", "bsize", "GNsize", "iter_max", "xi", "CGmax", "lambda", "drop", "boost",
+                "eta", "Jacobian", "epoch_max", "lr", "decay", "momentum", "ftype", "gpu_use", "seed")
 
 
-def _value(name: str, token: str):
-    """The numeric value of ``token`` for option ``-name``, checked."""
-    kind, check, message = _SPEC[name]
-    try:
-        x = float(token)
-    except ValueError:
-        raise InputError("options", f"-{name} {token}: not a number") from None
-    if not math.isfinite(x):
-        raise InputError("options", f"-{name} {token}: not a finite number")
-    if kind == "int":
-        if x != int(x):
-            raise InputError("options", f"-{name} {token}: must be an integer")
-        x = int(x)
-    if not check(x):
-        raise InputError("options", f"-{name} {token}: {message}")
-    return x
-
-
-def parse_options(options: str = "", l: int | None = None) -> struct:
-    """``param = parse_options(options)`` with the defaults of facts section 7.
-
-    ``param.solver`` is 1, 2 or 3; ``param.precision`` is ``'double'`` or
-    ``'single'`` (from ``-ftype``).  ``param.GNsize`` needs the number of
-    instances: pass ``l`` (``cnn_train`` does), otherwise it stays ``None``
-    until ``cnn_train`` sets ``ceil(0.05*l)``.  ``param.C`` is the user's
-    value; ``cnn_train`` multiplies it by l.
-    """
+def parse_options(options=""):
     if options is None:
         options = ""
     if not isinstance(options, str):
-        raise InputError("options", "must be a string of '-name value' pairs")
+        raise InputError("options", "options must be a string such as '-s 1 -C 0.01'")
     tokens = options.split()
-    if len(tokens) % 2 == 1:
-        raise InputError("options", f"odd number of tokens ({len(tokens)}) in '{options}': "
-                                    "options come as '-name value' pairs")
+    if len(tokens) % 2 != 0:
+        raise InputError("options", f"options must come in '-name value' pairs (got {len(tokens)} tokens)")
     given = {}
-    for flag, token in zip(tokens[0::2], tokens[1::2]):
-        name = flag[1:] if flag.startswith("-") else None
-        if name not in _SPEC:
-            raise InputError("options", f"unknown option '{flag}' (known: "
-                                        + " ".join("-" + n for n in _SPEC) + ")")
-        given[name] = _value(name, token)
+    for name, token in zip(tokens[0::2], tokens[1::2]):
+        if not (name.startswith("-") and name[1:] in OPTION_NAMES):
+            raise InputError("options", f"unknown option {name} (known: "
+                                        + " ".join("-" + n for n in OPTION_NAMES) + ")")
+        try:
+            value = float(token)
+        except ValueError:
+            value = math.nan
+        if math.isnan(value):
+            raise InputError("options", f"option {name} needs a number, not '{token}'")
+        given[name[1:]] = value
 
-    solver = given.get("s", 1)
+    def pick(name, default):
+        return given.get(name, default)
+
     param = struct()
-    param.solver = solver
-    param.C = given.get("C", 0.01)
-    param.gpu_use = given.get("gpu_use", 0)
-    # Newton on the CPU: 1024; SGD/Adam (and Newton on a GPU): 128
-    param.bsize = given.get("bsize", 1024 if solver == 1 and not param.gpu_use else 128)
-    param.GNsize = given.get("GNsize", None if l is None else math.ceil(0.05 * l))
-    param.iter_max = given.get("iter_max", 100)
-    param.xi = given.get("xi", 0.1)
-    param.CGmax = given.get("CGmax", 250)
-    param.__dict__["lambda"] = given.get("lambda", 1.0)   # 'lambda' is a Python keyword
-    param.drop = given.get("drop", 2 / 3)
-    param.boost = given.get("boost", 3 / 2)
-    param.eta = given.get("eta", 1e-4)
-    param.Jacobian = given.get("Jacobian", 0 if param.gpu_use else 1)
-    param.epoch_max = given.get("epoch_max", 500)
-    param.lr = given.get("lr", 0.001 if solver == 3 else 0.01)
-    param.decay = given.get("decay", 0.0)
-    param.momentum = given.get("momentum", 0.0)
-    param.ftype = given.get("ftype", 0 if param.gpu_use else 1)
+    param.solver = _check(pick("s", 1), "integer", 1, 3, "-s")
+    param.gpu_use = _check(pick("gpu_use", 0), "integer", 0, 1, "-gpu_use")
+    on_cpu = param.gpu_use == 0
+    param.C = _check(pick("C", 0.01), "positive", 0, math.inf, "-C")
+    param.bsize = _check(pick("bsize", 1024 if param.solver == 1 and on_cpu else 128), "integer", 1, math.inf, "-bsize")
+    param.GNsize = pick("GNsize", None)
+    if param.GNsize is not None:
+        param.GNsize = _check(param.GNsize, "integer", 1, math.inf, "-GNsize")
+    param.iter_max = _check(pick("iter_max", 100), "integer", 0, math.inf, "-iter_max")
+    param.xi = _check(pick("xi", 0.1), "positive", 0, math.inf, "-xi")
+    param.CGmax = _check(pick("CGmax", 250), "integer", 1, math.inf, "-CGmax")
+    setattr(param, "lambda", _check(pick("lambda", 1), "real", 0, math.inf, "-lambda"))
+    param.drop = _check(pick("drop", 2 / 3), "positive", 0, math.inf, "-drop")
+    param.boost = _check(pick("boost", 3 / 2), "positive", 0, math.inf, "-boost")
+    param.eta = _check(pick("eta", 1e-4), "real", 0, 1, "-eta")
+    param.Jacobian = _check(pick("Jacobian", int(on_cpu)), "integer", 0, 1, "-Jacobian")
+    param.epoch_max = _check(pick("epoch_max", 500), "integer", 0, math.inf, "-epoch_max")
+    param.lr = _check(pick("lr", 0.001 if param.solver == 3 else 0.01), "positive", 0, math.inf, "-lr")
+    param.decay = _check(pick("decay", 0), "real", 0, math.inf, "-decay")
+    param.momentum = _check(pick("momentum", 0), "real", 0, 1, "-momentum")
+    param.ftype = _check(pick("ftype", int(on_cpu)), "integer", 0, 1, "-ftype")
+    param.seed = pick("seed", None)
+    if param.seed is not None:
+        param.seed = _check(param.seed, "integer", 0, math.inf, "-seed")
     param.precision = "double" if param.ftype == 1 else "single"
-    param.given = tuple(given)
     return param
+
+
+def _check(v, kind, lo, hi, name):
+    """kind 'integer': an integer in [lo, hi] (returned as int); 'positive':
+    > 0 and finite; 'real': a finite number in [lo, hi]."""
+    if kind == "integer":
+        ok = math.isfinite(v) and v == round(v) and lo <= v <= hi
+        what = f"an integer in [{lo:g}, {hi:g}]"
+    elif kind == "positive":
+        ok = v > 0 and math.isfinite(v)
+        what = "a positive number"
+    else:
+        ok = math.isfinite(v) and lo <= v <= hi
+        what = f"a number in [{lo:g}, {hi:g}]"
+    if not ok:
+        raise InputError("options", f"option {name} must be {what} (got {v:g})")
+    return int(v) if kind == "integer" else float(v)

@@ -87,7 +87,7 @@ def _read_text(where):
     if b"\x00" in raw:
         raise InputError(where, "not a text file (binary content); a config holds 'name = value;' lines")
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         return raw.decode("latin-1")
 

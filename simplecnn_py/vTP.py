@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conventions import accumarray
+from .conventions import accumarray, accumarray_blocks
 
 
 def vTP(param, model, net, m, V, op):
@@ -33,7 +33,8 @@ def vTP(param, model, net, m, V, op):
         d, a, b = model.ch_input[m + 1], model.ht_conv[m], model.wd_conv[m]
         idx_pool = net.idx_pool[m]                                    # (d*a_out*b_out) x n
         if op == "pool_gradient":
-            subs = np.add(idx_pool, d * a * b * np.arange(n), order="F")    # block i: instance i
+            # accumarray(idx_pool + d*a*b*[0:n-1], V(:))
+            subs = np.add(idx_pool, d * a * b * np.arange(n), order="F")
             return accumarray(subs, V, d * a * b * n)
         nL = model.nL
         block = np.arange(nL)[:, None] + nL * np.arange(n)[None, :]   # nL x n: k + nL*i
@@ -42,6 +43,6 @@ def vTP(param, model, net, m, V, op):
     if op in ("phi_gradient", "phi_Jacobian"):
         d, a, b = model.ch_input[m], model.ht_pad[m], model.wd_pad[m]
         blocks = n if op == "phi_gradient" else model.nL * n
-        subs = np.add(net.idx_phiZ[m], d * a * b * np.arange(blocks), order="F")  # (h*h*d*a_conv*b_conv) x blocks
-        return accumarray(subs, V, d * a * b * blocks)
+        # accumarray(idx_phiZ + d*a*b*[0:blocks-1], V(:)), block by block
+        return accumarray_blocks(net.idx_phiZ[m], V, d * a * b, blocks)
     raise ValueError(f"vTP: unknown op {op!r}")

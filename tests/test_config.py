@@ -249,3 +249,10 @@ def test_missing_file_directory_and_binary(tmp_path):
     binary.write_bytes(b"\x00\x01\x02MATLAB")
     with pytest.raises(InputError, match="not a text file"):
         read_config(binary)
+
+
+def test_windows_line_endings_bom_and_tabs(tmp_path):
+    p = tmp_path / "w.config"
+    p.write_bytes(b"\xef\xbb\xbf" + GOOD.replace("[1,16,16,32]", "[1,\t16 ,16,32]").replace("\n", "\r\n").encode())
+    param = read_config(p)
+    assert param.ch_input == cell([1, 16, 16, 32]) and param.L == 4

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.io as sio
 
-from simplecnn_py.conventions import struct, vec
+from simplecnn_py.conventions import vec
 from simplecnn_py.init_model import init_model
 from simplecnn_py.init_net import init_net
 from simplecnn_py.lossgrad_subset import lossgrad_subset

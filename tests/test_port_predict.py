@@ -43,3 +43,10 @@ def test_cal_accuracy():
     assert cal_accuracy(np.array([5, 5]), [5, 6]) == 0.5
     with pytest.raises(InputError, match="3 predictions for 2 true labels"):
         cal_accuracy([1, 2, 3], [1, 2])
+
+
+def test_feedforward_rejects_data_of_the_wrong_height():
+    param = make_param(**CONFIGS["pool3"])
+    model = init_model(param)
+    with pytest.raises(InputError, match="instances have 200 values.*= 216"):
+        feedforward(np.zeros((200, 2), order="F"), param, model, init_net(param, model))

@@ -34,10 +34,10 @@ if size(Z, 2) ~= a*b*d
 end
 Z = full(Z);
 if ~isnumeric(Z) || any(~isfinite(Z(:)))
-    error('check_data: Z holds NaN or Inf values');
+    error('check_data: Z must be numeric with no NaN or Inf values');
 end
 if ~isnumeric(y) || any(~isfinite(y))
-    error('check_data: y holds NaN or Inf values');
+    error('check_data: y must be numeric with no NaN or Inf values');
 end
 [label_enum, ~, y_mapped] = unique(y);
 if numel(label_enum) > model.nL

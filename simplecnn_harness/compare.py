@@ -1,0 +1,231 @@
+"""Comparison metrics, per stage, and the verdict.
+
+For floating-point stages (Python value ``a``, MATLAB value ``b``, both cast
+to the working precision, compared entry by entry in column-major order):
+
+* ``rel_err``  = ||a - b||_F / ||b||_F (0 when both are zero),
+* ``max_abs_err`` = max |a - b|,
+* ``max_ulp`` = the largest distance in units in the last place of the
+  working precision (adjacent floats are 1 apart, +0 and -0 are 0 apart),
+* ``n_diff`` = entries that are not bit-identical,
+* ``ok`` = shapes agree and ``rel_err <= rtol`` (default 1e-13 in double,
+  1e-4 in single; overridable).
+
+Index stages (``idx_pad``, ``idx_phiZ``, ``idx_pool``) are compared exactly.
+Pooling winners that differ are counted and located, and each is checked
+for a near-tie: the two candidate values of the window differ by no more
+than a few ULP (or than the error already present in that layer's sigma(S)),
+so different summation orders can flip the winner.  When every flip is a
+near-tie the ``idx_pool`` stage is accepted with a note, and the stages
+downstream, which a flip changes, are judged by their own (isolated) error
+(``isolated.py``) and marked ``explained``.
+
+A MATLAB array whose shape differs from Python's but has the same number of
+entries (a reshape done at another statement, e.g. ``net.Z{LC+1}`` kept as
+(d*a*b) x n) is compared in column-major order (both shapes are reported);
+a different number of entries fails.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .stages import INDEX_STAGES
+
+DEFAULT_RTOL = {"double": 1e-13, "single": 1e-4}
+NEAR_TIE_ULPS = 16
+
+
+@dataclass
+class StageResult:
+    layer: int
+    direction: str
+    stage: str
+    kind: str = "array"            # 'array' | 'index' | 'scalar'
+    compared: bool = False
+    ok: bool | None = None
+    rel_err: float | None = None
+    max_abs_err: float | None = None
+    max_ulp: float | None = None
+    n_diff: int | None = None
+    numel: int | None = None
+    shape_python: list | None = None
+    shape_matlab: list | None = None
+    source: str = ""
+    origin: str = ""
+    note: str = ""
+    explained: bool = False
+    isolated_rel_err: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    def key(self):
+        return (self.layer, self.direction, self.stage)
+
+    def to_json(self):
+        d = asdict(self)
+        for k in ("rel_err", "max_abs_err", "max_ulp", "isolated_rel_err"):
+            v = d[k]
+            if v is not None and not np.isfinite(v):
+                d[k] = None if np.isnan(v) else ("inf" if v > 0 else "-inf")
+        if not d["extra"]:
+            d.pop("extra")
+        return d
+
+
+def working_dtype(precision):
+    return np.float32 if precision == "single" else np.float64
+
+
+def _flat(a, dtype=None):
+    a = np.asarray(a)
+    if dtype is not None and a.dtype != dtype:
+        a = a.astype(dtype)
+    return a.reshape(-1, order="F")
+
+
+def ulp_distance(A, B) -> np.ndarray:
+    """Distance in ULPs between same-dtype float arrays (as float64)."""
+    if A.dtype == np.float32:
+        ia = A.view(np.int32).astype(np.int64)
+        ib = B.view(np.int32).astype(np.int64)
+        lo = -(2 ** 31)
+    else:
+        ia = A.view(np.int64)
+        ib = B.view(np.int64)
+        lo = np.int64(-(2 ** 63))
+    with np.errstate(over="ignore"):
+        ia = np.where(ia < 0, lo - ia, ia)
+        ib = np.where(ib < 0, lo - ib, ib)
+        exact = np.abs(ia - ib).astype(np.float64)
+    approx = np.abs(ia.astype(np.float64) - ib.astype(np.float64))
+    d = np.where(approx > 2.0 ** 60, approx, exact)
+    nan = np.isnan(A) | np.isnan(B)
+    if nan.any():
+        d = np.where(np.isnan(A) & np.isnan(B), 0.0, np.where(nan, np.inf, d))
+    return d
+
+
+def compare_arrays(a, b, precision, rtol) -> dict:
+    """Metrics of ``a`` (Python) against ``b`` (MATLAB), see the module docstring."""
+    dtype = working_dtype(precision)
+    res = {"numel": int(np.size(b)), "shape_python": list(np.shape(a)), "shape_matlab": list(np.shape(b))}
+    if np.size(a) != np.size(b):
+        res.update(ok=False, note=f"sizes differ: Python {_shape(a)}, MATLAB {_shape(b)}")
+        return res
+    note = ""          # a reshape (same entries, other shape) is visible in shape_python/shape_matlab
+    A = _flat(a, dtype)
+    B = _flat(b, dtype)
+    n = A.size
+    if n == 0:
+        res.update(ok=True, rel_err=0.0, max_abs_err=0.0, max_ulp=0.0, n_diff=0, note=note)
+        return res
+    # chunked, so that big stages need little extra memory
+    sq_d = sq_b = 0.0
+    max_abs = max_ulp = 0.0
+    n_diff = 0
+    n_nan = 0
+    step = 1 << 22
+    for s in range(0, n, step):
+        x, y = A[s:s + step], B[s:s + step]
+        diff = x.astype(np.float64) - y.astype(np.float64)
+        both_nan = np.isnan(x) & np.isnan(y)
+        if both_nan.any():
+            diff[both_nan] = 0.0
+        n_nan += int(np.count_nonzero(np.isnan(diff)))
+        yb = y.astype(np.float64)
+        sq_d += float(np.dot(np.nan_to_num(diff), np.nan_to_num(diff)))
+        sq_b += float(np.dot(np.nan_to_num(yb), np.nan_to_num(yb)))
+        if diff.size:
+            max_abs = max(max_abs, float(np.nanmax(np.abs(diff))) if not np.isnan(diff).all() else 0.0)
+        neq = (x != y) & ~both_nan
+        k = int(np.count_nonzero(neq))
+        n_diff += k
+        if k:
+            max_ulp = max(max_ulp, float(np.max(ulp_distance(x[neq], y[neq]))))
+    nd, nb = np.sqrt(sq_d), np.sqrt(sq_b)
+    rel = 0.0 if nd == 0 else (nd / nb if nb > 0 else np.inf)
+    if n_nan:
+        rel = np.nan
+        note = (note + "; " if note else "") + f"{n_nan} entries are NaN/Inf on one side only"
+    ok = bool(np.isfinite(rel) and rel <= rtol)
+    res.update(ok=ok, rel_err=float(rel), max_abs_err=max_abs, max_ulp=max_ulp, n_diff=n_diff, note=note)
+    return res
+
+
+def compare_index(a, b) -> dict:
+    """Exact comparison of 1-based index arrays."""
+    res = {"numel": int(np.size(b)), "shape_python": list(np.shape(a)), "shape_matlab": list(np.shape(b))}
+    if np.size(a) != np.size(b):
+        res.update(ok=False, note=f"sizes differ: Python {_shape(a)}, MATLAB {_shape(b)}")
+        return res
+    A = _flat(a).astype(np.int64)
+    bf = _flat(b)
+    if bf.dtype.kind == "f" and not np.all(bf == np.round(bf)):
+        res.update(ok=False, note="the MATLAB indices are not integers")
+        return res
+    B = bf.astype(np.int64)
+    neq = A != B
+    k = int(np.count_nonzero(neq))
+    note = ""
+    if k:
+        first = int(np.argmax(neq))
+        note = (note + "; " if note else "") + (
+            f"{k} of {A.size} indices differ; first at entry {first + 1}: Python {A[first]}, MATLAB {B[first]}")
+    res.update(ok=(k == 0), n_diff=k, rel_err=None if k else 0.0,
+               max_abs_err=float(np.max(np.abs(A - B))) if A.size else 0.0, max_ulp=None, note=note)
+    return res
+
+
+def pooling_flips(model, m, n, idx_py, idx_mat, sig_py, sig_mat, precision, sig_max_abs=0.0,
+                  limit=10) -> dict:
+    """Locate pooling winners that differ and tell whether each was a near-tie.
+
+    ``idx_*`` are (d*a_out*b_out) x n (1-based within an instance's
+    d*a_conv*b_conv values of sigma(S^m)); ``sig_*`` are sigma(S^m),
+    d x (a_conv*b_conv*n).
+    """
+    d = int(model.ch_input[m + 1])
+    a_out, b_out = int(model.ht_input[m + 1]), int(model.wd_input[m + 1])
+    D_conv = d * int(model.ht_conv[m]) * int(model.wd_conv[m])
+    A = _flat(idx_py).astype(np.int64).reshape(-1, n, order="F")
+    B = _flat(idx_mat).astype(np.int64).reshape(-1, n, order="F")
+    rows, inst = np.nonzero((A != B).T)[::-1]        # column-major order: instance, then entry
+    order = np.lexsort((rows, inst))
+    rows, inst = rows[order], inst[order]
+    eps = np.finfo(working_dtype(precision)).eps
+    sp = _flat(sig_py) if sig_py is not None else None
+    sm = _flat(sig_mat) if sig_mat is not None else None
+    flips, n_tie = [], 0
+    for k, j in zip(rows.tolist(), inst.tolist()):
+        p, q = int(A[k, j]), int(B[k, j])
+        info = {"instance": j + 1, "channel": k % d + 1, "row": (k // d) % a_out + 1,
+                "col": (k // d) // a_out + 1, "python_winner": p, "matlab_winner": q}
+        gaps, scale = [], 0.0
+        for s in (sp, sm):
+            if s is None:
+                continue
+            vp, vq = float(s[j * D_conv + p - 1]), float(s[j * D_conv + q - 1])
+            gaps.append(abs(vp - vq))
+            scale = max(scale, abs(vp), abs(vq))
+        gap = max(gaps) if gaps else np.inf
+        tie = bool(gap <= max(NEAR_TIE_ULPS * eps * scale, 2.0 * sig_max_abs))
+        n_tie += tie
+        info["gap"] = gap
+        info["near_tie"] = tie
+        if len(flips) < limit:
+            flips.append(info)
+    return {"count": int(rows.size), "near_ties": int(n_tie), "windows": int(A.size), "first": flips,
+            "ulp_bound": NEAR_TIE_ULPS}
+
+
+def _shape(a):
+    return " x ".join(str(x) for x in np.shape(a)) or "scalar"
+
+
+def kind_of(stage):
+    if stage in INDEX_STAGES:
+        return "index"
+    if stage == "loss":
+        return "scalar"
+    return "array"

@@ -1,0 +1,194 @@
+"""From what Octave recorded to the canonical stages of ``docs/design.md``.
+
+Each instrumented statement carries a candidate stage (``instrument.classify``,
+from its text) and each record the layer (the loop variable when it ran).
+The mapping takes, per layer and in execution order:
+
+forward, conv m
+    ``phiZ``: the first ``padding_and_phiZ`` result of iteration m (or
+    ``net.phiZ{m}``); ``sigmaS``: the first ``max(W*phiZ + b, 0)``;
+    ``Z``: ``net.Z{m+1}`` of the returned net; ``idx_pool``:
+    ``net.idx_pool{m}``; ``idx_pad``, ``idx_phiZ``: the net's fields.
+forward, full m
+    ``Z``: ``net.Z{m+1}``; ``loss``: lossgrad_subset's loss output.
+backward
+    ``dXidS`` of layer L: the delta built outside the loops from
+    ``Z{L+1} - Y`` (``2*(net.Z{L+1} - Y)``), of the right size;
+    ``dXidS`` of layer m < L: a statement at the start of iteration m that
+    (re)shapes the delta, else the ``activation`` of layer m+1 (the same
+    values: the delta entering layer m is what layer m+1 passes down);
+    ``pool_gradient`` / ``phi_gradient``: the vTP calls; ``WtDelta``:
+    ``weight{m}'*...``; ``unpad``: the statement using ``idx_pad`` or, when
+    the padding is cropped another way, the last reshape of the delta
+    between ``phi_gradient`` and ``activation`` whose size is that of the
+    unpadded delta; ``activation``: the ``> 0`` mask; ``dlossdW``,
+    ``dlossdb``: the returned net's fields.
+
+The Python side's sizes are the check: a candidate of the wrong number of
+entries is not taken.  A stage not found is reported "not compared" with the
+reason, never passed silently.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .octave_run import MatlabRun
+
+
+@dataclass
+class MStage:
+    value: np.ndarray | None
+    source: str = ""          # 'trace', 'net', 'output', 'derived'
+    origin: str = ""          # file and line of the statement, or the net field
+    note: str = ""
+
+
+def _numel(a):
+    return None if a is None else int(np.size(a))
+
+
+def matlab_stages(run: MatlabRun, model, python: dict, n: int) -> dict:
+    L, LC = int(model.L), int(model.LC)
+    nL = int(model.nL)
+    out: dict[tuple[int, str, str], MStage] = {}
+    recs = run.stmt_records()
+    fwd = [(r, s) for r, s in recs if s.role == "forward"]
+    bwd = [(r, s) for r, s in recs if s.role == "backward"]
+    layout = run.layout.name
+
+    def where(r, s):
+        return f"{s.file} line {s.line}: {s.target} = {_short(s.rhs)}"
+
+    def want(key):
+        return _numel(python.get(key))
+
+    def pick(seq, kinds, layer, key, last=False):
+        hits = [(r, s) for r, s in seq if s.kind in kinds and round(r.layer) == layer and r.has_values]
+        size = want(key)
+        good = [(r, s) for r, s in hits if size is None or r.numel == size]
+        chosen = (good or hits)
+        if not chosen:
+            return None
+        r, s = chosen[-1] if last else chosen[0]
+        return MStage(r.value(), "trace", where(r, s))
+
+    def net_field(name, m, what=None):
+        v = run.output(name, m)
+        if v is None:
+            return None
+        return MStage(v, "net", what or f"net.{name}{{{m}}}")
+
+    # ---- forward ----
+    for m in range(1, LC + 1):
+        key = (m, "forward", "idx_pad")
+        out[key] = net_field("idx_pad", m) or MStage(None, note=(
+            "the MATLAB code keeps no idx_pad (the current layout pads into a 4-D zero array)"
+            if layout == "current" else "the MATLAB net has no idx_pad field"))
+        key = (m, "forward", "idx_phiZ")
+        out[key] = net_field("idx_phiZ", m) or MStage(None, note="the MATLAB net has no idx_phiZ field")
+        key = (m, "forward", "phiZ")
+        out[key] = pick(fwd, {"phiZ"}, m, key) or net_field("phiZ", m) or MStage(
+            None, note="no statement of feedforward calls padding_and_phiZ, and the net keeps no phiZ")
+        key = (m, "forward", "sigmaS")
+        out[key] = pick(fwd, {"sigmaS", "relu"}, m, key) or MStage(
+            None, note="no statement of feedforward computes max(W*phiZ + b, 0) on its own")
+        key = (m, "forward", "Z")
+        z = net_field("Z", m + 1)
+        if z is None:
+            z = pick(fwd, {"Z"}, m, key, last=True)
+        out[key] = z or MStage(None, note="the MATLAB net has no Z")
+        if int(model.wd_subimage_pool[m]) > 1:
+            key = (m, "forward", "idx_pool")
+            out[key] = net_field("idx_pool", m) or pick(fwd, {"idx_pool"}, m, key) or MStage(
+                None, note="no idx_pool in the MATLAB net nor from a maxpooling call")
+    for m in range(LC + 1, L + 1):
+        z = net_field("Z", m + 1)
+        out[(m, "forward", "Z")] = z or MStage(None, note="the MATLAB net has no Z")
+    loss = run.output("loss", 0)
+    out[(L, "forward", "loss")] = MStage(loss, "output", "loss output of lossgrad_subset") if loss is not None \
+        else MStage(None, note="lossgrad_subset returned no numeric loss")
+
+    # ---- backward ----
+    for m in range(1, L + 1):
+        for name in ("dlossdW", "dlossdb"):
+            out[(m, "backward", name)] = net_field(name, m) or MStage(
+                None, note=f"the returned net has no {name}{{{m}}}")
+    first_delta = [(r, s) for r, s in bwd if s.kind == "output_delta" and round(r.layer) == 0
+                   and r.has_values and r.numel == nL * n]
+    if first_delta:
+        r, s = first_delta[0]
+        out[(L, "backward", "dXidS")] = MStage(r.value(), "trace", where(r, s))
+    else:
+        out[(L, "backward", "dXidS")] = MStage(None, note="no statement builds 2*(Z{L+1} - Y) on its own")
+
+    for m in range(L, 0, -1):
+        conv = m <= LC
+        layer_seq = [(r, s) for r, s in bwd if round(r.layer) == m]
+        stage_kinds = {"pool_gradient", "phi_gradient", "WtDelta", "unpad", "activation"}
+        for stage in (["pool_gradient"] if conv and int(model.wd_subimage_pool[m]) > 1 else []) + \
+                (["WtDelta"] + (["phi_gradient", "unpad"] if conv else []) + ["activation"] if m > 1 else []):
+            key = (m, "backward", stage)
+            got = pick(layer_seq, {stage}, m, key, last=(stage == "activation"))
+            if got is None and stage == "unpad":
+                got = _unpad_by_size(layer_seq, want(key), where)
+            if got is None and stage == "WtDelta":
+                combined = [s for r, s in layer_seq if s.kind == "activation"
+                            and "weight" in s.rhs]
+                note = ("W{m}'*dXidS and the mask (Z > 0) are one statement in the MATLAB code"
+                        if combined else "no statement computes weight{m}'*dXidS on its own")
+                got = MStage(None, note=note.replace("{m}", f"{{{m}}}"))
+            if got is None and stage == "unpad":
+                got = MStage(None, note="the crop of the padding is not a statement of its own in the MATLAB code")
+            out[key] = got or MStage(None, note=f"no statement of the MATLAB code computes {stage} of layer {m}")
+        if m < L:
+            key = (m, "backward", "dXidS")
+            size = want(key)
+            # a statement at the start of iteration m that (re)shapes the delta
+            got = None
+            for r, s in layer_seq:
+                if s.kind in stage_kinds or s.kind in ("dlossdW", "dlossdb"):
+                    break
+                if s.kind == "delta_other" and r.has_values and (size is None or r.numel == size):
+                    got = MStage(r.value(), "trace", where(r, s))
+                    break
+            if got is None:
+                # the delta of the conv layer LC reshaped outside the loops
+                if m == LC:
+                    between = [(r, s) for r, s in bwd if round(r.layer) == 0 and s.kind == "delta_other"
+                               and r.has_values and (size is None or r.numel == size)]
+                    if between:
+                        r, s = between[-1]
+                        got = MStage(r.value(), "trace", where(r, s))
+            if got is None:
+                prev = out.get((m + 1, "backward", "activation"))
+                if prev is not None and prev.value is not None:
+                    got = MStage(prev.value, "derived", prev.origin,
+                                 f"the activation output of layer {m + 1} (the delta entering layer {m})")
+            out[key] = got or MStage(None, note=f"the delta entering layer {m} is not exposed")
+    return out
+
+
+def _unpad_by_size(layer_seq, size, where):
+    if size is None:
+        return None
+    after_phi = False
+    cand = None
+    for r, s in layer_seq:
+        if s.kind == "phi_gradient":
+            after_phi = True
+            continue
+        if s.kind == "activation":
+            break
+        if after_phi and s.kind == "delta_other" and r.has_values and r.numel == size:
+            cand = (r, s)
+    if cand is None:
+        return None
+    r, s = cand
+    return MStage(r.value(), "trace", where(r, s))
+
+
+def _short(text, n=60):
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[:n - 3] + "..."

@@ -1,0 +1,105 @@
+function simplecnn_drive__(in_file, out_dir)
+% simplecnn_drive__(in_file, out_dir): the harness's driver.
+%
+% Loads param, model, prob and opt from in_file (written by the harness with
+% scipy), calls the tree's own init_net and lossgrad_subset in the argument
+% order of its layout (opt.layout: 'seed' or 'current') with the gradient
+% task string read from the tree (opt.task), and records through
+% simplecnn_rec__ into out_dir: the loss, the time lossgrad_subset took,
+% and the fields of the returned net (Z, phiZ, idx_pad, idx_phiZ, idx_pool,
+% dlossdW, dlossdb). The instrumented statements of the tree record their
+% own values meanwhile.
+% An error is written to out_dir/error.txt: the step, Octave's message, and
+% the stack (file, function, line per line) instead of being raised.
+
+global gpu_use float_type
+step = 'loading the inputs';
+simplecnn_rec__('open', out_dir);
+try
+	S = load(in_file);
+	opt = S.opt;
+	param = S.param;
+	model = S.model;
+	prob = S.prob;
+	if strcmp(opt.layout, 'current')
+		gpu_use = false;
+		float_type = opt.precision;
+		model.gpu_use = false;
+		model.float_type = opt.precision;
+	end
+	if opt.merge_init_model
+		% fields the tree's own init_model sets and we do not (sizes and
+		% weights stay ours)
+		step = 'init_model';
+		try
+			tree_model = init_model(param);
+			names = fieldnames(tree_model);
+			for k = 1 : numel(names)
+				if ~isfield(model, names{k})
+					model.(names{k}) = tree_model.(names{k});
+				end
+			end
+		catch
+		end
+	end
+	if strcmp(opt.precision, 'single')
+		for m = 1 : numel(model.weight)
+			model.weight{m} = single(model.weight{m});
+			model.bias{m} = single(model.bias{m});
+		end
+		prob.data = single(prob.data);
+		prob.label_mat = single(prob.label_mat);
+	end
+	batch_idx = 1 : prob.l;
+	step = 'init_net';
+	if strcmp(opt.layout, 'seed')
+		net = init_net(param, model);
+	else
+		net = init_net(model, param);
+	end
+	step = 'lossgrad_subset';
+	outs = cell(1, opt.nout);
+	t0 = tic;
+	if strcmp(opt.layout, 'seed')
+		[outs{:}] = lossgrad_subset(prob, param, model, net, batch_idx, opt.task);
+	else
+		[outs{:}] = lossgrad_subset(prob, model, net, batch_idx, opt.task);
+	end
+	seconds = toc(t0);
+	step = 'reading the results';
+	net = outs{opt.net_out};
+	loss = outs{opt.loss_out};
+	simplecnn_rec__('put', 'seconds', seconds, 0);
+	simplecnn_rec__('put', 'loss', loss, 0);
+	simplecnn_put_cells__(net, 'Z');
+	simplecnn_put_cells__(net, 'idx_pad');
+	simplecnn_put_cells__(net, 'idx_phiZ');
+	simplecnn_put_cells__(net, 'idx_pool');
+	simplecnn_put_cells__(net, 'dlossdW');
+	simplecnn_put_cells__(net, 'dlossdb');
+	if opt.want_phiZ
+		simplecnn_put_cells__(net, 'phiZ');
+	end
+catch err
+	fid = fopen(fullfile(out_dir, 'error.txt'), 'w');
+	fprintf(fid, '%s\n', step);
+	fprintf(fid, '%s\n', strrep(err.message, sprintf('\n'), '<NL>'));
+	for k = 1 : numel(err.stack)
+		fprintf(fid, '%s\t%s\t%d\n', err.stack(k).file, err.stack(k).name, err.stack(k).line);
+	end
+	fclose(fid);
+end
+simplecnn_rec__('close');
+end
+
+function simplecnn_put_cells__(net, name)
+if ~isfield(net, name) || ~iscell(net.(name))
+	return;
+end
+c = net.(name);
+for m = 1 : numel(c)
+	if ~isempty(c{m})
+		simplecnn_rec__('put', ['net.' name], c{m}, m);
+	end
+end
+end

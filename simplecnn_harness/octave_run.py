@@ -1,0 +1,228 @@
+"""The MATLAB side of a comparison: copy, instrument, feed and run a tree.
+
+1. The user's tree is copied (``*.m`` and compiled helpers only) into a
+   temporary folder; the user's files are never modified.
+2. The copies of the files holding the stages (``Layout.forward_files`` and
+   ``backward_files``) are instrumented (``instrument.py``).
+3. ``param``, ``model`` (sizes, the Python side's weights) and ``prob`` are
+   written to a .mat file with ``scipy.io.savemat``.
+4. In the Octave session, ``octave/simplecnn_drive__.m`` calls the tree's own
+   ``init_net`` and ``lossgrad_subset`` (layout's argument order, the tree's
+   gradient task string) and the recorder writes every value to raw binary
+   files, read back with ``records.py``.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+
+from simplecnn_py.conventions import cell, struct
+
+from .instrument import Stmt, instrument_source
+from .layouts import Layout
+from .records import Record, read_error, read_records
+from .session import OctaveError, OctaveSession
+
+_COPY_SUFFIXES = (".m", ".oct", ".mex", ".mexa64", ".mexglx", ".mexmaci64", ".mexw64")
+
+
+@dataclass
+class MatlabRun:
+    layout: Layout
+    instrumented: bool
+    stmts: dict[int, Stmt]
+    records: list[Record]
+    outputs: dict[tuple[str, int], Record]
+    octave_seconds: float          # lossgrad_subset's own time, measured in Octave
+    timings: dict = field(default_factory=dict)
+
+    def output(self, name, layer=0):
+        r = self.outputs.get((name, int(layer)))
+        return None if r is None else r.value()
+
+    def stmt_records(self):
+        """(Record, Stmt) of the instrumented statements, in execution order."""
+        return [(r, self.stmts[r.stmt_id]) for r in self.records
+                if r.stmt_id is not None and r.stmt_id in self.stmts]
+
+
+class MatlabCodeError(OctaveError):
+    """The user's MATLAB code failed under Octave (exit 2, one line)."""
+
+
+def copy_tree(layout: Layout, dest: Path, instrument: bool = True) -> tuple[dict[int, Stmt], list[Path]]:
+    """Copy the tree's code to ``dest`` and instrument the stage files there."""
+    root = layout.root
+    dirs = set()
+    for src in _code_files(root):
+        rel = src.relative_to(root)
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, target)
+        if src.suffix == ".m" and not any(p == "private" or p.startswith(("+", "@")) for p in rel.parts[:-1]):
+            dirs.add(target.parent)
+    stmts: dict[int, Stmt] = {}
+    if instrument:
+        next_id = 1
+        for role, names in (("forward", layout.forward_files), ("backward", layout.backward_files)):
+            for name in names:
+                sig = layout.functions.get(name)
+                if sig is None:
+                    continue
+                rel = sig.file.relative_to(root)
+                target = dest / rel
+                src = target.read_text(encoding="utf-8", errors="replace")
+                new, table = instrument_source(src, role, str(rel), next_id)
+                target.write_text(new, encoding="utf-8")
+                for s in table:
+                    stmts[s.id] = s
+                next_id += len(table) + 1
+    return stmts, sorted(dirs, key=lambda p: (-len(p.relative_to(dest).parts), str(p)))
+
+
+def _code_files(root: Path):
+    stack = [root]
+    while stack:
+        d = stack.pop()
+        try:
+            entries = list(d.iterdir())
+        except OSError:
+            continue
+        for e in entries:
+            if e.is_dir():
+                if not e.name.startswith(".") and e.name not in ("__pycache__", "node_modules"):
+                    stack.append(e)
+            elif e.suffix.lower() in _COPY_SUFFIXES and e.is_file():
+                yield e
+
+
+# --- inputs -----------------------------------------------------------------------
+
+def _to_mat(v):
+    """A Python value of the port as something scipy.io.savemat writes as MATLAB would hold it."""
+    if isinstance(v, struct):
+        return {k: _to_mat(x) for k, x in vars(v).items() if _to_mat(x) is not None}
+    if isinstance(v, dict):
+        return {k: _to_mat(x) for k, x in v.items() if _to_mat(x) is not None}
+    if isinstance(v, cell):
+        items = v.tolist()
+        if all(isinstance(x, (int, float, np.integer, np.floating)) for x in items):
+            return np.asarray(items, dtype=np.float64).reshape(1, -1)
+        out = np.empty((len(items), 1), dtype=object)
+        for k, x in enumerate(items):
+            y = _to_mat(x)
+            out[k, 0] = np.zeros((0, 0)) if y is None else y
+        return out
+    if v is None:
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return float(v)
+    if isinstance(v, (int, np.integer)):
+        return float(v)
+    if isinstance(v, (float, np.floating, str)):
+        return v
+    if isinstance(v, np.ndarray):
+        if v.dtype.kind in "iub":
+            v = v.astype(np.float64)
+        if v.ndim == 1:
+            v = v.reshape(-1, 1)
+        return v
+    return None
+
+
+def write_inputs(path: Path, param, model, prob, opt: dict):
+    """The driver's input file (MAT v5)."""
+    p = _to_mat(param)
+    mdl = _to_mat(model)
+    pr = {
+        "data": np.asfortranarray(prob.data),
+        "y": np.asarray(prob.y, dtype=np.float64).reshape(-1, 1),
+        "y_mapped": np.asarray(prob.y_mapped, dtype=np.float64).reshape(-1, 1),
+        "label_mat": np.asfortranarray(prob.label_mat),
+        "label_enum": np.asarray(prob.label_enum, dtype=np.float64).reshape(-1, 1),
+        "l": float(prob.l),
+    }
+    scipy.io.savemat(str(path), {"param": p, "model": mdl, "prob": pr, "opt": opt},
+                     format="5", do_compression=False, oned_as="column")
+
+
+# --- running ------------------------------------------------------------------------
+
+def run_matlab(session: OctaveSession, layout: Layout, param, model, prob, precision: str,
+               workdir: Path, instrument: bool = True, want_phiZ: bool | None = None,
+               timeout: float | None = None, tag: str = "run") -> MatlabRun:
+    """Run the tree's ``lossgrad_subset`` on ``prob`` (all its instances) under Octave."""
+    t0 = time.perf_counter()
+    workdir = Path(workdir)
+    code_dir = workdir / f"{tag}-code"
+    out_dir = workdir / f"{tag}-out"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stmts, dirs = copy_tree(layout, code_dir, instrument)
+    if want_phiZ is None:
+        want_phiZ = not any(s.kind == "phiZ" for s in stmts.values())
+    N = int(prob.l)
+    param = struct(**vars(param))
+    param.bsize = N
+    opt = {
+        "layout": layout.name, "task": layout.task_grad, "nout": float(len(layout.lossgrad.outputs)),
+        "net_out": float(layout.net_out), "loss_out": float(layout.loss_out), "precision": precision,
+        "want_phiZ": float(bool(want_phiZ)), "merge_init_model": float("init_model" in layout.functions),
+    }
+    in_file = workdir / f"{tag}-in.mat"
+    write_inputs(in_file, param, model, prob, opt)
+    t1 = time.perf_counter()
+    session.eval("clear functions;", timeout=60)
+    for d in dirs:
+        session.addpath(d)
+    try:
+        session.eval(f"cd('{_q(code_dir)}'); simplecnn_drive__('{_q(in_file)}', '{_q(out_dir)}');",
+                     timeout=timeout)
+    finally:
+        if session.alive():
+            session.eval("cd(tempdir);", timeout=60)
+            for d in dirs:
+                session.rmpath(d)
+    t2 = time.perf_counter()
+    err = read_error(out_dir)
+    if err is not None:
+        raise _code_error(layout, code_dir, err)
+    records = read_records(out_dir)
+    outputs = {}
+    for r in records:
+        if r.stmt_id is None:
+            outputs[(r.name.replace("net.", ""), int(r.layer))] = r
+    seconds_rec = outputs.get(("seconds", 0))
+    octave_seconds = float(seconds_rec.value().reshape(-1)[0]) if seconds_rec is not None else float("nan")
+    t3 = time.perf_counter()
+    run = MatlabRun(layout, instrument, stmts, records, outputs, octave_seconds)
+    run.timings = {"prepare_s": t1 - t0, "octave_call_s": t2 - t1, "read_s": t3 - t2,
+                   "octave_lossgrad_s": octave_seconds,
+                   "recorded_bytes": int(sum(r.nbytes for r in records))}
+    return run
+
+
+def _code_error(layout: Layout, code_dir: Path, err) -> MatlabCodeError:
+    """One line: Octave's message and the user's file, line and function."""
+    step, message, stack = err
+    where = f"{step}"
+    for entry in stack:
+        f, name, line = (list(entry) + ["", "", ""])[:3]
+        if f and f.startswith(str(code_dir)):
+            where = f"{layout.root / Path(f).relative_to(code_dir)} line {line} ({name})"
+            break
+    else:
+        for entry in stack:
+            f, name, line = (list(entry) + ["", "", ""])[:3]
+            if name and not name.startswith("simplecnn_"):
+                where = f"{name} line {line} (called from {step})"
+                break
+    return MatlabCodeError(f"Octave error in {where}: {message or 'unknown error'}", stack)
+
+
+def _q(s) -> str:
+    return str(s).replace("'", "''")

@@ -1,0 +1,758 @@
+"""Training parity: the same training run on both sides, compared per
+iteration (Newton) or per epoch (SGD, Adam).
+
+    result = compare_train(matlab_dir, config, data, options, seed)
+    result.passed, result.rows, result.to_json()
+
+1. Inputs: the config is read and the data loaded (and cut to the first
+   ``instances``) once, by the port's readers; both sides get the same
+   ``y`` and ``Z`` (the MATLAB side from a .mat file written here).
+2. Python side: ``simplecnn_py.cnn_train(y, Z, config, options, stream)``
+   with a :class:`~simplecnn_harness.replay.RecordingStream` seeded with
+   ``seed``; its printed lines are captured (and echoed as progress), its
+   per-iteration values are taken from the returned ``info`` (full
+   precision).
+3. MATLAB side: the tree (current layout; detected from its ``function``
+   lines) is copied to a temporary folder; in the copy only, the formats of
+   the per-iteration/per-epoch ``fprintf`` lines are widened to ``%.17g`` so
+   the printed values carry full precision (the user's files are never
+   touched).  Its own ``cnn_train`` (argument list read from its function
+   line) runs under Octave with the Python side's draws replayed
+   (:mod:`~simplecnn_harness.replay`), and the printed lines are parsed:
+   ``k-iter f: .. |g|: .. alpha: .. ratio: .. lambda: .. #CG: .. actred: ..
+   prered: ..`` and ``k-epoch f: ..`` (tolerantly: any ``name: value`` pairs
+   after ``<k>-iter`` / ``<k>-epoch``).
+4. Comparison: per iteration, the relative error of f must be <= ``tol``
+   (1e-9) and, for Newton, the CG step counts must be equal; both sides
+   must run the same number of iterations, and the MATLAB side must consume
+   exactly the draws the Python side made.
+
+Errors: bad input -> ``InputError``; no Octave, an Octave error or a timeout
+-> ``EnvironmentProblem``; the two sides drawing differently ->
+``ReplayDivergence`` (a ``ParityFailure``), caught here and reported as a
+failed comparison.
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from contextlib import redirect_stdout
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from simplecnn_py.errors import EnvironmentProblem, InputError
+
+from .layouts import Layout, detect_layout
+from .replay import RecordingStream, Replay, ReplayDivergence
+from .session import OctaveError, OctaveSession
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_MATLAB_DIR = REPO / "matlab_ref" / "current" / "MATLAB"
+SOLVERS = {1: "newton", 2: "sgd", 3: "adam"}
+NEWTON_FIELDS = ("f", "gnorm", "alpha", "ratio", "lambda", "cg", "actred", "prered")
+
+# --- parsing the printed progress lines ------------------------------------------
+
+_NUM = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|Inf|inf|NaN|nan)"
+_ITER = re.compile(r"^\s*(\d+)\s*-\s*iter\b[\s,:]*(.*)$", re.IGNORECASE)
+_EPOCH = re.compile(r"^\s*(?:(\d+)\s*-\s*epoch\b|epoch\s*[:=#]?\s*(\d+)\b)[\s,:]*(.*)$", re.IGNORECASE)
+_PAIR = re.compile(r"([#|A-Za-z_][\w#|]*)\s*[:=]\s*(" + _NUM + r")")
+_KEYS = {"f": "f", "obj": "f", "fun": "f", "loss": "f", "|g|": "gnorm", "gnorm": "gnorm",
+         "alpha": "alpha", "ratio": "ratio", "lambda": "lambda", "#cg": "cg", "cg": "cg",
+         "actred": "actred", "prered": "prered"}
+
+
+def _number(text):
+    return float(text.replace("Inf", "inf").replace("NaN", "nan"))
+
+
+def _digits(text):
+    """Significant digits of a printed number."""
+    mant = re.sub(r"[eE].*$", "", text.lstrip("+-")).replace(".", "").lstrip("0")
+    return len(mant)
+
+
+def parse_progress(lines, solver: str) -> tuple[list[dict], dict]:
+    """Per-iteration (Newton) or per-epoch (SGD/Adam) values from printed
+    lines: ``[{k, f, ...}]`` and ``{'line_search_failed', 'total_cg',
+    'min_digits'}``."""
+    rows, extra = [], {"line_search_failed": False, "total_cg": None, "min_digits": None}
+    pattern = _ITER if solver == "newton" else _EPOCH
+    for line in lines:
+        if re.search(r"line\s*search\s*fail", line, re.IGNORECASE):
+            extra["line_search_failed"] = True
+        m = re.search(r"total_?#?\s*CG\s*[:=]\s*(\d+)", line, re.IGNORECASE)
+        if m:
+            extra["total_cg"] = int(m.group(1))
+            continue
+        m = pattern.match(line)
+        if not m:
+            continue
+        if solver == "newton":
+            k, rest = int(m.group(1)), m.group(2)
+        else:
+            k, rest = int(m.group(1) or m.group(2)), m.group(3)
+        row = {"k": k}
+        for key, value in _PAIR.findall(rest):
+            name = _KEYS.get(key.lower())
+            if name and name not in row:
+                row[name] = int(_number(value)) if name == "cg" else _number(value)
+                if name == "f":
+                    d = _digits(value)
+                    extra["min_digits"] = d if extra["min_digits"] is None else min(extra["min_digits"], d)
+        if "f" in row:
+            rows.append(row)
+    return rows, extra
+
+
+# --- the MATLAB tree ------------------------------------------------------------
+
+_FMT_CALL = re.compile(r"\b(fprintf|sprintf)\s*\(\s*(?:[A-Za-z_]\w*\s*,\s*|\d+\s*,\s*)?'((?:[^']|'')*)'")
+_FLOAT_CONV = re.compile(r"%[-+ 0#]*\d*(?:\.\d+)?[eEfgG]")
+
+
+def widen_progress_formats(src: str) -> tuple[str, int]:
+    """The source with the float conversions of progress formats (format
+    strings mentioning ``iter`` or ``epoch``) turned into ``%.17g``."""
+    count = 0
+
+    def fix(m):
+        nonlocal count
+        fmt = m.group(2)
+        if not re.search(r"iter|epoch", fmt, re.IGNORECASE):
+            return m.group(0)
+        new, n = _FLOAT_CONV.subn("%.17g", fmt)
+        count += n
+        return m.group(0).replace(fmt, new) if n else m.group(0)
+
+    out = []
+    for line in src.splitlines(keepends=True):
+        code_end = _comment_start(line)
+        out.append(_FMT_CALL.sub(fix, line[:code_end]) + line[code_end:])
+    return "".join(out), count
+
+
+def _comment_start(line: str) -> int:
+    """Offset of a ``%`` comment outside single-quoted strings (or len).
+
+    A ``'`` right after a value character is the transpose operator; inside
+    a string ``''`` is an escaped quote."""
+    i, n, in_str, prev = 0, len(line), False, ""
+    while i < n:
+        ch = line[i]
+        if in_str:
+            if ch == "'":
+                if i + 1 < n and line[i + 1] == "'":
+                    i += 2
+                    continue
+                in_str, prev = False, "'"
+        elif ch == "'":
+            if prev and re.match(r"[\w)\]}.']", prev):
+                prev = "'"
+            else:
+                in_str = True
+        elif ch == "%":
+            return i
+        elif not ch.isspace():
+            prev = ch
+        else:
+            prev = " "
+        i += 1
+    return n
+
+
+def check_tree(matlab_dir) -> tuple[Layout, object]:
+    """The tree's layout (current only) and its ``cnn_train`` signature."""
+    layout = detect_layout(matlab_dir)
+    if layout.name != "current":
+        raise InputError(matlab_dir, f"compare-train needs a tree of the current layout (Newton, SGD and Adam "
+                                     f"under MATLAB/opt); this one is the {layout.name} layout "
+                                     "(use `simplecnn compare` to check its gradient)")
+    sig = layout.functions.get("cnn_train")
+    if sig is None:
+        raise InputError(matlab_dir, "no cnn_train.m in the tree: compare-train runs the tree's own cnn_train")
+    return layout, sig
+
+
+def cnn_train_call(sig, y="y", Z="Z", config="config_file", options="options", seed="seed") -> str:
+    """``model = cnn_train(...)`` with arguments placed by the names of the
+    tree's function line: the first two are the data; ``*config*`` the
+    config file, ``*opt*`` the options, ``*seed*`` the seed, a test or
+    validation set ``[]``; ``varargin`` takes ``config, options``."""
+    args = sig.args
+    if len(args) < 3:
+        raise InputError(sig.file, f"cnn_train takes ({', '.join(args)}); expected (y, Z, ..., config, options)")
+    out = [y, Z]
+    placed = set()
+    for a in args[2:]:
+        low = a.lower()
+        if low == "varargin":
+            rest = [v for k, v in (("config", config), ("options", options)) if k not in placed]
+            out += rest
+            placed.update(("config", "options"))
+            break
+        if "config" in low:
+            out.append(config)
+            placed.add("config")
+        elif "opt" in low:
+            out.append(options)
+            placed.add("options")
+        elif "seed" in low:
+            out.append(seed)
+        elif re.search(r"test|valid|^[yz]_?t$|^[yz]t$|^[yz]_?v$", low):
+            out.append("[]")
+        else:
+            raise InputError(sig.file, f"cnn_train({', '.join(args)}): compare-train does not know what to pass "
+                                       f"as '{a}'")
+    if "config" not in placed:
+        raise InputError(sig.file, f"cnn_train({', '.join(args)}): no argument for the config file")
+    if "options" not in placed:
+        out.append(options)
+    return f"model = cnn_train({', '.join(out)});"
+
+
+# --- results --------------------------------------------------------------------
+
+@dataclass
+class Side:
+    name: str
+    rows: list = field(default_factory=list)        # [{k, f, cg, alpha, lambda, gnorm, ...}]
+    lines: list = field(default_factory=list)       # printed lines
+    seconds: float = float("nan")
+    line_search_failed: bool = False
+    total_cg: int | None = None
+    min_digits: int | None = None
+    weights: np.ndarray | None = None               # final flat [vec(W_m); b_m] of all layers
+
+
+@dataclass
+class TrainComparison:
+    solver: str
+    tol: float
+    python: Side
+    matlab: Side
+    layout: str
+    matlab_dir: str
+    options: str
+    seed: int
+    instances: int
+    replay: dict = field(default_factory=dict)
+    problems: list = field(default_factory=list)
+    rows: list = field(default_factory=list)
+    first_divergence: dict | None = None
+    weights_rel_err: float | None = None
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems and all(r["ok"] for r in self.rows)
+
+    def to_json(self) -> dict:
+        """Plain JSON values (non-finite numbers become null)."""
+        return _clean({
+            "pass": self.passed,
+            "solver": self.solver,
+            "layout": self.layout,
+            "matlab_dir": self.matlab_dir,
+            "options": self.options,
+            "seed": self.seed,
+            "instances": self.instances,
+            "tolerance": {"f_rel": self.tol},
+            "iterations": self.rows,
+            "first_divergence": self.first_divergence,
+            "problems": self.problems,
+            "replay": self.replay,
+            "final_weights_rel_err": _finite_or_none(self.weights_rel_err),
+            "seconds": {"python": _finite_or_none(self.python.seconds),
+                        "matlab": _finite_or_none(self.matlab.seconds)},
+            "total_cg": {"python": self.python.total_cg, "matlab": self.matlab.total_cg}
+            if self.solver == "newton" else None,
+        })
+
+
+def _clean(v):
+    if isinstance(v, dict):
+        return {str(k): _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return float(v) if math.isfinite(v) else None
+    return v
+
+
+def _finite_or_none(x):
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def rel_err(a, b) -> float:
+    """|a - b| / |b| (b the MATLAB value); 0 when both are equal."""
+    if a == b:
+        return 0.0
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return math.inf
+    return abs(a - b) / max(abs(b), np.finfo(float).tiny)
+
+
+def compare_rows(py: Side, ml: Side, solver: str, tol: float):
+    """Per-iteration rows and the problems found (see the module docstring)."""
+    newton = solver == "newton"
+    keys = ("f", "cg", "alpha", "lambda", "gnorm") if newton else ("f",)
+    by_k_ml = {r["k"]: r for r in ml.rows}
+    rows, problems, first = [], [], None
+    for rp in py.rows:
+        k = rp["k"]
+        rm = by_k_ml.get(k)
+        row = {"k": k, "python": {x: rp.get(x) for x in keys}, "matlab": None, "rel_err": None, "ok": False}
+        if rm is None:
+            rows.append(row)
+            if first is None:
+                first = {"k": k, "what": f"the MATLAB side printed no {_unit(solver)} {k}"}
+            continue
+        row["matlab"] = {x: rm.get(x) for x in keys}
+        e = rel_err(rp["f"], rm["f"])
+        row["rel_err"] = e
+        ok = e <= tol
+        why = None if ok else f"f differs: relative error {e:.3g} > {tol:g}"
+        if newton:
+            for x in ("gnorm", "lambda", "alpha"):
+                if rp.get(x) is not None and rm.get(x) is not None:
+                    row[f"rel_err_{x}"] = rel_err(rp[x], rm[x])
+            if rp.get("cg") is None or rm.get("cg") is None:
+                ok, why = False, why or "a #CG count is missing"
+            elif int(rp["cg"]) != int(rm["cg"]):
+                ok = False
+                why = why or f"#CG differs: {rp['cg']} (Python) vs {rm['cg']} (MATLAB)"
+        row["ok"] = ok
+        rows.append(row)
+        if not ok and first is None:
+            first = {"k": k, "what": why}
+    extra = [r["k"] for r in ml.rows if r["k"] not in {x["k"] for x in py.rows}]
+    if extra:
+        problems.append(f"the MATLAB side ran {_unit(solver)}s the Python side did not: {extra}")
+        if first is None:
+            first = {"k": extra[0], "what": f"the Python side printed no {_unit(solver)} {extra[0]}"}
+    if len(py.rows) != len(ml.rows):
+        problems.append(f"{len(py.rows)} {_unit(solver)}s on the Python side, {len(ml.rows)} on the MATLAB side")
+    if not py.rows:
+        problems.append(f"the Python side ran no {_unit(solver)} (check -iter_max / -epoch_max)")
+    if py.line_search_failed != ml.line_search_failed:
+        who = "Python" if py.line_search_failed else "MATLAB"
+        problems.append(f"the line search failed on the {who} side only")
+    return rows, problems, first
+
+
+def _unit(solver):
+    return "iteration" if solver == "newton" else "epoch"
+
+
+# --- running both sides -----------------------------------------------------------
+
+class _Tee(io.TextIOBase):
+    """stdout of the Python side: kept, and echoed as progress."""
+
+    def __init__(self, progress):
+        self.progress = progress
+        self.buf = ""
+        self.lines = []
+
+    def write(self, s):
+        self.buf += s
+        while "\n" in self.buf:
+            line, self.buf = self.buf.split("\n", 1)
+            self.lines.append(line)
+            if self.progress:
+                self.progress("python", line)
+        return len(s)
+
+    def flush(self):
+        pass
+
+
+def load_inputs(config, data, instances=None, rowmajor=False, normalize=False):
+    """``(param, y, Z)``: the config read by the port, and the first
+    ``instances`` of the data file (dense float64, simpleNN's column-major
+    image rows); ``normalize``: the upstream MNIST example's Z/255 minus the
+    mean of the instances used."""
+    from simplecnn_py.datafile import load_data, scale_pixels, subtract_mean
+    from simplecnn_py.read_config import read_config
+
+    param = read_config(config)
+    prob = load_data(data, param, rowmajor=rowmajor)
+    y, Z = prob.y, prob.Z
+    if instances is not None:
+        if instances < 1:
+            raise InputError("--instances", f"must be a positive number, not {instances}")
+        if instances > prob.l:
+            raise InputError("--instances", f"{instances} asked but {data} holds {prob.l} instances")
+        y, Z = y[:instances], Z[:instances]
+    if hasattr(Z, "toarray"):
+        Z = Z.toarray()
+    Z = np.ascontiguousarray(Z, dtype=np.float64)
+    if normalize:
+        Z, _ = subtract_mean(scale_pixels(Z))
+    return param, np.asarray(y, dtype=np.float64).reshape(-1), Z
+
+
+def _flat_weights(weight, bias, L):
+    parts = []
+    for m in range(L):
+        W, b = np.asarray(weight[m], dtype=np.float64), np.asarray(bias[m], dtype=np.float64)
+        parts += [W.reshape(-1, order="F"), b.reshape(-1)]
+    return np.concatenate(parts)
+
+
+def run_python(y, Z, config, options, seed, progress=None) -> tuple[Side, RecordingStream]:
+    from simplecnn_py.cnn_train import cnn_train
+
+    stream = RecordingStream(seed)
+    tee = _Tee(progress)
+    t0 = time.perf_counter()
+    with redirect_stdout(tee):
+        model, info = cnn_train(y, Z, str(config), options, stream)
+    seconds = time.perf_counter() - t0
+    side = Side("python", lines=tee.lines, seconds=seconds)
+    printed, extra = parse_progress(tee.lines, _solver_of(options))
+    side.line_search_failed = extra["line_search_failed"]
+    side.total_cg = getattr(info, "total_CG", extra["total_cg"])
+    f = list(getattr(info, "f", []) or [])
+    if len(f) == len(printed):      # full precision from info, k from the printed lines
+        for r, j in zip(printed, range(len(f))):
+            r["f"] = float(f[j])
+            for x in ("gnorm", "alpha", "ratio", "lambda", "actred", "prered"):
+                vals = getattr(info, x, None)
+                if vals is not None and len(vals) == len(f):
+                    r[x] = float(vals[j])
+            cg = getattr(info, "cg", None)
+            if cg is not None and len(cg) == len(f):
+                r["cg"] = int(cg[j])
+    side.rows = printed
+    L = model.L
+    side.weights = _flat_weights([model.weight[m] for m in range(1, L + 1)],
+                                 [model.bias[m] for m in range(1, L + 1)], L)
+    return side, stream
+
+
+def _solver_of(options) -> str:
+    from simplecnn_py.parse_options import parse_options
+
+    return SOLVERS[parse_options(options).solver]
+
+
+def _q(s) -> str:
+    return str(s).replace("'", "''")
+
+
+def run_matlab(layout, sig, y, Z, config, options, seed, stream, workdir, timeout=600,
+               progress=None, strict=True) -> tuple[Side, dict]:
+    """The tree's ``cnn_train`` under Octave with ``stream``'s draws replayed."""
+    import scipy.io
+
+    from .octave_run import copy_tree
+
+    workdir = Path(workdir)
+    code = workdir / "matlab-code"
+    _, dirs = copy_tree(layout, code, instrument=False)
+    widened = 0
+    for f in code.rglob("*.m"):
+        src = f.read_text(encoding="utf-8", errors="replace")
+        new, n = widen_progress_formats(src)
+        if n:
+            f.write_text(new, encoding="utf-8")
+            widened += n
+    data_file = workdir / "train-data.mat"
+    scipy.io.savemat(str(data_file), {"y": y.reshape(-1, 1), "Z": Z}, format="5")
+    model_file = workdir / "matlab-model.mat"
+    call = cnn_train_call(sig, y="S__.y", Z="S__.Z", config=f"'{_q(Path(config).resolve())}'",
+                          options=f"'{_q(options)}'", seed=str(int(seed)))
+    side = Side("matlab")
+    with OctaveSession(timeout=timeout) as octave:
+        for d in dirs:
+            octave.addpath(d)
+        start = len(octave.output)
+        stop = threading.Event()
+        watcher = None
+        if progress:
+            watcher = threading.Thread(target=_watch, args=(octave, start, progress, stop), daemon=True)
+            watcher.start()
+        t0 = time.perf_counter()
+        try:
+            with Replay(octave, stream, workdir, strict=strict) as replay:
+                lines = octave.eval(
+                    f"S__ = load('{_q(data_file)}'); cd('{_q(workdir)}'); {call} "
+                    f"save('-v7', '{_q(model_file)}', '-struct', 'model', 'weight', 'bias');",
+                    timeout=timeout)
+        except OctaveError as e:
+            raise EnvironmentProblem(f"the MATLAB side failed under Octave: {e}{_where(e, code)}") from None
+        finally:
+            stop.set()
+            if watcher is not None:
+                watcher.join(1)
+        side.seconds = time.perf_counter() - t0
+        status = replay.status()
+    side.lines = lines
+    side.rows, extra = parse_progress(lines, _solver_of(options))
+    side.line_search_failed = extra["line_search_failed"]
+    side.total_cg = extra["total_cg"]
+    side.min_digits = extra["min_digits"]
+    try:
+        from simplecnn_py.datafile import loadmat
+
+        v = loadmat(model_file, ["weight", "bias"])
+        W = list(np.asarray(v["weight"], dtype=object).reshape(-1, order="F"))
+        b = list(np.asarray(v["bias"], dtype=object).reshape(-1, order="F"))
+        side.weights = _flat_weights(W, b, len(W))
+    except Exception:       # a tree whose model has no weight/bias cells: no weight comparison
+        side.weights = None
+    return side, {"status": status, "widened_formats": widened}
+
+
+def _watch(octave, start, progress, stop):
+    n = start
+    while not stop.is_set():
+        out = octave.output
+        while n < len(out):
+            progress("matlab", out[n])
+            n += 1
+        stop.wait(0.1)
+    out = octave.output
+    while n < len(out):
+        progress("matlab", out[n])
+        n += 1
+
+
+def _where(err, code_dir):
+    for frame in getattr(err, "stack", None) or []:
+        file, name, line = (list(frame) + ["", "", ""])[:3]
+        if file and str(code_dir) in file:
+            return f" (in {os.path.relpath(file, code_dir)}, line {line})"
+    return ""
+
+
+def compare_train(matlab_dir=None, config=None, data=None, options="", seed=0, instances=None,
+                  timeout=600, tol=1e-9, rowmajor=False, normalize=False, progress=None,
+                  strict_replay=True, keep_dir=None) -> TrainComparison:
+    """Train on both sides and compare (see the module docstring)."""
+    from simplecnn_py.parse_options import parse_options
+
+    matlab_dir = Path(matlab_dir) if matlab_dir else DEFAULT_MATLAB_DIR
+    if config is None or data is None:
+        raise InputError("compare-train", "--config and --data are required")
+    param_opts = parse_options(options)
+    if getattr(param_opts, "seed", None) is not None:
+        raise InputError("--options", "-seed: give the seed with --seed (both sides then draw from the "
+                                      "Python side's stream)")
+    if param_opts.gpu_use:
+        raise InputError("--options", "-gpu_use 1: the comparison runs on the CPU")
+    solver = SOLVERS[param_opts.solver]
+    layout, sig = check_tree(matlab_dir)
+    config = Path(config)
+    if not config.is_file():
+        raise InputError(config, "no such file")
+    _, y, Z = load_inputs(config, data, instances, rowmajor, normalize)
+
+    py, stream = run_python(y, Z, config, options, seed, progress)
+    result = TrainComparison(solver, tol, py, Side("matlab"), layout.name, str(matlab_dir), options,
+                             int(seed), int(y.size))
+    tmp = keep_dir or tempfile.mkdtemp(prefix="simplecnn-train-")
+    try:
+        try:
+            ml, extra = run_matlab(layout, sig, y, Z, config, options, seed, stream, tmp, timeout,
+                                   progress, strict_replay)
+        except ReplayDivergence as e:
+            result.problems.append(str(e))
+            result.first_divergence = {"k": None, "what": str(e)}
+            result.matlab.lines = []
+            return result
+        result.matlab = ml
+        counts = stream.counts()
+        status = extra["status"]
+        for kind, (draws, values) in counts.items():
+            used = status.get(kind, (0, 0, 0, 0))
+            result.replay[kind] = {"python_draws": draws, "matlab_draws": used[0],
+                                   "python_values": values, "matlab_values": used[2]}
+            if used[0] != draws:
+                result.problems.append(f"replayed randomness: the MATLAB side used {used[0]} of the Python "
+                                       f"side's {draws} {kind} draws (the two sides draw differently)")
+        if ml.min_digits is not None and ml.min_digits < 12:
+            result.problems.append(f"the MATLAB side printed f with only {ml.min_digits} significant digits "
+                                   "(its progress format could not be widened), too few to check 1e-9")
+        rows, problems, first = compare_rows(py, ml, solver, tol)
+        result.rows = rows
+        result.problems += problems
+        result.first_divergence = first if first is not None else (
+            {"k": None, "what": result.problems[0]} if result.problems else None)
+        if py.weights is not None and ml.weights is not None and py.weights.size == ml.weights.size:
+            den = np.linalg.norm(ml.weights)
+            result.weights_rel_err = float(np.linalg.norm(py.weights - ml.weights) / (den if den else 1.0))
+    finally:
+        if keep_dir is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return result
+
+
+# --- reports ------------------------------------------------------------------------
+
+def format_table(result: TrainComparison) -> str:
+    newton = result.solver == "newton"
+    head = f"{'k':>4}  {'f (Python)':>24}  {'f (MATLAB)':>24}  {'rel err':>9}"
+    if newton:
+        head += f"  {'#CG':>9}  {'alpha':>10}  {'lambda':>12}"
+    out = [head + "  ok"]
+    for r in result.rows:
+        p, m = r["python"], r["matlab"] or {}
+        e = r["rel_err"]
+        line = (f"{r['k']:>4}  {_g(p.get('f')):>24}  {_g(m.get('f')):>24}  "
+                f"{('-' if e is None else f'{e:.2e}'):>9}")
+        if newton:
+            cg = f"{p.get('cg')}/{m.get('cg', '-')}"
+            line += f"  {cg:>9}  {_g(p.get('alpha'), 4):>10}  {_g(p.get('lambda'), 6):>12}"
+        out.append(line + ("  ok" if r["ok"] else "  FAIL"))
+    return "\n".join(out)
+
+
+def _g(x, digits=17):
+    return "-" if x is None else f"{x:.{digits}g}"
+
+
+def summary(result: TrainComparison) -> str:
+    unit = _unit(result.solver)
+    n = len(result.rows)
+    worst = max((r["rel_err"] for r in result.rows if r["rel_err"] is not None), default=None)
+    text = (f"compare-train ({result.solver}, {result.instances} instances, seed {result.seed}, "
+            f"{result.layout} layout at {result.matlab_dir}): {n} {unit}s")
+    if worst is not None:
+        text += f", largest f relative error {worst:.2e} (tolerance {result.tol:g})"
+    if result.weights_rel_err is not None:
+        text += f", final weights relative difference {result.weights_rel_err:.2e}"
+    if result.passed:
+        return text + ": PASS"
+    lines = [text + ": FAIL"]
+    if result.first_divergence:
+        k = result.first_divergence.get("k")
+        lines.append(f"first divergence{'' if k is None else f' at {unit} {k}'}: {result.first_divergence['what']}")
+    lines += [f"- {p}" for p in result.problems if not result.first_divergence
+              or p != result.first_divergence.get("what")]
+    return "\n".join(lines)
+
+
+def write_html(path, result: TrainComparison) -> None:
+    """A self-contained page: f per iteration on a log scale (both sides), the table."""
+    import html
+
+    unit = _unit(result.solver)
+    series = {"Python": [(r["k"], r["python"].get("f")) for r in result.rows],
+              "MATLAB": [(r["k"], (r["matlab"] or {}).get("f")) for r in result.rows]}
+    svg = _svg_plot(series, unit)
+    newton = result.solver == "newton"
+    cols = ["k", "f (Python)", "f (MATLAB)", "rel. error"] + (["#CG Py/ML", "alpha", "lambda", "|g|"] if newton else []) + ["ok"]
+    rows_html = []
+    for r in result.rows:
+        p, m = r["python"], r["matlab"] or {}
+        cells = [str(r["k"]), _g(p.get("f")), _g(m.get("f")),
+                 "-" if r["rel_err"] is None else f"{r['rel_err']:.2e}"]
+        if newton:
+            cells += [f"{p.get('cg')}/{m.get('cg', '-')}", _g(p.get("alpha"), 6), _g(p.get("lambda"), 8),
+                      _g(p.get("gnorm"), 8)]
+        cells.append("ok" if r["ok"] else "FAIL")
+        cls = "" if r["ok"] else " class='bad'"
+        rows_html.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    verdict = "PASS" if result.passed else "FAIL"
+    problems = "".join(f"<li>{html.escape(p)}</li>" for p in result.problems)
+    replay = "".join(f"<tr><td>{k}</td><td>{v['python_draws']}</td><td>{v['matlab_draws']}</td></tr>"
+                     for k, v in result.replay.items() if v["python_draws"] or v["matlab_draws"])
+    page = f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>simplecnn compare-train: {verdict}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; font-size: 0.9em; }}
+td, th {{ border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: right; font-family: monospace; }}
+th {{ background: #eee; }}
+tr.bad td {{ background: #fdd; }}
+.pass {{ color: #070; }} .fail {{ color: #b00; }}
+</style></head><body>
+<h1>compare-train: <span class="{verdict.lower()}">{verdict}</span></h1>
+<p>{html.escape(summary(result).splitlines()[0])}</p>
+<p>Options <code>{html.escape(result.options)}</code>; tolerance on f: relative error &le; {result.tol:g}
+{"; equal #CG counts" if newton else ""}. Time: Python {result.python.seconds:.2f} s,
+MATLAB under Octave {result.matlab.seconds:.2f} s.</p>
+{f"<h2>Problems</h2><ul>{problems}</ul>" if problems else ""}
+<h2>f per {unit}</h2>
+{svg}
+<h2>Per {unit}</h2>
+<table><tr>{"".join(f"<th>{c}</th>" for c in cols)}</tr>
+{"".join(rows_html)}
+</table>
+<h2>Replayed randomness</h2>
+<table><tr><th>kind</th><th>Python draws</th><th>MATLAB draws</th></tr>{replay}</table>
+</body></html>
+"""
+    try:
+        Path(path).write_text(page, encoding="utf-8")
+    except OSError as e:
+        raise InputError(path, f"cannot write: {e.strerror or e}") from None
+
+
+def _svg_plot(series, unit, width=640, height=320):
+    pts = [(k, f) for s in series.values() for k, f in s if f is not None and f > 0 and math.isfinite(f)]
+    if not pts:
+        return "<p>(no positive f values to plot)</p>"
+    ks = [k for k, _ in pts]
+    lo, hi = math.log10(min(f for _, f in pts)), math.log10(max(f for _, f in pts))
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.5, hi + 0.5
+    k0, k1 = min(ks), max(ks)
+    if k1 == k0:
+        k0, k1 = k0 - 1, k1 + 1
+    ml, mr, mt, mb = 80, 20, 20, 40
+
+    def X(k):
+        return ml + (k - k0) / (k1 - k0) * (width - ml - mr)
+
+    def Y(f):
+        return mt + (hi - math.log10(f)) / (hi - lo) * (height - mt - mb)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'style="background:#fff;border:1px solid #ccc">']
+    for e in range(math.floor(lo), math.ceil(hi) + 1):
+        if lo - 1e-9 <= e <= hi + 1e-9:
+            y = Y(10 ** e)
+            out.append(f'<line x1="{ml}" x2="{width - mr}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>'
+                       f'<text x="{ml - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">1e{e}</text>')
+    out.append(f'<text x="{ml - 6}" y="{mt + 4}" font-size="11" text-anchor="end">{10 ** hi:.4g}</text>')
+    out.append(f'<text x="{ml - 6}" y="{height - mb + 4}" font-size="11" text-anchor="end">{10 ** lo:.4g}</text>')
+    for k in sorted(set(ks)):
+        out.append(f'<text x="{X(k):.1f}" y="{height - mb + 16}" font-size="11" text-anchor="middle">{k}</text>')
+    out.append(f'<text x="{(ml + width - mr) / 2}" y="{height - 6}" font-size="12" text-anchor="middle">{unit}</text>')
+    styles = {"Python": ("#1f77b4", "", 3), "MATLAB": ("#d62728", "5,4", 5)}
+    for j, (name, s) in enumerate(series.items()):
+        color, dash, r = styles.get(name, ("#555", "", 3))
+        good = [(k, f) for k, f in s if f is not None and f > 0 and math.isfinite(f)]
+        if not good:
+            continue
+        path = " ".join(f"{'M' if i == 0 else 'L'}{X(k):.1f},{Y(f):.1f}" for i, (k, f) in enumerate(good))
+        out.append(f'<path d="{path}" fill="none" stroke="{color}" stroke-width="1.5" stroke-dasharray="{dash}"/>')
+        out += [f'<circle cx="{X(k):.1f}" cy="{Y(f):.1f}" r="{r}" fill="none" stroke="{color}"/>' for k, f in good]
+        out.append(f'<text x="{width - mr - 70}" y="{mt + 14 + 16 * j}" font-size="12" fill="{color}">{name}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def default_progress(side, line):
+    """Progress lines on stderr as iterations run."""
+    if _ITER.match(line) or _EPOCH.match(line) or "line search" in line.lower() or "total_#CG" in line:
+        print(f"[{side:>6}] {line}", file=sys.stderr, flush=True)

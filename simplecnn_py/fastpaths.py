@@ -1,0 +1,652 @@
+"""Fast paths beside the line-for-line port (issue 5).
+
+The port's routines (``padding_and_phiZ``, ``maxpooling``, ``vTP``,
+``feedforward``, ``lossgrad_subset``) read line for line beside MATLAB and
+gather/scatter through the slides' index maps (``idx_pad``, ``idx_phiZ``,
+``idx_pool``) with fancy indexing and ``accumarray``.  That is faithful but
+slow: the slides say the matrix products are the bottleneck, and with index
+maps they are not.  This module computes the same things with strided views:
+
+==========================  ==============================================
+routine (reference)         fast path here
+==========================  ==============================================
+padding (``idx_pad``)       one slice assignment into a zero-bordered array
+phiZ (``idx_phiZ``)         one strided copy per filter offset (i, j)
+crop (``idx_pad`` columns)  one slice of the padded array
+maxpooling (first max)      running ``maximum`` over the h*h window offsets,
+                            then the first offset equal to the maximum
+vTP ``pool_*``              direct assignment: windows do not overlap, so
+                            each target gets one value (``0 + v``, as
+                            accumarray adds it to zero)
+vTP ``phi_*``               one strided add per filter offset, width offset
+                            DEScending, then height offset DEScending: the
+                            order in which accumarray meets the
+                            contributions of each target, so the sums are
+                            the same floating-point sums
+==========================  ==============================================
+
+Data movement is bit-identical to the reference, and so are the scatter-adds
+(same additions in the same order); ``tests/test_fastpaths.py`` checks every
+one with ``np.array_equal`` on the raw bytes.
+
+``lossgrad_subset`` and ``feedforward`` also have a fused path: instances are
+processed in small chunks (a few MiB of intermediates, so they stay in
+cache), each chunk running the forward and then the backward pass through all
+layers, in two threads with single-threaded BLAS (numpy releases the GIL in
+products, copies and ufuncs).  Everything per instance (``Z``, ``phiZ``,
+``idx_pool``, every Delta) is bit-identical to the reference; ``dlossdW``,
+``dlossdb`` and the loss are sums over instances, added chunk by chunk and
+then over the two halves of the batch, so they differ from the reference's
+one big product by rounding only (the tests bound it).  The chunking and the
+split in two are fixed by the shapes, not by the machine, so results do not
+depend on the number of cores.  ``W'*Delta`` and the phi-gradient are never
+materialised for the whole batch, which is what keeps the peak memory of
+``lossgrad_subset`` close to the bytes of the ``Z`` and ``phiZ`` it keeps.
+
+Selecting the reference path
+----------------------------
+* environment: ``SIMPLECNN_REFERENCE=1`` (read at import);
+* code: ``with fastpaths.use_reference(): ...`` (or ``use_reference(False)``
+  to force the fast paths inside a reference block);
+* tracing (``simplecnn_py.trace.tracing()``) always runs the fused
+  ``feedforward``/``lossgrad_subset`` as the reference does, stage by stage;
+  the per-routine fast paths stay on since they are bit-identical.
+
+A fast path also steps aside (returns ``None`` and the routine runs its
+reference lines) when the net's index maps are not the standard ones, e.g.
+when the harness feeds MATLAB's own maps in isolated mode.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import glob
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from . import trace
+
+__all__ = [
+    "enabled", "use_reference",
+    "padding_and_phiZ", "maxpooling", "vTP", "feedforward", "lossgrad_subset",
+    "pad_into", "phiZ_into", "crop", "maxpool_into", "pool_scatter_into", "phi_scatter_into",
+]
+
+F = "F"
+
+# --- the switch --------------------------------------------------------------
+
+_reference = os.environ.get("SIMPLECNN_REFERENCE", "").strip() not in ("", "0")
+
+
+def enabled() -> bool:
+    """True when the fast paths are in use (the default)."""
+    return not _reference
+
+
+@contextlib.contextmanager
+def use_reference(flag: bool = True):
+    """Run the enclosed calls on the reference (``flag=True``) or fast path."""
+    global _reference
+    previous, _reference = _reference, bool(flag)
+    try:
+        yield
+    finally:
+        _reference = previous
+
+
+# --- kernels on 4-D column-major views ---------------------------------------
+#
+# An array d x (a*b*n) (channel fastest, then height, then width, then
+# instance) is viewed as the 4-D array (d, a, b, n) in Fortran order.
+# phiZ, (h*h*d) x (a_out*b_out*n), is viewed as (h, h, d, a_out, b_out, n):
+# row i + h*j + h*h*c, column r + a_out*q + a_out*b_out*inst.
+
+def _span(start, count, step):
+    """The slice start, start+step, ..., count values."""
+    return slice(start, start + step * (count - 1) + 1, step)
+
+
+def pad_into(pad4, Z4, p):
+    """P_pad: write Z4 (d, a, b, n) into the interior of pad4 (d, a+2p, b+2p, n).
+
+    pad4's border must already be zero (it stays zero when pad4 is reused).
+    """
+    a, b = Z4.shape[1], Z4.shape[2]
+    pad4[:, p:p + a, p:p + b, :] = Z4
+
+
+def phiZ_into(P6, pad4, h, s):
+    """P_phi: phiZ(i, j, c, r, q, n) = pad(c, r*s + i, q*s + j, n).
+
+    P6 is the (h, h, d, a_out, b_out, n) view of phiZ; one strided copy per
+    filter offset.
+    """
+    a_out, b_out = P6.shape[3], P6.shape[4]
+    for j in range(h):
+        for i in range(h):
+            P6[i, j] = pad4[:, _span(i, a_out, s), _span(j, b_out, s), :]
+
+
+def crop(pad4, p, a, b):
+    """The backward P_pad: the interior (d, a, b, n) of a padded array (a view)."""
+    return pad4[:, p:p + a, p:p + b, :]
+
+
+def pool_base(d, a_conv, h, a_out, b_out):
+    """1-based position, within one instance's d*a_conv*b_conv values, of the
+    first entry (offset i = j = 0) of each pooling window: (d, a_out, b_out)."""
+    c = np.arange(d, dtype=np.int64)[:, None, None]
+    r = np.arange(a_out, dtype=np.int64)[None, :, None]
+    q = np.arange(b_out, dtype=np.int64)[None, None, :]
+    return 1 + c + d * (r * h + a_conv * (q * h))
+
+
+def maxpool_into(Zout4, idx4, S4, h, base, work):
+    """Max pooling of S4 (d, a_conv, b_conv, n) with h x h windows.
+
+    Zout4 (d, a_out, b_out, n) gets the window maxima and idx4 (same shape,
+    int64) the 1-based position within the instance of the first maximal
+    entry in the window order of ``idx_phiZ_pool`` (height offset fastest),
+    as MATLAB's ``max`` picks it.  ``work`` is a dict of scratch arrays.
+    """
+    d, a_conv, _, n = S4.shape
+    a_out, b_out = Zout4.shape[1], Zout4.shape[2]
+    shape = (d, a_out, b_out, n)
+    win = [S4[:, _span(i, a_out, h), _span(j, b_out, h), :] for j in range(h) for i in range(h)]
+    # the maximum: np.maximum(x, y) returns x when x >= y, so the running
+    # maximum taken in window order is the first maximal entry itself
+    # (bit for bit, signed zeros included)
+    np.copyto(Zout4, win[0])
+    for w in win[1:]:
+        np.maximum(Zout4, w, out=Zout4)
+    # the first offset k whose entry equals the maximum
+    k = _scratch(work, "k", shape, np.int64)
+    eq = _scratch(work, "eq", shape, np.bool_)
+    k.fill(len(win) - 1)
+    for kk in range(len(win) - 2, -1, -1):
+        np.equal(win[kk], Zout4, out=eq)
+        np.copyto(k, kk, where=eq)
+    # offset k = i + h*j  ->  position base + d*(i + a_conv*j)
+    offs = np.array([d * (i + a_conv * j) for j in range(h) for i in range(h)], dtype=np.int64)
+    np.take(offs, k, out=idx4, mode="clip")
+    idx4 += base[..., None]
+
+
+def pool_scatter_into(G4, V4, idx4, work):
+    """vec(V)^T P_pool for a chunk: G4 (d, a_conv, b_conv, n) = zeros with
+    V4 (d, a_out, b_out, n) placed at the 1-based within-instance positions
+    idx4.  Windows do not overlap, so each target receives one value, stored
+    as ``0 + v`` like accumarray's sum (so -0 becomes +0)."""
+    d, a_conv, b_conv, n = G4.shape
+    G4.fill(0)
+    flat = _scratch(work, "flat", V4.shape, np.int64)
+    np.add(idx4, (d * a_conv * b_conv) * np.arange(n, dtype=np.int64) - 1, out=flat)
+    vals = _scratch(work, "vals", V4.shape, G4.dtype)
+    np.add(V4, G4.dtype.type(0), out=vals)
+    G4.reshape(-1, order=F)[flat.reshape(-1, order=F)] = vals.reshape(-1, order=F)
+
+
+def phi_scatter_into(out4, V6, h, s):
+    """vec(V)^T P_phi for a chunk: out4 (d, a_pad, b_pad, n) = zeros plus,
+    for every filter offset, V6[i, j] (d, a_out, b_out, n) added at the
+    positions it was gathered from.
+
+    accumarray adds the contributions of one target in the order of their
+    subscripts: output column q ascending, then output row r ascending, i.e.
+    width offset j = x - s*q DEScending, then height offset i DEScending.
+    Looping the offsets in that order makes every sum the same sequence of
+    floating-point additions as the reference.
+    """
+    a_out, b_out = V6.shape[3], V6.shape[4]
+    out4.fill(0)
+    for j in range(h - 1, -1, -1):
+        for i in range(h - 1, -1, -1):
+            tgt = out4[:, _span(i, a_out, s), _span(j, b_out, s), :]
+            np.add(tgt, V6[i, j], out=tgt)
+
+
+def _scratch(work, name, shape, dtype):
+    """A scratch array of ``shape`` from ``work`` (grown as needed), F-order."""
+    size = int(np.prod(shape))
+    buf = work.get((name, np.dtype(dtype)))
+    if buf is None or buf.size < size:
+        buf = np.empty(size, dtype=dtype)
+        work[(name, np.dtype(dtype))] = buf
+    return buf[:size].reshape(shape, order=F)
+
+
+# --- layer geometry and the standard index maps -------------------------------
+
+class _Layer:
+    """Sizes of conv layer m (1-based names as in ``model``)."""
+
+    def __init__(self, model, m):
+        self.m = m
+        self.d = int(model.ch_input[m])
+        self.a, self.b = int(model.ht_input[m]), int(model.wd_input[m])
+        self.p = int(model.wd_pad_added[m])
+        self.a_pad, self.b_pad = int(model.ht_pad[m]), int(model.wd_pad[m])
+        self.h, self.s = int(model.wd_filter[m]), int(model.strides[m])
+        self.a_conv, self.b_conv = int(model.ht_conv[m]), int(model.wd_conv[m])
+        self.d_out = int(model.ch_input[m + 1])
+        self.pool = int(model.wd_subimage_pool[m])
+        self.a_out, self.b_out = int(model.ht_input[m + 1]), int(model.wd_input[m + 1])
+        self.rows = self.h * self.h * self.d                 # rows of phiZ
+        self.ncol = self.a_conv * self.b_conv                # columns of phiZ per instance
+        if self.pool > 1:
+            self.base = pool_base(self.d_out, self.a_conv, self.pool, self.a_out, self.b_out)
+
+    def key(self):
+        return (self.d, self.a, self.b, self.p, self.h, self.s, self.d_out, self.pool)
+
+
+def _index_maps(layer):
+    """The standard idx_pad, idx_phiZ, idx_phiZ_pool of a layer (1-based)."""
+    from .find_index_phiZ import find_index_phiZ
+
+    ly = layer
+    i = np.arange(ly.a, dtype=np.int64)[:, None]
+    j = np.arange(ly.b, dtype=np.int64)[None, :]
+    idx_pad = (1 + (ly.p + i) + ly.a_pad * (ly.p + j)).reshape(-1, 1, order=F)
+    idx_phiZ = find_index_phiZ(ly.a_pad, ly.b_pad, ly.d, ly.h, ly.s)
+    idx_pool = (find_index_phiZ(ly.a_conv, ly.b_conv, ly.d_out, ly.pool, ly.pool)
+                if ly.pool > 1 else None)
+    return idx_pad, idx_phiZ, idx_pool
+
+
+_standard_cache: dict = {}
+_standard_lock = threading.Lock()
+
+
+def _standard(net, layer, which):
+    """True when net's index map ``which`` of this layer is the standard one
+    (the fast paths compute exactly those maps' gathers and scatters)."""
+    given = getattr(net, which, None)
+    given = given[layer.m] if given is not None else None
+    if given is None:
+        return False
+    with _standard_lock:
+        maps = _standard_cache.get(layer.key())
+        if maps is None:
+            maps = _standard_cache[layer.key()] = _index_maps(layer)
+    want = {"idx_pad": maps[0], "idx_phiZ": maps[1], "idx_phiZ_pool": maps[2]}[which]
+    given = np.asarray(given)
+    return want is not None and given.size == want.size and np.array_equal(given.reshape(-1), want.reshape(-1))
+
+
+# --- threads -----------------------------------------------------------------
+#
+# Two halves of the batch run in two threads; BLAS is single-threaded during
+# that time (OpenBLAS's own threads would fight ours for the two cores).
+
+NPARTS = 2            # the batch is always split in two: results do not depend on the cores
+_pool = None
+_pool_lock = threading.Lock()
+
+
+_blas = False        # not looked up yet
+
+
+def _openblas():
+    """(set, get) of numpy's OpenBLAS thread count, or None if not found."""
+    global _blas
+    if _blas is not False:
+        return _blas
+    _blas = None
+    libdir = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(libdir, "libscipy_openblas*.so"))):
+        try:
+            lib = ctypes.CDLL(path)
+            for suffix in ("64_", "", "_64"):
+                s = getattr(lib, f"scipy_openblas_set_num_threads{suffix}", None)
+                g = getattr(lib, f"scipy_openblas_get_num_threads{suffix}", None)
+                if s is not None and g is not None:
+                    s.argtypes, s.restype, g.restype = [ctypes.c_int], None, ctypes.c_int
+                    _blas = (s, g)
+                    return _blas
+        except OSError:
+            continue
+    return _blas
+
+
+def _workers():
+    """How many threads to run the parts on: 2 on a multi-core machine whose
+    BLAS we can make single-threaded, else 1 (the parts run one after the
+    other: the same results, sequentially)."""
+    override = os.environ.get("SIMPLECNN_THREADS")
+    if override:
+        return max(1, min(NPARTS, int(override)))
+    if (os.cpu_count() or 1) < 2 or _openblas() is None:
+        return 1
+    return NPARTS
+
+
+def _run_parts(fn, parts):
+    """fn(part) for every part, in threads when possible; returns the results.
+
+    BLAS is single-threaded meanwhile: the products of a chunk are small, and
+    OpenBLAS's own threads would fight ours for the cores (and spin badly when
+    other processes hold them).
+    """
+    global _pool
+    nw = _workers()
+    blas = _openblas()
+    with _pool_lock:
+        before = None
+        if blas is not None:
+            before = blas[1]()
+            blas[0](1)
+        try:
+            if nw == 1 or len(parts) == 1:
+                return [fn(p) for p in parts]
+            if _pool is None:
+                _pool = ThreadPoolExecutor(max_workers=NPARTS, thread_name_prefix="simplecnn")
+            futures = [_pool.submit(fn, p) for p in parts]
+            return [f.result() for f in futures]
+        finally:
+            if before is not None:
+                blas[0](before)
+
+
+def _split(n, chunk):
+    """Instances 0..n-1 in chunks of ``chunk``, split in NPARTS contiguous parts."""
+    chunks = [(c0, min(n, c0 + chunk)) for c0 in range(0, n, chunk)]
+    per = -(-len(chunks) // NPARTS)
+    return [chunks[k * per:(k + 1) * per] for k in range(NPARTS) if chunks[k * per:(k + 1) * per]]
+
+
+_CHUNK_BYTES = 3 * 2**20    # intermediates of one chunk (per thread): stays in L2/L3
+
+
+def _chunk_size(layers, itemsize, full=None):
+    """Instances per chunk: a fixed function of the shapes and the precision."""
+    per = 1
+    for ly in layers:
+        per = max(per, (2 * ly.rows * ly.ncol + ly.d * ly.a_pad * ly.b_pad + 2 * ly.d_out * ly.ncol) * itemsize)
+    return max(1, _CHUNK_BYTES // per)
+
+
+# --- per-routine fast paths (same arguments and results as the reference) -----
+
+def padding_and_phiZ(model, net, m):
+    """Fast ``padding_and_phiZ(model, net, m)``; None when it must step aside."""
+    ly = _Layer(model, m)
+    if not (_standard(net, ly, "idx_pad") and _standard(net, ly, "idx_phiZ")):
+        return None
+    n = int(net.num_sampled_data)
+    Z = net.Z[m]
+    Z4 = np.reshape(Z, (ly.d, ly.a, ly.b, n), order=F)
+    phiZ = np.empty((ly.rows, ly.ncol * n), dtype=Z.dtype, order=F)
+    P6 = np.reshape(phiZ, (ly.h, ly.h, ly.d, ly.a_conv, ly.b_conv, n), order=F)
+    chunk = _chunk_size([ly], Z.dtype.itemsize)
+
+    def part(chunks):
+        pad4 = np.zeros((ly.d, ly.a_pad, ly.b_pad, chunk), dtype=Z.dtype, order=F)
+        for c0, c1 in chunks:
+            k = c1 - c0
+            pad_into(pad4[..., :k], Z4[..., c0:c1], ly.p)
+            phiZ_into(P6[..., c0:c1], pad4[..., :k], ly.h, ly.s)
+
+    _run_parts(part, _split(n, chunk))
+    return phiZ
+
+
+def maxpooling(model, net, m):
+    """Fast ``[Zout, idx_pool] = maxpooling(model, net, m)``; None to step aside."""
+    ly = _Layer(model, m)
+    if not _standard(net, ly, "idx_phiZ_pool"):
+        return None
+    n = int(net.num_sampled_data)
+    S = net.Z[m + 1]
+    S4 = np.reshape(S, (ly.d_out, ly.a_conv, ly.b_conv, n), order=F)
+    Zout = np.empty((ly.d_out, ly.a_out * ly.b_out * n), dtype=S.dtype, order=F)
+    idx_pool = np.empty((ly.d_out * ly.a_out * ly.b_out, n), dtype=np.int64, order=F)
+    Z4 = np.reshape(Zout, (ly.d_out, ly.a_out, ly.b_out, n), order=F)
+    I4 = np.reshape(idx_pool, (ly.d_out, ly.a_out, ly.b_out, n), order=F)
+    chunk = _chunk_size([ly], S.dtype.itemsize)
+
+    def part(chunks):
+        work = {}
+        for c0, c1 in chunks:
+            maxpool_into(Z4[..., c0:c1], I4[..., c0:c1], S4[..., c0:c1], ly.pool, ly.base, work)
+
+    _run_parts(part, _split(n, chunk))
+    return Zout, idx_pool
+
+
+def vTP(param, model, net, m, V, op):
+    """Fast ``vTP(param, model, net, m, V, op)`` (1-D result); None to step aside."""
+    ly = _Layer(model, m)
+    n = int(net.num_sampled_data)
+    V = np.asarray(V)
+    if op in ("pool_gradient", "pool_Jacobian"):
+        idx_pool = net.idx_pool[m]
+        if idx_pool is None or ly.pool <= 1:
+            return None
+        blocks = n if op == "pool_gradient" else int(model.nL) * n
+        out = np.empty(ly.d_out * ly.a_conv * ly.b_conv * blocks, dtype=V.dtype)
+        G4 = np.reshape(out, (ly.d_out, ly.a_conv, ly.b_conv, blocks), order=F)
+        V4 = np.reshape(V, (ly.d_out, ly.a_out, ly.b_out, blocks), order=F)
+        I2 = np.asarray(idx_pool)
+        if op == "pool_Jacobian":          # block k + nL*i uses instance i's idx_pool
+            I2 = np.repeat(I2, int(model.nL), axis=1)
+        I4 = np.reshape(I2, (ly.d_out, ly.a_out, ly.b_out, blocks), order=F)
+        chunk = _chunk_size([ly], V.dtype.itemsize)
+
+        def part(chunks):
+            work = {}
+            for c0, c1 in chunks:
+                pool_scatter_into(G4[..., c0:c1], V4[..., c0:c1], I4[..., c0:c1], work)
+
+        _run_parts(part, _split(blocks, chunk))
+        return out
+    if op in ("phi_gradient", "phi_Jacobian"):
+        if not _standard(net, ly, "idx_phiZ"):
+            return None
+        blocks = n if op == "phi_gradient" else int(model.nL) * n
+        out = np.empty(ly.d * ly.a_pad * ly.b_pad * blocks, dtype=V.dtype)
+        out4 = np.reshape(out, (ly.d, ly.a_pad, ly.b_pad, blocks), order=F)
+        V6 = np.reshape(V, (ly.h, ly.h, ly.d, ly.a_conv, ly.b_conv, blocks), order=F)
+        chunk = _chunk_size([ly], V.dtype.itemsize)
+
+        def part(chunks):
+            for c0, c1 in chunks:
+                phi_scatter_into(out4[..., c0:c1], V6[..., c0:c1], ly.h, ly.s)
+
+        _run_parts(part, _split(blocks, chunk))
+        return out
+    return None
+
+
+# --- the fused forward/backward ---------------------------------------------
+
+def _fusable(model, net):
+    """The conv layers' geometry when every index map is standard, else None."""
+    if trace.enabled():
+        return None
+    layers = [_Layer(model, m) for m in range(1, int(model.LC) + 1)]
+    for ly in layers:
+        if not (_standard(net, ly, "idx_pad") and _standard(net, ly, "idx_phiZ")):
+            return None
+        if ly.pool > 1 and not _standard(net, ly, "idx_phiZ_pool"):
+            return None
+    return layers
+
+
+def _mtimes_into(out, A, B):
+    """out = A*B for Fortran-ordered out (the product of conventions.mtimes)."""
+    np.matmul(B.T, A.T, out=out.T)
+
+
+class _Fused:
+    """One forward (and backward) pass over a batch, chunk by chunk."""
+
+    def __init__(self, model, net, layers, data, dtype):
+        self.model, self.net, self.layers, self.dtype = model, net, layers, np.dtype(dtype)
+        self.L, self.LC = int(model.L), int(model.LC)
+        self.n = n = data.shape[1]
+        self.W = [None] + [np.asarray(model.weight[m], dtype=dtype, order=F) for m in range(1, self.L + 1)]
+        self.b = [None] + [np.asarray(model.bias[m], dtype=dtype, order=F) for m in range(1, self.L + 1)]
+        net.num_sampled_data = n
+        net.Z[1] = np.reshape(data, (int(model.ch_input[1]), -1), order=F)
+        for ly in layers:
+            net.phiZ[ly.m] = np.empty((ly.rows, ly.ncol * n), dtype=dtype, order=F)
+            cols = (ly.a_out * ly.b_out) if ly.pool > 1 else ly.ncol
+            net.Z[ly.m + 1] = np.empty((ly.d_out, cols * n), dtype=dtype, order=F)
+            if ly.pool > 1:
+                net.idx_pool[ly.m] = np.empty((ly.d_out * ly.a_out * ly.b_out, n), dtype=np.int64, order=F)
+        for m in range(self.LC + 1, self.L + 1):
+            net.Z[m + 1] = np.empty((self.W[m].shape[0], n), dtype=dtype, order=F)
+        self.chunk = _chunk_size(layers, self.dtype.itemsize)
+
+    # views of instances c0:c1 of the net's arrays
+    def _Z4(self, m, c0, c1):
+        ly = self.layers[m - 1] if m <= self.LC else None
+        d, a, b = (ly.d, ly.a, ly.b) if ly else (None, None, None)
+        Z = self.net.Z[m]
+        return np.reshape(Z, (d, a, b, self.n), order=F)[..., c0:c1]
+
+    def forward_chunk(self, c0, c1, work):
+        net, k = self.net, c1 - c0
+        for ly in self.layers:
+            m = ly.m
+            Zin4 = self._Z4(m, c0, c1)
+            pad4 = work.get(("pad", m))
+            if pad4 is None:
+                pad4 = work[("pad", m)] = np.zeros((ly.d, ly.a_pad, ly.b_pad, self.chunk), dtype=self.dtype, order=F)
+            pad_into(pad4[..., :k], Zin4, ly.p)
+            phiZ = net.phiZ[m][:, c0 * ly.ncol:c1 * ly.ncol]
+            phiZ_into(np.reshape(phiZ, (ly.h, ly.h, ly.d, ly.a_conv, ly.b_conv, k), order=F),
+                      pad4[..., :k], ly.h, ly.s)
+            if ly.pool > 1:
+                S = _scratch(work, ("S", m), (ly.d_out, ly.ncol * k), self.dtype)
+            else:
+                S = net.Z[m + 1][:, c0 * ly.ncol:c1 * ly.ncol]
+            _mtimes_into(S, self.W[m], phiZ)                     # S = W*phiZ + b
+            S += self.b[m]
+            np.maximum(S, 0, out=S)                              # sigma(S)
+            if ly.pool > 1:
+                Z4 = np.reshape(net.Z[m + 1], (ly.d_out, ly.a_out, ly.b_out, self.n), order=F)
+                I4 = np.reshape(net.idx_pool[m], (ly.d_out, ly.a_out, ly.b_out, self.n), order=F)
+                maxpool_into(Z4[..., c0:c1], I4[..., c0:c1],
+                             np.reshape(S, (ly.d_out, ly.a_conv, ly.b_conv, k), order=F),
+                             ly.pool, ly.base, work)
+        Zc = np.reshape(net.Z[self.LC + 1], (-1, self.n), order=F)[:, c0:c1]
+        for m in range(self.LC + 1, self.L + 1):
+            out = net.Z[m + 1][:, c0:c1]
+            _mtimes_into(out, self.W[m], Zc)
+            out += self.b[m]
+            if m < self.L:
+                np.maximum(out, 0, out=out)
+            Zc = out
+
+    def backward_chunk(self, c0, c1, Y, acc, work):
+        """Loss and gradient sums of instances c0:c1, added into ``acc``."""
+        net, k, L, LC = self.net, c1 - c0, self.L, self.LC
+        residual = net.Z[L + 1][:, c0:c1] - Y[:, c0:c1]
+        r = residual.reshape(-1, order=F)
+        acc["loss"] += np.dot(r, r)
+        dXidS = 2 * residual
+        for m in range(L, LC, -1):                               # fully-connected layers
+            Zm = np.reshape(net.Z[m], (-1, self.n), order=F)[:, c0:c1]
+            acc["dW", m] += _mtimes(dXidS, Zm.T)
+            acc["db", m] += np.sum(dXidS, axis=1, keepdims=True)
+            dXidS = _mtimes(self.W[m].T, dXidS)
+            dXidS *= (Zm > 0)
+        for ly in reversed(self.layers):                         # convolutional layers
+            m = ly.m
+            if ly.pool > 1:
+                G = _scratch(work, ("G", m), (ly.d_out, ly.ncol * k), self.dtype)
+                I4 = np.reshape(net.idx_pool[m], (ly.d_out, ly.a_out, ly.b_out, self.n), order=F)
+                pool_scatter_into(np.reshape(G, (ly.d_out, ly.a_conv, ly.b_conv, k), order=F),
+                                  np.reshape(dXidS, (ly.d_out, ly.a_out, ly.b_out, k), order=F),
+                                  I4[..., c0:c1], work)
+                dXidS = G
+            else:
+                dXidS = np.reshape(dXidS, (ly.d_out, -1), order=F)
+            phiZ = net.phiZ[m][:, c0 * ly.ncol:c1 * ly.ncol]
+            acc["dW", m] += _mtimes(dXidS, phiZ.T)
+            acc["db", m] += np.sum(dXidS, axis=1, keepdims=True)
+            if m > 1:
+                V = _scratch(work, ("V", m), (ly.rows, ly.ncol * k), self.dtype)
+                _mtimes_into(V, self.W[m].T, dXidS)
+                pad4 = _scratch(work, ("dpad", m), (ly.d, ly.a_pad, ly.b_pad, k), self.dtype)
+                phi_scatter_into(pad4, np.reshape(V, (ly.h, ly.h, ly.d, ly.a_conv, ly.b_conv, k), order=F),
+                                 ly.h, ly.s)
+                nxt = _scratch(work, ("dX", m), (ly.d, ly.a, ly.b, k), self.dtype)
+                np.multiply(crop(pad4, ly.p, ly.a, ly.b), self._Z4(m, c0, c1) > 0, out=nxt)
+                dXidS = np.reshape(nxt, (ly.d, -1), order=F)
+
+    def run(self, Y=None):
+        """Forward pass; with Y also the loss and gradients.  Returns the sums."""
+        parts = _split(self.n, self.chunk)
+        L = self.L
+
+        def part(chunks):
+            work = {}
+            acc = None
+            if Y is not None:
+                acc = {"loss": self.dtype.type(0)}
+                for m in range(1, L + 1):
+                    acc["dW", m] = np.zeros(self.W[m].shape, dtype=self.dtype, order=F)
+                    acc["db", m] = np.zeros((self.W[m].shape[0], 1), dtype=self.dtype, order=F)
+            for c0, c1 in chunks:
+                self.forward_chunk(c0, c1, work)
+                if Y is not None:
+                    self.backward_chunk(c0, c1, Y, acc, work)
+            return acc
+
+        accs = _run_parts(part, parts)
+        net = self.net
+        net.Z[self.LC + 1] = np.reshape(net.Z[self.LC + 1], (-1, self.n), order=F)
+        if Y is None:
+            return None
+        total = accs[0]
+        for other in accs[1:]:
+            for key in total:
+                total[key] = total[key] + other[key]
+        return total
+
+
+def _mtimes(A, B):
+    return np.matmul(B.T, A.T).T
+
+
+def feedforward(data, param, model, net):
+    """Fused ``feedforward``; None to step aside (tracing, non-standard maps)."""
+    from .conventions import float_type, ftype
+
+    layers = _fusable(model, net)
+    if layers is None:
+        return None
+    dtype = float_type(param)
+    _Fused(model, net, layers, ftype(data, dtype), dtype).run()
+    return net
+
+
+def lossgrad_subset(prob, param, model, net, batch_idx, task):
+    """Fused ``[net, loss] = lossgrad_subset(...)``; None to step aside."""
+    from .conventions import cols, float_type, ftype
+
+    if task not in ("funonly", "fungrad"):
+        return None
+    layers = _fusable(model, net)
+    if layers is None:
+        return None
+    dtype = float_type(param)
+    batch_idx = np.asarray(batch_idx).reshape(-1)
+    Y = ftype(cols(prob.label_mat, batch_idx), dtype)
+    fused = _Fused(model, net, layers, ftype(cols(prob.data, batch_idx), dtype), dtype)
+    if task == "funonly":
+        fused.run()
+        residual = net.Z[int(model.L) + 1] - Y
+        return net, np.linalg.norm(residual, "fro") ** 2
+    total = fused.run(Y)
+    for m in range(1, int(model.L) + 1):
+        net.dlossdW[m] = total["dW", m]
+        net.dlossdb[m] = total["db", m]
+    return net, total["loss"]
