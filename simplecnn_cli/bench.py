@@ -34,7 +34,7 @@ noisy, so the ratios of one run are what count.  Peak memory: the bytes
 numpy allocates during one call above what was allocated before it
 (``tracemalloc``, which numpy reports its buffers to), beside the bytes of
 the ``Z`` and ``phiZ`` the call keeps; for processes, their maximum resident
-set (``ru_maxrss``).  Every foreign result is checked against ours (relative
+set (VmHWM).  Every foreign result is checked against ours (relative
 error of the loss and gradients) so the table compares the same work.
 """
 from __future__ import annotations
@@ -111,27 +111,44 @@ def _median_time(fn, repeats, warmup=True):
     return statistics.median(times), times
 
 
+def _hwm(pid):
+    """The peak resident set (VmHWM, bytes) of a running process, or None."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
 def _run_process_rss(cmd, timeout, env=None, cwd=None):
-    """Like _run_process, with the child's maximum resident set (os.wait4)."""
+    """Run cmd: (wall seconds, peak resident set in bytes, exit code, stdout, stderr).
+
+    The peak is the child's VmHWM, read every few milliseconds until it exits
+    (``ru_maxrss`` from wait4 would include the RSS of the forked copy of
+    this process, not just the child's own).
+    """
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as fo, tempfile.TemporaryFile("w+") as fe:
         proc = subprocess.Popen(cmd, stdout=fo, stderr=fe, env=env, cwd=cwd, text=True)
-        deadline = t0 + timeout
-        status = rusage = None
+        peak = None
         while True:
-            pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
+            if proc.poll() is not None:
                 break
-            if time.perf_counter() > deadline:
+            h = _hwm(proc.pid)
+            if h is not None:
+                peak = h if peak is None else max(peak, h)
+            if time.perf_counter() - t0 > timeout:
                 proc.kill()
-                os.wait4(proc.pid, 0)
-                return time.perf_counter() - t0, None, "timeout", "", ""
-            time.sleep(0.002)
+                proc.wait()
+                return time.perf_counter() - t0, peak, "timeout", "", ""
+            time.sleep(0.003)
         wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
         fo.seek(0)
         fe.seek(0)
-        return wall, rusage.ru_maxrss * 1024, proc.returncode, fo.read(), fe.read()
+        return wall, peak, proc.returncode, fo.read(), fe.read()
 
 
 def _rel(a, b):
@@ -714,7 +731,7 @@ def print_table(meta, blocks, out=sys.stdout):
                 if r.get("kept"):
                     mem += f" ({r['peak'] / r['kept']:.2f}x Z+phiZ)"
                 elif r["item"] in ("gradient", "octave", "torch"):
-                    mem += " maxrss"
+                    mem += " peak RSS"
             notes = []
             if r.get("kept"):
                 notes.append(f"Z+phiZ kept: {_gb(r['kept'])}")

@@ -122,7 +122,7 @@ def scan(src: str) -> list[Span]:
                 at_line_start = True
                 continue
         if c in " \t\r\f\v":
-            if start is not None:
+            if start is not None and code and code[-1] != " ":
                 code.append(" ")
                 masked.append(" ")
             i += 1
@@ -148,7 +148,7 @@ def scan(src: str) -> list[Span]:
             continue
         if src.startswith("...", i):
             k = src.find("\n", i)
-            if start is not None:
+            if start is not None and code and code[-1] != " ":
                 code.append(" ")
                 masked.append(" ")
             if k < 0:
@@ -403,6 +403,16 @@ def instrument_source(src: str, role: str, file_label: str, first_id: int = 1,
         rest = sp.code[len(word):] if word else sp.code
         is_keyword = word in _KEYWORDS and not re.match(r"\s*(=(?!=)|\(|\{|\.)", rest) \
             if word else False
+        code, masked = sp.code, sp.masked
+        if is_keyword and word in ("else", "otherwise", "try") and rest.strip():
+            # 'else x = 1;': a statement follows the keyword on the same line
+            if word == "try":
+                blocks.append(("try", None))
+            cut = len(word)
+            code, masked = code[cut:].strip(), masked[cut:].strip()
+            word_m = _IDENT.match(code)
+            word = word_m.group(0) if word_m else ""
+            is_keyword = False
         if is_keyword and word in _BLOCK_END:
             if blocks:
                 blocks.pop()
@@ -419,10 +429,10 @@ def instrument_source(src: str, role: str, file_label: str, first_id: int = 1,
             elif word in _BLOCK_OPEN:
                 blocks.append((word, None))
             continue
-        eq = _top_level_equals(sp.masked)
+        eq = _top_level_equals(masked)
         if eq < 0:
             continue
-        lhs, rhs = sp.code[:eq].strip(), sp.code[eq + 1:].strip()
+        lhs, rhs = code[:eq].strip(), code[eq + 1:].strip()
         if lhs and lhs[-1] in "+-*/^|&" and not lhs.endswith(("'", ".'")):
             lhs = lhs[:-1].strip()                       # Octave's x += 1
         targets = lhs_targets(lhs)
@@ -432,7 +442,7 @@ def instrument_source(src: str, role: str, file_label: str, first_id: int = 1,
             if t is None:
                 continue
             kind = classify(role, rhs, t, k, loop_var is not None)
-            st = Stmt(next_id, file_label, func, sp.line, role, t, rhs, sp.code, loop_var, kind,
+            st = Stmt(next_id, file_label, func, sp.line, role, t, rhs, code, loop_var, kind,
                       keep_all or kind in _KEEP, k, len(targets))
             next_id += 1
             outs.append(st)

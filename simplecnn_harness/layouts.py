@@ -123,24 +123,33 @@ def _functions(root: Path) -> dict[str, Signature]:
 
 
 def _task_for_gradient(sig: Signature) -> str | None:
-    """The string literal compared with ``task`` that contains 'grad'."""
+    """The string literal compared with ``task`` that contains 'grad'.
+
+    Comparisons are ``strcmp(task, 'x')`` (also ``strcmpi``, ``isequal``,
+    either argument order), ``task == 'x'`` and ``case`` labels of a
+    ``switch task``; only identifier-like literals count (not messages).
+    """
     src = sig.file.read_text(encoding="utf-8", errors="replace")
-    task = sig.args[-1] if sig.args else "task"
+    t = re.escape(sig.args[-1] if sig.args else "task")
+    lit = r"'(\w+)'"
+    pats = [re.compile(rf"\b(?:strcmpi?|isequal)\s*\(\s*{t}\s*,\s*{lit}\s*\)"),
+            re.compile(rf"\b(?:strcmpi?|isequal)\s*\(\s*{lit}\s*,\s*{t}\s*\)"),
+            re.compile(rf"\b{t}\s*==\s*{lit}"), re.compile(rf"{lit}\s*==\s*{t}\b")]
     candidates = []
     in_switch = False
     for sp in scan(src):
         code = sp.code
         if re.match(r"switch\b", code):
-            in_switch = re.search(r"\b" + re.escape(task) + r"\b", code) is not None
+            in_switch = re.match(rf"switch\s*\(?\s*{t}\b", code) is not None
             continue
         if in_switch and re.match(r"case\b", code):
-            candidates += string_literals(code)
+            candidates += [x for x in string_literals(code) if re.fullmatch(r"\w+", x)]
             continue
-        if re.search(r"\b" + re.escape(task) + r"\b", code):
-            candidates += string_literals(code)
-    for lit in candidates:
-        if "grad" in lit:
-            return lit
+        for p in pats:
+            candidates += p.findall(code)
+    for x in candidates:
+        if "grad" in x:
+            return x
     return None
 
 

@@ -72,6 +72,7 @@ class Result:
     timings: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
     loss: dict = field(default_factory=dict)
+    heatmap: dict | None = None
 
     def to_json(self) -> dict:
         return {
@@ -262,6 +263,7 @@ def judge(param, model, prob, net_py, P, M, precision, rtol, mode, dtype) -> Res
         iso = isolated_stages(param, model, net_py, prob.label_mat,
                               {k: v.value for k, v in M.items()}, dtype)
     results = []
+    used = {}
     for key in keys:
         layer, direction, stage = key
         r = C.StageResult(layer, direction, stage, kind=C.kind_of(stage))
@@ -276,6 +278,7 @@ def judge(param, model, prob, net_py, P, M, precision, rtol, mode, dtype) -> Res
         elif m is None or m.value is None:
             r.note = (m.note if m is not None else "") or "not exposed by the MATLAB code"
         else:
+            used[key] = py
             res = C.compare_index(py, m.value) if stage in INDEX_STAGES else \
                 C.compare_arrays(py, m.value, precision, rtol)
             r.compared = True
@@ -288,6 +291,7 @@ def judge(param, model, prob, net_py, P, M, precision, rtol, mode, dtype) -> Res
     # pooling winners: locate the flips and judge near-ties
     pooling = {}
     by_key = {r.key(): r for r in results}
+    order = {k: i for i, k in enumerate(keys)}
     flip_layers = []
     for m in range(1, int(model.LC) + 1):
         r = by_key.get((m, "forward", "idx_pool"))
@@ -295,15 +299,23 @@ def judge(param, model, prob, net_py, P, M, precision, rtol, mode, dtype) -> Res
             continue
         sig = by_key.get((m, "forward", "sigmaS"))
         sig_m = M.get((m, "forward", "sigmaS"))
+        upstream = next((x for x in results if order[x.key()] < order[r.key()]
+                         and x.compared and not x.ok and not x.explained), None)
+        sig_err = sig.max_abs_err if sig is not None and sig.ok and sig.max_abs_err else 0.0
         info = C.pooling_flips(model, m, n, P[r.key()], M[r.key()].value,
                                P.get((m, "forward", "sigmaS")),
-                               None if sig_m is None else sig_m.value, precision,
-                               sig.max_abs_err if sig is not None and sig.max_abs_err else 0.0)
+                               None if sig_m is None else sig_m.value, precision, sig_err)
         pooling[str(m)] = info
         loc = info["first"][0] if info["first"] else {}
         where = (f"first at instance {loc.get('instance')}, channel {loc.get('channel')}, "
                  f"output ({loc.get('row')}, {loc.get('col')})") if loc else ""
-        if info["count"] and info["near_ties"] == info["count"]:
+        if upstream is not None:
+            info["near_ties"] = 0
+            info["downstream_of"] = {"layer": upstream.layer, "direction": upstream.direction,
+                                     "stage": upstream.stage}
+            r.note = (f"{info['count']} of {info['windows']} pooling winners differ, downstream of the "
+                      f"divergence at layer {upstream.layer}, {upstream.direction}, {upstream.stage}; {where}")
+        elif info["count"] and info["near_ties"] == info["count"]:
             r.ok = True
             r.explained = True
             r.note = (f"{info['count']} of {info['windows']} pooling winners differ, all near-ties "
@@ -321,7 +333,6 @@ def judge(param, model, prob, net_py, P, M, precision, rtol, mode, dtype) -> Res
         if iso is None:
             iso = isolated_stages(param, model, net_py, prob.label_mat,
                                   {k: v.value for k, v in M.items()}, dtype)
-        order = {k: i for i, k in enumerate(keys)}
         start = min(order[(m, "forward", "idx_pool")] for m in flip_layers)
         for r in results:
             if order[r.key()] <= start or not r.compared or r.ok or r.kind == "index":
@@ -348,7 +359,26 @@ def judge(param, model, prob, net_py, P, M, precision, rtol, mode, dtype) -> Res
                         if not any(r.compared for r in results if r.layer == m and r.direction == "backward")]
     if missing_backward:
         notes.append(f"no backward stage compared for layer(s) {missing_backward}")
-    return Result(ok, "", "", "", "", n, precision, mode, rtol, results, first, pooling, {}, notes)
+    result = Result(ok, "", "", "", "", n, precision, mode, rtol, results, first, pooling, {}, notes)
+    result.heatmap = _worst_heatmap(results, used, M, precision)
+    return result
+
+
+def _worst_heatmap(results, used, M, precision):
+    """Heatmap data of the stage with the largest error relative to the tolerance."""
+    from .report import heatmap_grid
+
+    cands = [r for r in results if r.compared and r.kind == "array" and r.rel_err is not None
+             and r.key() in used]
+    if not cands:
+        return None
+    rank = lambda r: (r.rel_err if np.isfinite(r.rel_err) else 1e300, r.max_abs_err or 0.0)  # noqa: E731
+    w = max(cands, key=rank)
+    hm = heatmap_grid(used[w.key()], M[w.key()].value, precision)
+    if hm is None:
+        return None
+    hm.update(layer=w.layer, direction=w.direction, stage=w.stage, rel_err=w.rel_err)
+    return hm
 
 
 def _fast_tmp():

@@ -428,23 +428,28 @@ def run_python(y, Z, config, options, seed, progress=None) -> tuple[Side, Record
     side = Side("python", lines=tee.lines, seconds=seconds)
     printed, extra = parse_progress(tee.lines, _solver_of(options))
     side.line_search_failed = extra["line_search_failed"]
-    side.total_cg = getattr(info, "total_CG", extra["total_cg"])
-    f = list(getattr(info, "f", []) or [])
-    if len(f) == len(printed):      # full precision from info, k from the printed lines
-        for r, j in zip(printed, range(len(f))):
-            r["f"] = float(f[j])
-            for x in ("gnorm", "alpha", "ratio", "lambda", "actred", "prered"):
-                vals = getattr(info, x, None)
-                if vals is not None and len(vals) == len(f):
-                    r[x] = float(vals[j])
-            cg = getattr(info, "cg", None)
-            if cg is not None and len(cg) == len(f):
-                r["cg"] = int(cg[j])
+    side.total_cg = extra["total_cg"] if extra["total_cg"] is not None else getattr(info, "total_CG", None)
+    _refine(printed, info)
     side.rows = printed
     L = model.L
     side.weights = _flat_weights([model.weight[m] for m in range(1, L + 1)],
                                  [model.bias[m] for m in range(1, L + 1)], L)
     return side, stream
+
+
+def _refine(rows, info):
+    """Full precision for the printed values from the solver's ``info``: a
+    printed value (``%.15g``) is replaced by the ``info`` value of the same
+    iteration when the two agree to the printed precision (so what is
+    compared is still what the port prints, as on the MATLAB side)."""
+    for name in ("f", "gnorm", "alpha", "ratio", "lambda", "actred", "prered"):
+        vals = list(getattr(info, name, None) or [])
+        if len(vals) != len(rows):
+            continue
+        for r, v in zip(rows, vals):
+            p = r.get(name)
+            if p is not None and math.isfinite(p) and abs(float(v) - p) <= 1e-13 * max(abs(p), 1e-300):
+                r[name] = float(v)
 
 
 def _solver_of(options) -> str:
@@ -494,10 +499,10 @@ def run_matlab(layout, sig, y, Z, config, options, seed, stream, workdir, timeou
             with Replay(octave, stream, workdir, strict=strict) as replay:
                 lines = octave.eval(
                     f"S__ = load('{_q(data_file)}'); cd('{_q(workdir)}'); {call} "
-                    f"save('-v7', '{_q(model_file)}', '-struct', 'model', 'weight', 'bias');",
+                    f"try, save('-v7', '{_q(model_file)}', '-struct', 'model', 'weight', 'bias'); catch, end",
                     timeout=timeout)
         except OctaveError as e:
-            raise EnvironmentProblem(f"the MATLAB side failed under Octave: {e}{_where(e, code)}") from None
+            raise EnvironmentProblem(f"the MATLAB side failed under Octave: {e}{_where(e, code, layout.root)}") from None
         finally:
             stop.set()
             if watcher is not None:
@@ -535,11 +540,13 @@ def _watch(octave, start, progress, stop):
         n += 1
 
 
-def _where(err, code_dir):
+def _where(err, code_dir, root):
+    """`` (in <the user's file>, line N)`` for the innermost frame in the
+    tree's copy (the copy keeps every line where it is)."""
     for frame in getattr(err, "stack", None) or []:
         file, name, line = (list(frame) + ["", "", ""])[:3]
         if file and str(code_dir) in file:
-            return f" (in {os.path.relpath(file, code_dir)}, line {line})"
+            return f" (in {Path(root) / os.path.relpath(file, code_dir)}, line {line})"
     return ""
 
 
@@ -634,7 +641,7 @@ def summary(result: TrainComparison) -> str:
     n = len(result.rows)
     worst = max((r["rel_err"] for r in result.rows if r["rel_err"] is not None), default=None)
     text = (f"compare-train ({result.solver}, {result.instances} instances, seed {result.seed}, "
-            f"{result.layout} layout at {result.matlab_dir}): {n} {unit}s")
+            f"{result.layout} layout at {result.matlab_dir}): " + (f"{n} {unit}s" if n else f"no {unit} compared"))
     if worst is not None:
         text += f", largest f relative error {worst:.2e} (tolerance {result.tol:g})"
     if result.weights_rel_err is not None:
@@ -658,6 +665,9 @@ def write_html(path, result: TrainComparison) -> None:
     series = {"Python": [(r["k"], r["python"].get("f")) for r in result.rows],
               "MATLAB": [(r["k"], (r["matlab"] or {}).get("f")) for r in result.rows]}
     svg = _svg_plot(series, unit)
+    errs = {"rel. error of f": [(r["k"], max(r["rel_err"], 1e-17)) for r in result.rows
+                                if r["rel_err"] is not None]}
+    svg_err = _svg_plot(errs, unit, height=220, line=result.tol)
     newton = result.solver == "newton"
     cols = ["k", "f (Python)", "f (MATLAB)", "rel. error"] + (["#CG Py/ML", "alpha", "lambda", "|g|"] if newton else []) + ["ok"]
     rows_html = []
@@ -693,6 +703,8 @@ MATLAB under Octave {result.matlab.seconds:.2f} s.</p>
 {f"<h2>Problems</h2><ul>{problems}</ul>" if problems else ""}
 <h2>f per {unit}</h2>
 {svg}
+<h2>Relative error of f per {unit} (log scale; dashed: the tolerance)</h2>
+{svg_err}
 <h2>Per {unit}</h2>
 <table><tr>{"".join(f"<th>{c}</th>" for c in cols)}</tr>
 {"".join(rows_html)}
@@ -707,8 +719,12 @@ MATLAB under Octave {result.matlab.seconds:.2f} s.</p>
         raise InputError(path, f"cannot write: {e.strerror or e}") from None
 
 
-def _svg_plot(series, unit, width=640, height=320):
+def _svg_plot(series, unit, width=640, height=320, line=None):
+    """Series of (k, value) on a log scale, as inline SVG; ``line``: a
+    horizontal reference (the tolerance)."""
     pts = [(k, f) for s in series.values() for k, f in s if f is not None and f > 0 and math.isfinite(f)]
+    if pts and line is not None:
+        pts.append((pts[0][0], line))
     if not pts:
         return "<p>(no positive f values to plot)</p>"
     ks = [k for k, _ in pts]
@@ -728,13 +744,15 @@ def _svg_plot(series, unit, width=640, height=320):
 
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'style="background:#fff;border:1px solid #ccc">']
-    for e in range(math.floor(lo), math.ceil(hi) + 1):
-        if lo - 1e-9 <= e <= hi + 1e-9:
-            y = Y(10 ** e)
-            out.append(f'<line x1="{ml}" x2="{width - mr}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>'
-                       f'<text x="{ml - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">1e{e}</text>')
-    out.append(f'<text x="{ml - 6}" y="{mt + 4}" font-size="11" text-anchor="end">{10 ** hi:.4g}</text>')
-    out.append(f'<text x="{ml - 6}" y="{height - mb + 4}" font-size="11" text-anchor="end">{10 ** lo:.4g}</text>')
+    if hi - lo >= 1.5:
+        ticks = [10.0 ** e for e in range(math.ceil(lo), math.floor(hi) + 1)]
+    else:
+        ticks = [10 ** (lo + (hi - lo) * j / 4) for j in range(5)]
+    for t in ticks:
+        y = Y(t)
+        label = f"1e{round(math.log10(t))}" if hi - lo >= 1.5 else f"{t:.4g}"
+        out.append(f'<line x1="{ml}" x2="{width - mr}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>'
+                   f'<text x="{ml - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">{label}</text>')
     for k in sorted(set(ks)):
         out.append(f'<text x="{X(k):.1f}" y="{height - mb + 16}" font-size="11" text-anchor="middle">{k}</text>')
     out.append(f'<text x="{(ml + width - mr) / 2}" y="{height - 6}" font-size="12" text-anchor="middle">{unit}</text>')
@@ -747,7 +765,12 @@ def _svg_plot(series, unit, width=640, height=320):
         path = " ".join(f"{'M' if i == 0 else 'L'}{X(k):.1f},{Y(f):.1f}" for i, (k, f) in enumerate(good))
         out.append(f'<path d="{path}" fill="none" stroke="{color}" stroke-width="1.5" stroke-dasharray="{dash}"/>')
         out += [f'<circle cx="{X(k):.1f}" cy="{Y(f):.1f}" r="{r}" fill="none" stroke="{color}"/>' for k, f in good]
-        out.append(f'<text x="{width - mr - 70}" y="{mt + 14 + 16 * j}" font-size="12" fill="{color}">{name}</text>')
+        out.append(f'<text x="{width - mr - 6}" y="{mt + 14 + 16 * j}" font-size="12" fill="{color}" '
+                   f'text-anchor="end">{name}</text>')
+    if line is not None:
+        y = Y(line)
+        out.append(f'<line x1="{ml}" x2="{width - mr}" y1="{y:.1f}" y2="{y:.1f}" stroke="#b00" '
+                   f'stroke-dasharray="2,3"/>')
     out.append("</svg>")
     return "\n".join(out)
 

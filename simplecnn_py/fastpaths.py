@@ -163,17 +163,18 @@ def maxpool_into(Zout4, idx4, S4, h, base, work):
     np.copyto(Zout4, win[0])
     for w in win[1:]:
         np.maximum(Zout4, w, out=Zout4)
-    # the first offset k whose entry equals the maximum
-    k = _scratch(work, "k", shape, np.int64)
+    # the first offset k whose entry equals the maximum: walking the offsets
+    # backwards, k <- kk wherever entry kk equals the maximum (arithmetic on
+    # uint8 instead of masked copies, which are slow on strided views)
+    k = _scratch(work, "k", shape, np.uint8)
     eq = _scratch(work, "eq", shape, np.bool_)
     k.fill(len(win) - 1)
     for kk in range(len(win) - 2, -1, -1):
         np.equal(win[kk], Zout4, out=eq)
-        np.copyto(k, kk, where=eq)
+        np.subtract(k, eq * (k - np.uint8(kk)), out=k)
     # offset k = i + h*j  ->  position base + d*(i + a_conv*j)
     offs = np.array([d * (i + a_conv * j) for j in range(h) for i in range(h)], dtype=np.int64)
-    np.take(offs, k, out=idx4, mode="clip")
-    idx4 += base[..., None]
+    np.add(offs[k], base[..., None], out=idx4)
 
 
 def pool_scatter_into(G4, V4, idx4, work):
@@ -353,8 +354,18 @@ def _run_parts(fn, parts):
 
 
 def _split(n, chunk):
-    """Instances 0..n-1 in chunks of ``chunk``, split in NPARTS contiguous parts."""
-    chunks = [(c0, min(n, c0 + chunk)) for c0 in range(0, n, chunk)]
+    """Instances 0..n-1 in chunks of ``chunk`` to ``2*chunk - 1`` instances (a
+    short tail joins the chunk before it), split in NPARTS contiguous parts.
+
+    No chunk holds a single instance unless n == 1: BLAS computes a product
+    with one column as a matrix-vector product, whose sums may be ordered
+    differently from the matrix-matrix product the reference does.
+    """
+    chunks = [[c0, min(n, c0 + chunk)] for c0 in range(0, n, chunk)]
+    if len(chunks) > 1 and chunks[-1][1] - chunks[-1][0] < chunk:
+        tail = chunks.pop()
+        chunks[-1][1] = tail[1]
+    chunks = [tuple(c) for c in chunks]
     per = -(-len(chunks) // NPARTS)
     return [chunks[k * per:(k + 1) * per] for k in range(NPARTS) if chunks[k * per:(k + 1) * per]]
 
@@ -385,7 +396,7 @@ def padding_and_phiZ(model, net, m):
     chunk = _chunk_size([ly], Z.dtype.itemsize)
 
     def part(chunks):
-        pad4 = np.zeros((ly.d, ly.a_pad, ly.b_pad, chunk), dtype=Z.dtype, order=F)
+        pad4 = np.zeros((ly.d, ly.a_pad, ly.b_pad, 2 * chunk), dtype=Z.dtype, order=F)
         for c0, c1 in chunks:
             k = c1 - c0
             pad_into(pad4[..., :k], Z4[..., c0:c1], ly.p)
@@ -485,8 +496,9 @@ def _mtimes_into(out, A, B):
 class _Fused:
     """One forward (and backward) pass over a batch, chunk by chunk."""
 
-    def __init__(self, model, net, layers, data, dtype):
+    def __init__(self, model, net, layers, data, dtype, keep_phiZ):
         self.model, self.net, self.layers, self.dtype = model, net, layers, np.dtype(dtype)
+        self.keep_phiZ = keep_phiZ
         self.L, self.LC = int(model.L), int(model.LC)
         self.n = n = data.shape[1]
         self.W = [None] + [np.asarray(model.weight[m], dtype=dtype, order=F) for m in range(1, self.L + 1)]
@@ -494,7 +506,7 @@ class _Fused:
         net.num_sampled_data = n
         net.Z[1] = np.reshape(data, (int(model.ch_input[1]), -1), order=F)
         for ly in layers:
-            net.phiZ[ly.m] = np.empty((ly.rows, ly.ncol * n), dtype=dtype, order=F)
+            net.phiZ[ly.m] = np.empty((ly.rows, ly.ncol * n), dtype=dtype, order=F) if keep_phiZ else None
             cols = (ly.a_out * ly.b_out) if ly.pool > 1 else ly.ncol
             net.Z[ly.m + 1] = np.empty((ly.d_out, cols * n), dtype=dtype, order=F)
             if ly.pool > 1:
@@ -510,6 +522,14 @@ class _Fused:
         Z = self.net.Z[m]
         return np.reshape(Z, (d, a, b, self.n), order=F)[..., c0:c1]
 
+    def _phiZ(self, m, c0, c1, work):
+        """phiZ{m} of instances c0:c1: in net.phiZ{m}, or in a chunk buffer
+        when the batch's phiZ is not kept (lossgrad_subset)."""
+        ly = self.layers[m - 1]
+        if self.keep_phiZ:
+            return self.net.phiZ[m][:, c0 * ly.ncol:c1 * ly.ncol]
+        return _scratch(work, ("phiZ", m), (ly.rows, ly.ncol * (c1 - c0)), self.dtype)
+
     def forward_chunk(self, c0, c1, work):
         net, k = self.net, c1 - c0
         for ly in self.layers:
@@ -517,9 +537,9 @@ class _Fused:
             Zin4 = self._Z4(m, c0, c1)
             pad4 = work.get(("pad", m))
             if pad4 is None:
-                pad4 = work[("pad", m)] = np.zeros((ly.d, ly.a_pad, ly.b_pad, self.chunk), dtype=self.dtype, order=F)
+                pad4 = work[("pad", m)] = np.zeros((ly.d, ly.a_pad, ly.b_pad, 2 * self.chunk), dtype=self.dtype, order=F)
             pad_into(pad4[..., :k], Zin4, ly.p)
-            phiZ = net.phiZ[m][:, c0 * ly.ncol:c1 * ly.ncol]
+            phiZ = self._phiZ(m, c0, c1, work)
             phiZ_into(np.reshape(phiZ, (ly.h, ly.h, ly.d, ly.a_conv, ly.b_conv, k), order=F),
                       pad4[..., :k], ly.h, ly.s)
             if ly.pool > 1:
@@ -568,7 +588,7 @@ class _Fused:
                 dXidS = G
             else:
                 dXidS = np.reshape(dXidS, (ly.d_out, -1), order=F)
-            phiZ = net.phiZ[m][:, c0 * ly.ncol:c1 * ly.ncol]
+            phiZ = self._phiZ(m, c0, c1, work)              # as the forward pass left it
             acc["dW", m] += _mtimes(dXidS, phiZ.T)
             acc["db", m] += np.sum(dXidS, axis=1, keepdims=True)
             if m > 1:
@@ -624,7 +644,7 @@ def feedforward(data, param, model, net):
     if layers is None:
         return None
     dtype = float_type(param)
-    _Fused(model, net, layers, ftype(data, dtype), dtype).run()
+    _Fused(model, net, layers, ftype(data, dtype), dtype, keep_phiZ=True).run()
     return net
 
 
@@ -640,7 +660,7 @@ def lossgrad_subset(prob, param, model, net, batch_idx, task):
     dtype = float_type(param)
     batch_idx = np.asarray(batch_idx).reshape(-1)
     Y = ftype(cols(prob.label_mat, batch_idx), dtype)
-    fused = _Fused(model, net, layers, ftype(cols(prob.data, batch_idx), dtype), dtype)
+    fused = _Fused(model, net, layers, ftype(cols(prob.data, batch_idx), dtype), dtype, keep_phiZ=False)
     if task == "funonly":
         fused.run()
         residual = net.Z[int(model.L) + 1] - Y

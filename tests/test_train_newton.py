@@ -152,3 +152,38 @@ def test_update_lambda_rule():
     assert update_lambda(2.0, 0.7499, P) == 2.0
     assert update_lambda(2.0, 0.75, P) == 2.0 * 2 / 3
     assert update_lambda(2.0, float("nan"), P) == 2.0
+
+
+def test_first_iteration_against_a_dense_solve(capsys):
+    """One iteration with an exact CG (-xi 1e-12): the step is the solution of
+    ((lambda + 1/C) I + J'BJ/GNsize) s = -g with J built explicitly on the
+    subset the stream selects, and prered = alpha*g's + 0.5*alpha^2*s'(G/GNsize + I/C)s."""
+    from simplecnn_py.cells_to_vec import cells_to_vec
+    from simplecnn_py.check_data import check_data
+    from simplecnn_py.conventions import cols, struct
+    from simplecnn_py.feedforward import feedforward
+    from simplecnn_py.fungrad_minibatch import fungrad_minibatch
+    from simplecnn_py.init_model import init_model
+    from simplecnn_py.init_net import init_net
+    from test_train_products import explicit_J
+
+    cfg, y, Z = tiny(l=16)
+    l, GNsize, lam = 16, 6, 0.7
+    model1, info = cnn_train(y, Z, cfg, f"-s 1 -iter_max 1 -GNsize {GNsize} -xi 1e-12 -CGmax 1000 -lambda {lam}", 11)
+
+    replay = Stream(11)
+    model0 = init_model(cfg, replay)
+    subset = replay.randperm(l)[:GNsize]
+    prob = check_data(struct(y=y, Z=Z), cfg)
+    C = 0.01 * l
+    _, f0, grad = fungrad_minibatch(prob, struct(precision="double", bsize=l, C=C), model0, init_net(cfg, model0), "fungrad")
+    g = cells_to_vec(grad.dfdW, grad.dfdb)
+    J = explicit_J(model0, feedforward(cols(prob.data, subset), cfg, model0, init_net(cfg, model0)))
+    G = J.T @ (2 * J)
+    s = np.linalg.solve((lam + 1 / C) * np.eye(g.size) + G / GNsize, -g)
+    alpha = info.alpha[0]
+    theta1 = cells_to_vec(model0.weight, model0.bias) + alpha * s
+    np.testing.assert_allclose(cells_to_vec(model1.weight, model1.bias), theta1, rtol=1e-9, atol=1e-12)
+    prered = alpha * (g @ s) + 0.5 * alpha ** 2 * (s @ (G / GNsize + np.eye(g.size) / C) @ s)
+    assert info.prered[0] == pytest.approx(prered, rel=1e-9)
+    assert info.f0 == pytest.approx(f0, rel=1e-14)

@@ -22,6 +22,8 @@ while k <= numel(args)
         switch lower(a)
             case {'single', 'double'}
                 cls = lower(a);
+            case 'gpuarray'
+                % served on the CPU, in the class asked otherwise
             case 'like'
                 if k == numel(args)
                     error('simplecnn:replay', '%s(..., ''like''): the prototype is missing', name);

@@ -1,0 +1,389 @@
+"""The fast paths (simplecnn_py.fastpaths) against the line-for-line routines.
+
+Data movement (padding, phiZ, pooling, crop) and the vTP scatters must be
+bit-identical to the reference: compared on the raw bytes, so a -0.0 where
+the reference has +0.0 fails.  The fused lossgrad_subset keeps every
+per-instance intermediate bit-identical; its sums over instances (loss,
+dlossdW, dlossdb) are added in another order and must agree to rounding.
+The reference side always runs under ``fastpaths.use_reference()``, so these
+tests hold whether or not the port's routines dispatch to the fast paths.
+"""
+import os
+import subprocess
+import sys
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from simplecnn_py import fastpaths, trace
+from simplecnn_py.conventions import cols, struct, vec
+from simplecnn_py.feedforward import feedforward
+from simplecnn_py.fungrad_minibatch import fungrad_minibatch
+from simplecnn_py.init_model import init_model
+from simplecnn_py.init_net import init_net
+from simplecnn_py.lossgrad_subset import lossgrad_subset
+from simplecnn_py.maxpooling import maxpooling
+from simplecnn_py.padding_and_phiZ import padding_and_phiZ
+from simplecnn_py.vTP import vTP
+
+from test_port_common import CONFIGS, MNIST_SHAPE, make_param, make_prob, perturb_biases
+
+# more shapes than the port tests: stride larger than the filter (gaps),
+# 1x1 filters, pooling width 4 with leftovers, a single instance
+SHAPES = dict(CONFIGS)
+SHAPES.update({
+    "stride_gt_filter": dict(ht=12, wd=9, ch=[2, 3], pad=[1], filt=[2], stride=[3], pool=[2], full=[3]),
+    "filter1_pool4": dict(ht=10, wd=11, ch=[3, 4, 2], pad=[0, 2], filt=[1, 3], stride=[1, 2],
+                          pool=[4, 1], full=[2]),
+    "mnist_small": dict(MNIST_SHAPE, ch=[1, 4, 6, 5]),
+})
+
+
+def same_bytes(a, b):
+    """Bit-identical: same dtype, shape and raw bytes (so +0.0 != -0.0)."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes(order="A") == b.tobytes(order="A")
+
+
+def rel(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return np.linalg.norm(a - b) / max(np.linalg.norm(a), 1e-300)
+
+
+def setup(name, n, precision="double", seed=0, ties=True):
+    """(param, model, prob, net after a reference feedforward)."""
+    param = make_param(**SHAPES[name], precision=precision)
+    model = perturb_biases(init_model(param, seed=seed), seed=seed + 1)
+    dtype = np.float64 if precision == "double" else np.float32
+    prob = make_prob(model, n, seed=seed, dtype=dtype)
+    if ties:
+        # exact ties inside pooling windows beyond ReLU's zeros: repeat pixels
+        prob.data[1::3] = prob.data[0::3][: prob.data[1::3].shape[0]]
+    net = init_net(param, model)
+    with fastpaths.use_reference():
+        net = feedforward(prob.data, param, model, net)
+    return param, model, prob, net
+
+
+# --- per-routine fast paths: bit-identical ----------------------------------
+
+@pytest.mark.parametrize("precision", ["double", "single"])
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_padding_and_phiZ_bit_identical(name, precision):
+    param, model, prob, net = setup(name, 7, precision)
+    for m in range(1, model.LC + 1):
+        with fastpaths.use_reference():
+            want = padding_and_phiZ(model, net, m)
+        got = fastpaths.padding_and_phiZ(model, net, m)
+        assert got is not None and same_bytes(got, want), (name, m)
+
+
+@pytest.mark.parametrize("precision", ["double", "single"])
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_maxpooling_bit_identical_with_ties(name, precision):
+    param, model, prob, net = setup(name, 6, precision)
+    for m in range(1, model.LC + 1):
+        if model.wd_subimage_pool[m] == 1:
+            continue
+        # the pre-pooling sigma(S) of layer m, as feedforward hands it to maxpooling
+        sub = struct(**vars(net))
+        sub.Z = net.Z.__class__(len(net.Z))
+        with fastpaths.use_reference():
+            phiZ = padding_and_phiZ(model, net, m)
+        S = np.maximum(np.matmul(phiZ.T, model.weight[m].T).T + model.bias[m], 0)
+        S[:, ::5] = 0                                 # many all-zero windows: ties everywhere
+        sub.Z[m + 1] = np.asfortranarray(S)
+        with fastpaths.use_reference():
+            Zref, Iref = maxpooling(model, sub, m)
+        got = fastpaths.maxpooling(model, sub, m)
+        assert got is not None
+        assert same_bytes(got[0], Zref) and same_bytes(got[1], Iref), (name, m)
+
+
+def test_maxpooling_first_max_and_signed_zeros():
+    """Windows with equal entries, -0.0 against +0.0, and negative maxima:
+    the winner is the first maximal entry in the window order, its value
+    taken bit for bit."""
+    param = make_param(ht=4, wd=4, ch=[1, 1], pad=[0], filt=[1], stride=[1], pool=[2], full=[2])
+    model = init_model(param, seed=0)
+    net = init_net(param, model)
+    net.num_sampled_data = 1
+    S = np.array([[-0.0, 0.0, 3.0, 6.0],       # the slides' 4x4 example shape, with a -0/+0 window
+                  [0.0, -0.0, 4.0, 9.0],
+                  [-2.0, -1.0, 5.0, 5.0],
+                  [-1.0, -3.0, 5.0, 5.0]])
+    net.Z[2] = np.asfortranarray(S.reshape(1, -1, order="F"))
+    with fastpaths.use_reference():
+        Zref, Iref = maxpooling(model, net, 1)
+    Zf, If = fastpaths.maxpooling(model, net, 1)
+    assert same_bytes(Zf, Zref) and same_bytes(If, Iref)
+    assert Iref.ravel().tolist() == [1, 4, 14, 11]    # first max wins every tie
+    assert np.signbit(Zf[0, 0])                       # the -0.0 came first
+
+
+@pytest.mark.parametrize("precision", ["double", "single"])
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_vTP_bit_identical_all_ops(name, precision):
+    """All four ops, with values containing -0.0 (masked negatives): the
+    accumarray result starts from +0 and adds in subscript order."""
+    param, model, prob, net = setup(name, 5, precision)
+    n, nL = net.num_sampled_data, model.nL
+    g = np.random.default_rng(3)
+    dtype = net.Z[1].dtype
+    for m in range(1, model.LC + 1):
+        pooled = model.wd_subimage_pool[m] > 1
+        d_out = model.ch_input[m + 1]
+        rows = model.wd_filter[m] ** 2 * model.ch_input[m]
+        conv = model.ht_conv[m] * model.wd_conv[m]
+        out = model.ht_input[m + 1] * model.wd_input[m + 1]
+        cases = [("phi_gradient", (rows, conv * n)), ("phi_Jacobian", (rows, conv * nL * n))]
+        if pooled:
+            cases += [("pool_gradient", (d_out, out * n)), ("pool_Jacobian", (d_out, out * nL * n))]
+        for op, shape in cases:
+            V = g.standard_normal(shape).astype(dtype)
+            V[:, ::4] *= 0.0                          # -0.0 where V was negative
+            V = np.asfortranarray(V)
+            with fastpaths.use_reference():
+                want = vTP(param, model, net, m, V, op)
+            got = fastpaths.vTP(param, model, net, m, V, op)
+            assert got is not None and same_bytes(got, want), (name, m, op)
+
+
+def test_phi_scatter_order_matters():
+    """The phi scatter's loop order is what makes it bit-identical: adding
+    the offsets in ascending order instead gives different roundings (so the
+    test above can fail)."""
+    param, model, prob, net = setup("mnist_small", 4)
+    m = 2
+    rows = model.wd_filter[m] ** 2 * model.ch_input[m]
+    V = np.asfortranarray(np.random.default_rng(0).standard_normal((rows, model.ht_conv[m] * model.wd_conv[m] * 4))
+                          * 10.0 ** np.random.default_rng(1).integers(-8, 8, (rows, 1)))
+    with fastpaths.use_reference():
+        want = vTP(param, model, net, m, V, "phi_gradient")
+    ly = fastpaths._Layer(model, m)
+    V6 = np.reshape(V, (ly.h, ly.h, ly.d, ly.a_conv, ly.b_conv, 4), order="F")
+    out = np.zeros((ly.d, ly.a_pad, ly.b_pad, 4), order="F")
+    for j in range(ly.h):                             # ascending: the wrong order
+        for i in range(ly.h):
+            out[:, i:i + ly.a_conv, j:j + ly.b_conv, :] += V6[i, j]
+    assert not same_bytes(out.reshape(-1, order="F"), want)
+    assert same_bytes(fastpaths.vTP(param, model, net, m, V, "phi_gradient"), want)
+
+
+@pytest.mark.parametrize("name", ["nonsquare_stride2", "three_conv", "mnist_small"])
+def test_crop_equals_idx_pad_columns(name):
+    """The backward P_pad: the padded array's interior equals the columns
+    idx_pad + a_pad*b_pad*[0:n-1] the reference takes."""
+    param, model, prob, net = setup(name, 3)
+    n = 3
+    for m in range(1, model.LC + 1):
+        a_pad, b_pad, d = model.ht_pad[m], model.wd_pad[m], model.ch_input[m]
+        A = np.asfortranarray(np.random.default_rng(m).standard_normal((d, a_pad * b_pad * n)))
+        want = cols(A, vec(net.idx_pad[m] + a_pad * b_pad * np.arange(n)))
+        got = fastpaths.crop(np.reshape(A, (d, a_pad, b_pad, n), order="F"), model.wd_pad_added[m],
+                             model.ht_input[m], model.wd_input[m])
+        assert same_bytes(np.asfortranarray(got).reshape(d, -1, order="F"), want)
+
+
+# --- the fused forward and backward --------------------------------------------
+
+def run_both(name, n, precision="double", batch_idx=None, task="fungrad"):
+    param, model, prob, _ = setup(name, n, precision)
+    batch_idx = np.arange(1, n + 1) if batch_idx is None else batch_idx
+    with fastpaths.use_reference():
+        ref, loss_ref = lossgrad_subset(prob, param, model, init_net(param, model), batch_idx, task)
+    got = fastpaths.lossgrad_subset(prob, param, model, init_net(param, model), batch_idx, task)
+    assert got is not None
+    return model, ref, loss_ref, got[0], got[1]
+
+
+@pytest.mark.parametrize("precision,tol", [("double", 1e-13), ("single", 1e-5)])
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_fused_lossgrad_subset(name, precision, tol):
+    n = 23                                            # not a multiple of any chunk
+    model, ref, loss_ref, net, loss = run_both(name, n, precision)
+    for m in range(1, model.L + 2):                   # per instance: bit-identical
+        assert same_bytes(net.Z[m], ref.Z[m]), ("Z", m)
+    for m in range(1, model.LC + 1):
+        assert net.phiZ[m] is None                    # released after its last use (kept per chunk only)
+        if model.wd_subimage_pool[m] > 1:
+            assert same_bytes(net.idx_pool[m], ref.idx_pool[m]), ("idx_pool", m)
+    assert net.num_sampled_data == ref.num_sampled_data == n
+    assert np.asarray(loss).dtype == np.asarray(loss_ref).dtype
+    assert rel(loss, loss_ref) <= tol
+    for m in range(1, model.L + 1):                   # sums over instances: rounding only
+        assert net.dlossdW[m].shape == ref.dlossdW[m].shape and net.dlossdW[m].dtype == ref.dlossdW[m].dtype
+        assert net.dlossdb[m].shape == ref.dlossdb[m].shape
+        assert rel(net.dlossdW[m], ref.dlossdW[m]) <= tol, ("dlossdW", m)
+        assert rel(net.dlossdb[m], ref.dlossdb[m]) <= tol, ("dlossdb", m)
+
+
+def test_fused_mnist_shape_many_chunks():
+    """The real shape with enough instances for several chunks in each half."""
+    param = make_param(**MNIST_SHAPE)
+    model = perturb_biases(init_model(param, seed=4))
+    prob = make_prob(model, 40, seed=4)
+    batch = np.arange(1, 41)
+    with fastpaths.use_reference():
+        ref, loss_ref = lossgrad_subset(prob, param, model, init_net(param, model), batch, "fungrad")
+    net, loss = fastpaths.lossgrad_subset(prob, param, model, init_net(param, model), batch, "fungrad")
+    assert len(fastpaths._split(40, fastpaths._chunk_size(fastpaths._fusable(model, net), 8))[0]) > 1
+    for m in range(1, model.LC + 1):
+        assert same_bytes(net.idx_pool[m], ref.idx_pool[m]) and same_bytes(net.Z[m + 1], ref.Z[m + 1])
+    assert rel(loss, loss_ref) <= 1e-13
+    for m in range(1, model.L + 1):
+        assert rel(net.dlossdW[m], ref.dlossdW[m]) <= 1e-13
+        assert rel(net.dlossdb[m], ref.dlossdb[m]) <= 1e-13
+
+
+def test_fused_single_instance_and_scattered_batch():
+    model, ref, loss_ref, net, loss = run_both("three_conv", 1)
+    assert rel(loss, loss_ref) <= 1e-13
+    idx = np.array([5, 2, 9, 2, 1])                   # any order, repeats allowed
+    model, ref, loss_ref, net, loss = run_both("pool3", 12, batch_idx=idx)
+    assert same_bytes(net.Z[model.L + 1], ref.Z[model.L + 1])
+    assert rel(net.dlossdW[1], ref.dlossdW[1]) <= 1e-13
+
+
+def test_fused_funonly_and_feedforward():
+    model, ref, loss_ref, net, loss = run_both("stride2_pool3_leftover", 9, task="funonly")
+    assert same_bytes(loss, loss_ref)                 # the same norm over the same residual
+    for name in ("filter1_pool4", "mnist_small", "nonsquare_stride2"):
+        param, model, prob, ref = setup(name, 9)
+        net = fastpaths.feedforward(prob.data, param, model, init_net(param, model))
+        for m in range(1, model.L + 2):
+            assert same_bytes(net.Z[m], ref.Z[m])
+        for m in range(1, model.LC + 1):             # feedforward keeps phiZ (Jv, JTBJv read it)
+            assert same_bytes(net.phiZ[m], ref.phiZ[m])
+            if model.wd_subimage_pool[m] > 1:
+                assert same_bytes(net.idx_pool[m], ref.idx_pool[m])
+
+
+def test_fused_results_do_not_depend_on_threads():
+    """The batch is split in two fixed halves whatever the cores: one thread
+    or two give the same bits."""
+    code = (
+        "import numpy as np, sys; sys.path.insert(0, 'tests');"
+        "from test_fastpaths import setup; from simplecnn_py import fastpaths;"
+        "from simplecnn_py.init_net import init_net;"
+        "param, model, prob, _ = setup('mnist_small', 30);"
+        "net, loss = fastpaths.lossgrad_subset(prob, param, model, init_net(param, model), np.arange(1, 31), 'fungrad');"
+        "sys.stdout.write(np.concatenate([np.ravel(net.dlossdW[m]) for m in range(1, 5)] + [np.ravel(loss)]).tobytes().hex())"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    outs = []
+    for threads in ("1", "2"):
+        env = dict(os.environ, SIMPLECNN_THREADS=threads)
+        outs.append(subprocess.run([sys.executable, "-c", code], cwd=root, env=env, check=True,
+                                   capture_output=True, text=True).stdout)
+    assert outs[0] and outs[0] == outs[1]
+
+
+# --- stepping aside ---------------------------------------------------------------
+
+def test_fast_paths_step_aside_for_foreign_index_maps():
+    """A net whose index maps are not the standard ones (e.g. MATLAB's, fed
+    by the harness in isolated mode) gets the reference lines."""
+    param, model, prob, net = setup("nonsquare_stride2", 3)
+    swapped = init_net(param, model)
+    # the seed original's defect: (wd_pad, ht_pad) passed for (ht_pad, wd_pad)
+    from simplecnn_py.find_index_phiZ import find_index_phiZ
+    swapped.idx_phiZ[1] = find_index_phiZ(model.wd_pad[1], model.ht_pad[1], model.ch_input[1],
+                                          model.wd_filter[1], model.strides[1])
+    swapped.Z[1], swapped.num_sampled_data = net.Z[1], net.num_sampled_data
+    assert fastpaths.padding_and_phiZ(model, swapped, 1) is None
+    assert fastpaths.lossgrad_subset(prob, param, model, swapped, np.arange(1, 4), "fungrad") is None
+    assert fastpaths.vTP(param, model, swapped, 1, np.zeros(1), "phi_gradient") is None
+
+
+def test_fused_path_steps_aside_when_tracing():
+    param, model, prob, net = setup("one_conv", 3)
+    with trace.tracing() as tr:
+        assert fastpaths.lossgrad_subset(prob, param, model, init_net(param, model), [1, 2, 3], "fungrad") is None
+        assert fastpaths.feedforward(prob.data, param, model, init_net(param, model)) is None
+        net, loss = lossgrad_subset(prob, param, model, init_net(param, model), [1, 2, 3], "fungrad")
+    assert (1, "forward", "sigmaS") in tr.records and (1, "backward", "pool_gradient") in tr.records
+
+
+def test_use_reference_switch():
+    assert fastpaths.enabled() == (os.environ.get("SIMPLECNN_REFERENCE", "") in ("", "0"))
+    with fastpaths.use_reference():
+        assert not fastpaths.enabled()
+        with fastpaths.use_reference(False):
+            assert fastpaths.enabled()
+        assert not fastpaths.enabled()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", "from simplecnn_py import fastpaths; print(fastpaths.enabled())"],
+                         cwd=root, env=dict(os.environ, SIMPLECNN_REFERENCE="1"), capture_output=True, text=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_port_routines_dispatch_to_fast_paths(monkeypatch):
+    """With the fast paths on, the port's routines hand over to them (and not
+    with the reference switch on)."""
+    calls = []
+    for name in ("padding_and_phiZ", "maxpooling", "vTP", "feedforward", "lossgrad_subset"):
+        orig = getattr(fastpaths, name)
+        monkeypatch.setattr(fastpaths, name, lambda *a, _o=orig, _n=name, **k: calls.append(_n) or _o(*a, **k))
+    param, model, prob, net = setup("mnist_small", 4)
+    with fastpaths.use_reference(False):
+        lossgrad_subset(prob, param, model, init_net(param, model), [1, 2, 3, 4], "fungrad")
+        with trace.tracing():               # the fused path steps aside: the routines' own fast paths run
+            lossgrad_subset(prob, param, model, init_net(param, model), [1, 2, 3, 4], "fungrad")
+    assert {"lossgrad_subset", "padding_and_phiZ", "maxpooling", "vTP"} <= set(calls)
+    calls.clear()
+    with fastpaths.use_reference():
+        lossgrad_subset(prob, param, model, init_net(param, model), [1, 2, 3, 4], "fungrad")
+    assert calls == []
+
+
+# --- memory ---------------------------------------------------------------------------
+
+def peak_bytes(fn):
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        out = fn()
+        return tracemalloc.get_traced_memory()[1] - base, out
+    finally:
+        tracemalloc.stop()
+
+
+def kept_bytes(net, model):
+    """Bytes of the Z and phiZ a pass keeps (phiZ as the reference keeps it)."""
+    n = net.num_sampled_data
+    itemsize = net.Z[1].itemsize
+    phiZ = sum(model.wd_filter[m] ** 2 * model.ch_input[m] * model.ht_conv[m] * model.wd_conv[m] * n
+               for m in range(1, model.LC + 1))
+    return sum(net.Z[m].nbytes for m in range(1, model.L + 2)) + phiZ * itemsize
+
+
+def test_peak_memory_of_lossgrad_subset():
+    """At most 1.5x the bytes of the Z and phiZ the call keeps (the fused
+    path never holds W'*Delta or the phi gradient of the whole batch)."""
+    param = make_param(**MNIST_SHAPE)
+    model = init_model(param, seed=0)
+    prob = make_prob(model, 96)
+    call = lambda: fastpaths.lossgrad_subset(prob, param, model, init_net(param, model), np.arange(1, 97), "fungrad")
+    call()
+    peak, (net, loss) = peak_bytes(call)
+    kept = kept_bytes(net, model)
+    assert peak <= 1.5 * kept, (peak / kept)
+    with fastpaths.use_reference():                   # the reference materialises W'*Delta & co
+        peak_ref, _ = peak_bytes(lambda: lossgrad_subset(prob, param, model, init_net(param, model),
+                                                         np.arange(1, 97), "fungrad"))
+    assert peak < peak_ref
+
+
+def test_fungrad_minibatch_memory_follows_bsize():
+    """Peak memory follows param.bsize, not the number of instances."""
+    param = make_param(**MNIST_SHAPE, bsize=16, C=1.0)
+    model = init_model(param, seed=0)
+    prob = make_prob(model, 96)
+    with fastpaths.use_reference(False):
+        peak_small, _ = peak_bytes(lambda: fungrad_minibatch(prob, param, model, init_net(param, model), "fungrad"))
+        param.bsize = 96
+        peak_all, _ = peak_bytes(lambda: fungrad_minibatch(prob, param, model, init_net(param, model), "fungrad"))
+    assert peak_small < 0.3 * peak_all
