@@ -130,13 +130,17 @@ def heatmap_grid(a, b, precision, max_rows=48, max_cols=120):
     if A.size != B.size or A.size == 0:
         return None
     shape = B.shape if B.ndim == 2 else (B.size, 1)
-    if shape[1] == 1 and shape[0] > max_rows:          # a column: fold it into a rectangle
-        c = min(max_cols, int(math.ceil(math.sqrt(shape[0] * 2.5))))
-        r = int(math.ceil(shape[0] / c))
+    original, folded = list(B.shape), False
+    if min(shape) == 1 and max(shape) > 8:              # a vector: fold it into a rectangle
+        k = max(shape)
+        c = min(max_cols, int(math.ceil(math.sqrt(k * 4))))
+        r = int(math.ceil(k / c))
+        shape = (k, 1)
         pad = r * c - shape[0]
         A = np.concatenate([A.reshape(-1, order="F").astype(dtype), np.zeros(pad, dtype)])
         B = np.concatenate([B.reshape(-1, order="F").astype(dtype), np.zeros(pad, dtype)])
-        shape = (c, r)          # column-major: entries run down the columns
+        shape, folded = (r, c), True
+        A, B = A.reshape((c, r), order="F").T, B.reshape((c, r), order="F").T   # entries run along the rows
     A = A.astype(dtype, copy=False).reshape(shape, order="F")
     B = B.astype(dtype, copy=False).reshape(shape, order="F")
     rows, cols = shape
@@ -152,7 +156,8 @@ def heatmap_grid(a, b, precision, max_rows=48, max_cols=120):
         for j in range(gc):
             grid[i, j] = d[:, j * bc:(j + 1) * bc].max(initial=0.0)
     rel = grid / scale if scale > 0 else grid
-    return {"rows": rows, "cols": cols, "block": [br, bc], "scale": scale, "grid": rel.tolist()}
+    return {"rows": rows, "cols": cols, "block": [br, bc], "scale": scale, "grid": rel.tolist(),
+            "shape": original, "folded": folded}
 
 
 # ---------------------------------------------------------------------------
@@ -287,7 +292,7 @@ def _heatmap_svg(hm, width=760):
         return "<p>empty</p>"
     cw = max(2.0, min(12.0, (width - 120) / gc))
     ch = max(2.0, min(40.0, max(cw, 240.0 / gr)))
-    w, h = 60 + gc * cw + 20, 20 + gr * ch + 60
+    w, h = max(60 + gc * cw + 20, 580), 20 + gr * ch + 60
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w:.0f}" height="{h:.0f}" '
            f'font-family="sans-serif" font-size="11" shape-rendering="crispEdges">']
     for i in range(gr):
@@ -332,8 +337,11 @@ def html_report(result) -> str:
             f'<td class="note">{_esc(s.note)}</td></tr>')
     hm = getattr(result, "heatmap", None)
     if hm:
+        shape = " x ".join(str(x) for x in hm.get("shape", [hm["rows"], hm["cols"]]))
+        if hm.get("folded"):
+            shape += f", a vector shown in rows of {hm['cols']}"
         hm_html = (f'<p class="small">Stage <b>layer {hm["layer"]}, {hm["direction"]}, {_esc(hm["stage"])}</b> '
-                   f'({hm["rows"]} x {hm["cols"]}, rel_err {_fmt(hm.get("rel_err"))}): each cell is the largest '
+                   f'({shape}, rel_err {_fmt(hm.get("rel_err"))}): each cell is the largest '
                    f'|Python - MATLAB| of a {hm["block"][0]} x {hm["block"][1]} block, divided by the stage\'s '
                    f'largest MATLAB magnitude ({hm["scale"]:.3g}).</p>' + _heatmap_svg(hm))
     else:

@@ -53,7 +53,7 @@ from simplecnn_py.errors import EnvironmentProblem, InputError
 
 from .layouts import Layout, detect_layout
 from .replay import RecordingStream, Replay, ReplayDivergence
-from .session import OctaveError, OctaveSession
+from .session import INSTALL_HINT, OctaveError, OctaveSession, find_octave
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_MATLAB_DIR = REPO / "matlab_ref" / "current" / "MATLAB"
@@ -571,6 +571,9 @@ def compare_train(matlab_dir=None, config=None, data=None, options="", seed=0, i
     if not config.is_file():
         raise InputError(config, "no such file")
     _, y, Z = load_inputs(config, data, instances, rowmajor, normalize)
+    exe = find_octave()                # no Octave: say so before the Python side trains
+    if shutil.which(exe) is None:
+        raise EnvironmentProblem(f"cannot start GNU Octave ({exe}): no such program; {INSTALL_HINT}")
 
     py, stream = run_python(y, Z, config, options, seed, progress)
     result = TrainComparison(solver, tol, py, Side("matlab"), layout.name, str(matlab_dir), options,

@@ -210,6 +210,30 @@ def phi_scatter_into(out4, V6, h, s):
             np.add(tgt, V6[i, j], out=tgt)
 
 
+def phi_gradient_blocks_into(out4, Wblocks, D, h, s, work):
+    """vec(W'*D)^T P_phi without forming W'*D: out4 (d, a_pad, b_pad, n).
+
+    The rows of V = W'*D for filter offset (i, j) are
+    V_ij = W(:, rows of (i, j))' * D, a d x (a_out*b_out*n) product over the
+    same index as V's (so the same sums, bit for bit); computed one offset at
+    a time it comes out channel-fastest, like out4, and is added at once,
+    offsets in the order of ``phi_scatter_into``.  ``Wblocks[i + h*j]`` is
+    W(:, rows of (i, j)), Fortran-ordered.
+    """
+    d, _, _, n = out4.shape
+    a_out = b_out = None
+    V = _scratch(work, "Vij", (d, D.shape[1]), out4.dtype)
+    out4.fill(0)
+    for j in range(h - 1, -1, -1):
+        for i in range(h - 1, -1, -1):
+            _mtimes_into(V, Wblocks[i + h * j].T, D)
+            if a_out is None:
+                a_out = (out4.shape[1] - h) // s + 1
+                b_out = D.shape[1] // (n * a_out)
+            tgt = out4[:, _span(i, a_out, s), _span(j, b_out, s), :]
+            np.add(tgt, np.reshape(V, (d, a_out, b_out, n), order=F), out=tgt)
+
+
 def _scratch(work, name, shape, dtype):
     """A scratch array of ``shape`` from ``work`` (grown as needed), F-order."""
     size = int(np.prod(shape))
@@ -370,7 +394,7 @@ def _split(n, chunk):
     return [chunks[k * per:(k + 1) * per] for k in range(NPARTS) if chunks[k * per:(k + 1) * per]]
 
 
-_CHUNK_BYTES = 3 * 2**20    # intermediates of one chunk (per thread): stays in L2/L3
+_CHUNK_BYTES = int(os.environ.get("SIMPLECNN_CHUNK_BYTES", 3 * 2**20))   # intermediates of one chunk (per thread)
 
 
 def _chunk_size(layers, itemsize, full=None):
@@ -514,6 +538,9 @@ class _Fused:
         for m in range(self.LC + 1, self.L + 1):
             net.Z[m + 1] = np.empty((self.W[m].shape[0], n), dtype=dtype, order=F)
         self.chunk = _chunk_size(layers, self.dtype.itemsize)
+        # W{m}(:, rows of filter offset (i, j)), for phi_gradient_blocks_into
+        self.Wblocks = {ly.m: [np.asfortranarray(self.W[ly.m][:, k::ly.h * ly.h]) for k in range(ly.h * ly.h)]
+                        for ly in layers}
 
     # views of instances c0:c1 of the net's arrays
     def _Z4(self, m, c0, c1):
@@ -591,12 +618,9 @@ class _Fused:
             phiZ = self._phiZ(m, c0, c1, work)              # as the forward pass left it
             acc["dW", m] += _mtimes(dXidS, phiZ.T)
             acc["db", m] += np.sum(dXidS, axis=1, keepdims=True)
-            if m > 1:
-                V = _scratch(work, ("V", m), (ly.rows, ly.ncol * k), self.dtype)
-                _mtimes_into(V, self.W[m].T, dXidS)
+            if m > 1:                                            # V = W'*dXidS, vec(V)' P_phi
                 pad4 = _scratch(work, ("dpad", m), (ly.d, ly.a_pad, ly.b_pad, k), self.dtype)
-                phi_scatter_into(pad4, np.reshape(V, (ly.h, ly.h, ly.d, ly.a_conv, ly.b_conv, k), order=F),
-                                 ly.h, ly.s)
+                phi_gradient_blocks_into(pad4, self.Wblocks[m], dXidS, ly.h, ly.s, work)
                 nxt = _scratch(work, ("dX", m), (ly.d, ly.a, ly.b, k), self.dtype)
                 np.multiply(crop(pad4, ly.p, ly.a, ly.b), self._Z4(m, c0, c1) > 0, out=nxt)
                 dXidS = np.reshape(nxt, (ly.d, -1), order=F)

@@ -16,13 +16,14 @@ phi(pad(Z))": it trades memory for not expanding twice, the CPU choice).
 Sets ``net.num_sampled_data = n``.  Everything is in the working precision
 (``param.precision``): data and weights are cast if needed, never upcast.
 Traced stages: conv m: idx_pad, idx_phiZ, phiZ, sigmaS, Z, idx_pool;
-full m: Z.
+full m: Z.  Unless the reference path is selected, ``simplecnn_py.fastpaths``
+runs a fused, chunked version (not when tracing), with the same values.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import trace
+from . import fastpaths, trace
 from .conventions import float_type, ftype, mtimes, reshape
 from .errors import InputError
 from .maxpooling import maxpooling
@@ -37,6 +38,8 @@ def feedforward(data, param, model, net):
     if data.ndim != 2 or data.shape[0] != dab:
         raise InputError("data", f"instances have {data.shape[0] if data.ndim == 2 else data.size} "
                          f"values, the configuration needs ch_input(1)*ht_input*wd_input = {dab}")
+    if fastpaths.enabled() and fastpaths.feedforward(data, param, model, net) is not None:
+        return net                              # fused, chunked (issue 5); steps aside when tracing
     n = data.shape[1]
     net.num_sampled_data = n
     net.Z[1] = reshape(data, model.ch_input[1], -1)

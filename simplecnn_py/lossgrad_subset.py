@@ -24,12 +24,17 @@ Results go to ``net.dlossdW{m}`` (MATLAB's shape of ``weight{m}``) and
 ``(L, 'forward', 'loss')``; backward: full m: dXidS, dlossdW, dlossdb, and,
 for m > 1, WtDelta, activation; conv m: dXidS, pool_gradient, dlossdW,
 dlossdb, and for m > 1 WtDelta, phi_gradient, unpad, activation.
+
+The lines below are the reference.  Unless it is selected
+(``SIMPLECNN_REFERENCE=1`` or ``fastpaths.use_reference()``), an untraced call
+runs ``simplecnn_py.fastpaths``' fused, chunked pass: the same per-instance
+values, and dlossdW/dlossdb/loss summed chunk by chunk (rounding differs).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import trace
+from . import fastpaths, trace
 from .conventions import cols, float_type, ftype, mtimes, reshape, vec
 from .feedforward import feedforward
 from .vTP import vTP
@@ -38,6 +43,10 @@ from .vTP import vTP
 def lossgrad_subset(prob, param, model, net, batch_idx, task):
     if task not in ("funonly", "fungrad"):
         raise ValueError(f"lossgrad_subset: unknown task {task!r}")
+    if fastpaths.enabled():                     # fused, chunked (issue 5); steps aside when tracing
+        out = fastpaths.lossgrad_subset(prob, param, model, net, batch_idx, task)
+        if out is not None:
+            return out
     dtype = float_type(param)
     L, LC = model.L, model.LC
     batch_idx = np.asarray(batch_idx).reshape(-1)

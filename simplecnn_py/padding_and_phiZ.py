@@ -9,15 +9,24 @@ zeros at the columns ``idx_pad{m} + a_pad*b_pad*[0:n-1]``; phi gathers
 ``vec(padded)`` at ``idx_phiZ{m} + d*a_pad*b_pad*[0:n-1]`` and reshapes it to
 (h*h*d) x (a_conv*b_conv*n), instance i occupying columns
 (i-1)*a_conv*b_conv+1 .. i*a_conv*b_conv.  n is ``net.num_sampled_data``.
+
+The lines below are the reference; unless ``SIMPLECNN_REFERENCE=1`` (or
+``fastpaths.use_reference()``), ``simplecnn_py.fastpaths`` computes the same
+array with strided copies when the net's index maps are the standard ones.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from . import fastpaths
 from .conventions import gather_blocks, reshape, to0, vec, zeros
 
 
 def padding_and_phiZ(model, net, m):
+    if fastpaths.enabled():                     # same values by strided copies (issue 5)
+        phiZ = fastpaths.padding_and_phiZ(model, net, m)
+        if phiZ is not None:
+            return phiZ
     n = net.num_sampled_data
     d = model.ch_input[m]
     a_pad, b_pad = model.ht_pad[m], model.wd_pad[m]

@@ -277,3 +277,16 @@ def test_matlab_model_loads_in_python_and_predicts_the_same(tiny, tmp_path, how)
     assert len(set(o["labels"].ravel().tolist())) > 1
     assert np.array_equal(np.asarray(labels).ravel(), o["labels"].ravel())
     assert float(acc) == o["acc"].item()
+
+
+@needs_octave
+def test_newton_parity_on_the_mnist_demo(shared_data, tmp_path, capsys):
+    """Real images (many exact ReLU zeros, pooling ties) on the 1-32-64-64 shape."""
+    out = tmp_path / "mnist.json"
+    rc = main(["compare-train", "--config", str(CURRENT / "config" / "mnist-demo-layer4.config"),
+               "--data", str(shared_data / "mnist-demo.mat"), "--instances", "64", "--rowmajor", "--normalize",
+               "--options", "-s 1 -iter_max 2 -GNsize 16", "--seed", "2", "--json", str(out), "--quiet"])
+    assert rc == 0, capsys.readouterr().out
+    d = json.loads(out.read_text())
+    assert d["instances"] == 64 and len(d["iterations"]) == 2
+    assert all(it["rel_err"] <= 1e-9 and it["python"]["cg"] == it["matlab"]["cg"] for it in d["iterations"])

@@ -5,11 +5,28 @@ import math
 import numpy as np
 import pytest
 
+from simplecnn_py import fastpaths
 from simplecnn_py.conventions import cell, struct
 from simplecnn_py.errors import InputError
 from simplecnn_py.init_model import init_model
 from simplecnn_py.init_net import init_net
 from simplecnn_py.rng import Stream
+
+
+@pytest.fixture(params=["reference", "fast"])
+def port_path(request):
+    """Run a test on the line-for-line reference routines and again with
+    simplecnn_py.fastpaths on (the default outside tests), so that the
+    independent oracles here check both."""
+    with fastpaths.use_reference(request.param == "reference"):
+        yield request.param
+
+
+@pytest.fixture
+def reference_path():
+    """Run a test on the reference routines only."""
+    with fastpaths.use_reference(True):
+        yield
 
 
 def make_param(ht, wd, ch, pad, filt, stride, pool, full, precision="double", **run):

@@ -13,7 +13,9 @@ from simplecnn_py.init_model import init_model
 from simplecnn_py.init_net import init_net
 from simplecnn_py.lossgrad_subset import lossgrad_subset
 
-from test_port_common import CONFIGS, make_param, make_prob, perturb_biases
+from test_port_common import CONFIGS, make_param, make_prob, perturb_biases, port_path  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.usefixtures("port_path")
 
 
 def relerr(x, y):

@@ -15,7 +15,10 @@ from simplecnn_py.init_model import init_model
 from simplecnn_py.init_net import init_net
 from simplecnn_py.lossgrad_subset import lossgrad_subset
 
+from simplecnn_py import fastpaths
+
 from test_port_common import CONFIGS, MNIST_SHAPE, make_param, make_prob, perturb_biases
+from test_port_common import port_path  # noqa: F401 (fixture)
 
 EPS = 1e-5
 
@@ -70,7 +73,7 @@ def check_fd(prob, param, model, max_entries=None, seed=0):
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_gradient_matches_finite_differences(name):
+def test_gradient_matches_finite_differences(name, port_path):
     param = make_param(**CONFIGS[name])
     model = perturb_biases(init_model(param, seed=4))
     prob = make_prob(model, 3, seed=7)
@@ -90,11 +93,11 @@ def test_finite_differences_catch_a_wrong_gradient(monkeypatch):
     param = make_param(**CONFIGS["nonsquare_stride2"])
     model = perturb_biases(init_model(param, seed=4))
     prob = make_prob(model, 3, seed=7)
-    with pytest.raises(AssertionError, match="d loss / d W\\{1\\}"):
+    with fastpaths.use_reference(), pytest.raises(AssertionError, match="d loss / d W\\{1\\}"):
         check_fd(prob, param, model)
 
 
-def test_gradient_fd_mnist_shape_real_images(shared_data):
+def test_gradient_fd_mnist_shape_real_images(shared_data, port_path):
     d = sio.loadmat(str(shared_data / "mnist-demo.mat"))
     n = 4
     images = d["Z"][:n].reshape(n, 28, 28)                       # row-major images
@@ -105,4 +108,4 @@ def test_gradient_fd_mnist_shape_real_images(shared_data):
     model = perturb_biases(init_model(param, seed=1), scale=0.01)
     prob = make_prob(model, n, labels=y)
     prob.data = X
-    assert check_fd(prob, param, model, max_entries=12) >= 80
+    assert check_fd(prob, param, model, max_entries=8) >= 56

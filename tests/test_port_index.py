@@ -10,7 +10,9 @@ from simplecnn_py.init_model import init_model
 from simplecnn_py.init_net import init_net
 from simplecnn_py.padding_and_phiZ import padding_and_phiZ
 
-from test_port_common import CONFIGS, make_param
+from test_port_common import CONFIGS, make_param, port_path  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.usefixtures("port_path")
 
 
 def test_find_index_phiZ_hand_example():

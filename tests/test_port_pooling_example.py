@@ -1,11 +1,17 @@
 """The slides' 4x4 max-pooling example ("Notes on Practical Implementations
 VI-VII"), reproduced exactly, with idx_pool and the v'P_pool scatter."""
 import numpy as np
+import pytest
 
-from simplecnn_py.conventions import cell, reshape, struct, vec
-from simplecnn_py.find_index_phiZ import find_index_phiZ
+from simplecnn_py.conventions import reshape, struct, vec
+from simplecnn_py.init_model import init_model
+from simplecnn_py.init_net import init_net
 from simplecnn_py.maxpooling import maxpooling
 from simplecnn_py.vTP import vTP
+
+from test_port_common import make_param, port_path  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.usefixtures("port_path")
 
 IMAGE = np.array([[3, 2, 3, 6],
                   [4, 5, 4, 9],
@@ -14,11 +20,13 @@ IMAGE = np.array([[3, 2, 3, 6],
 
 
 def pooling_setup(Zconv, d, a, b, n, h=2):
-    """model/net holding just what maxpooling and vTP read (layer m = 1)."""
-    model = struct(ch_input=cell([1, d]), ht_conv=cell([a]), wd_conv=cell([b]),
-                   wd_subimage_pool=cell([h]), nL=2)
-    net = struct(Z=cell([None, Zconv]), num_sampled_data=n, idx_pool=cell(1),
-                 idx_phiZ_pool=cell([find_index_phiZ(a, b, d, h, h)]))
+    """model/net whose conv layer 1 (1x1 filter, no padding) has an a x b x d
+    output, with ``net.Z{2}`` = Zconv as sigma(S) before pooling."""
+    param = make_param(ht=a, wd=b, ch=[1, d], pad=[0], filt=[1], stride=[1], pool=[h], full=[2])
+    model = init_model(param)
+    net = init_net(param, model)
+    net.Z[2] = Zconv
+    net.num_sampled_data = n
     return model, net
 
 

@@ -10,7 +10,9 @@ from simplecnn_py.init_model import init_model
 from simplecnn_py.init_net import init_net
 from simplecnn_py.predict import predict
 
-from test_port_common import CONFIGS, make_param, make_prob, perturb_biases
+from test_port_common import CONFIGS, make_param, make_prob, perturb_biases, port_path  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.usefixtures("port_path")
 
 
 def test_predict_maps_argmax_through_label_enum():

@@ -1,0 +1,95 @@
+"""Measure the harness's own overhead against Octave's compute time.
+
+    .venv/bin/python -m simplecnn_harness.overhead [--instances 256] [--repeat 3]
+        [--matlab-dir DIR] [--config CFG]
+
+For the same inputs, in one Octave session, it alternates a plain copy of
+the tree (no instrumentation) and the instrumented copy, ``--repeat`` times
+each, and reports medians of:
+
+* Octave compute: ``lossgrad_subset``'s own time in the plain copy
+  (``tic``/``toc`` inside Octave);
+* the MATLAB side of a comparison, end to end: copying and instrumenting the
+  tree, writing the inputs, the Octave call (tracing and recording
+  included), reading the index, and reading every recorded value once in
+  Python;
+* overhead = that end-to-end time minus Octave compute, and its ratio to
+  Octave compute (the target is below 0.5).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .layouts import detect_layout
+from .octave_run import run_matlab
+from .pipeline import DEFAULT_TREE, Options, _fast_tmp, default_config, prepare
+from .session import OctaveSession
+
+
+def measure(matlab_dir=None, config=None, instances=256, repeat=3, precision="double"):
+    layout = detect_layout(matlab_dir or DEFAULT_TREE)
+    param, model, prob, cfg, _ = prepare(Options(config=str(config or default_config()), instances=instances,
+                                                 precision=precision))
+    plain, traced = [], []
+    with tempfile.TemporaryDirectory(dir=_fast_tmp()) as work, OctaveSession(timeout=1800) as octave:
+        for k in range(repeat + 1):                      # the first round warms up Octave's caches
+            for inst in (False, True):
+                t0 = time.perf_counter()
+                run = run_matlab(octave, layout, param, model, prob, precision, Path(work),
+                                 instrument=inst, want_phiZ=False if not inst else None, tag=f"r{k}{int(inst)}")
+                t1 = time.perf_counter()
+                touched = 0
+                for r in run.records:
+                    v = r.value()
+                    if v is not None and v.size:
+                        touched += v.nbytes
+                        np.add.reduce(np.asarray(v).reshape(-1, order="A"))
+                t2 = time.perf_counter()
+                row = {"compute_s": run.octave_seconds, "side_s": t1 - t0, "read_values_s": t2 - t1,
+                       "bytes": touched}
+                if k:
+                    (traced if inst else plain).append(row)
+    compute = statistics.median(r["compute_s"] for r in plain)
+    side = statistics.median(r["side_s"] + r["read_values_s"] for r in traced)
+    out = {
+        "layout": layout.name, "config": cfg, "instances": instances, "precision": precision,
+        "octave_compute_s": compute,
+        "traced_compute_s": statistics.median(r["compute_s"] for r in traced),
+        "matlab_side_end_to_end_s": side,
+        "overhead_s": side - compute,
+        "overhead_ratio": (side - compute) / compute,
+        "recorded_mib": traced[0]["bytes"] / 2 ** 20,
+        "plain_runs": plain, "traced_runs": traced,
+    }
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m simplecnn_harness.overhead", description=__doc__.splitlines()[0])
+    p.add_argument("--matlab-dir")
+    p.add_argument("--config")
+    p.add_argument("--instances", type=int, default=256)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--precision", default="double", choices=("double", "single"))
+    p.add_argument("--json")
+    a = p.parse_args(argv)
+    res = measure(a.matlab_dir, a.config, a.instances, a.repeat, a.precision)
+    print(f"{res['layout']} layout, {res['instances']} instances, {res['precision']}: "
+          f"Octave compute {res['octave_compute_s']:.3f} s (traced run {res['traced_compute_s']:.3f} s), "
+          f"MATLAB side end to end {res['matlab_side_end_to_end_s']:.3f} s, "
+          f"overhead {res['overhead_s']:.3f} s = {res['overhead_ratio']:.2f} x compute, "
+          f"{res['recorded_mib']:.0f} MiB recorded")
+    if a.json:
+        Path(a.json).write_text(json.dumps(res, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
