@@ -52,7 +52,10 @@ def isolated_stages(param, model, net, Y, M: dict, dtype) -> dict:
     out: dict[tuple[int, str, str], np.ndarray] = {}
 
     def f(a):
-        return None if a is None else np.asfortranarray(np.asarray(a), dtype=dtype)
+        if a is None:
+            return None
+        a = np.asfortranarray(np.asarray(a), dtype=dtype)
+        return a if a.flags.writeable else a.copy(order="F")     # records are read-only maps
 
     def get(key, fallback=None):
         v = M.get(key)

@@ -153,6 +153,16 @@ def write_inputs(path: Path, param, model, prob, opt: dict):
 
 # --- running ------------------------------------------------------------------------
 
+def training_defaults(l, precision) -> dict:
+    """The original's option defaults (facts page, section 7), for code that
+    reads a param field beyond the config's (e.g. ``param.Jacobian`` in
+    ``init_net``).  ``Jacobian`` is 0: a gradient needs no stored Jacobian."""
+    return {"solver": 1.0, "s": 1.0, "C": 0.01, "GNsize": float(np.ceil(0.05 * l)), "iter_max": 100.0,
+            "xi": 0.1, "CGmax": 250.0, "lambda": 1.0, "drop": 2 / 3, "boost": 1.5, "eta": 1e-4,
+            "Jacobian": 0.0, "epoch_max": 500.0, "lr": 0.01, "decay": 0.0, "momentum": 0.0,
+            "ftype": 0.0 if precision == "single" else 1.0, "gpu_use": 0.0}
+
+
 def run_matlab(session: OctaveSession, layout: Layout, param, model, prob, precision: str,
                workdir: Path, instrument: bool = True, want_phiZ: bool | None = None,
                timeout: float | None = None, tag: str = "run") -> MatlabRun:
@@ -168,6 +178,9 @@ def run_matlab(session: OctaveSession, layout: Layout, param, model, prob, preci
     N = int(prob.l)
     param = struct(**vars(param))
     param.bsize = N
+    for name, value in training_defaults(N, precision).items():
+        if not hasattr(param, name):
+            setattr(param, name, value)
     opt = {
         "layout": layout.name, "task": layout.task_grad, "nout": float(len(layout.lossgrad.outputs)),
         "net_out": float(layout.net_out), "loss_out": float(layout.loss_out), "precision": precision,

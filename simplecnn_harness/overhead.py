@@ -5,7 +5,8 @@
 
 For the same inputs, in one Octave session, it alternates a plain copy of
 the tree (no instrumentation) and the instrumented copy, ``--repeat`` times
-each, and reports medians of:
+each, and reports the fastest of each (the least disturbed by other load on
+the machine):
 
 * Octave compute: ``lossgrad_subset``'s own time in the plain copy
   (``tic``/``toc`` inside Octave);
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -56,12 +56,12 @@ def measure(matlab_dir=None, config=None, instances=256, repeat=3, precision="do
                        "bytes": touched}
                 if k:
                     (traced if inst else plain).append(row)
-    compute = statistics.median(r["compute_s"] for r in plain)
-    side = statistics.median(r["side_s"] + r["read_values_s"] for r in traced)
+    compute = min(r["compute_s"] for r in plain)
+    side = min(r["side_s"] + r["read_values_s"] for r in traced)
     out = {
         "layout": layout.name, "config": cfg, "instances": instances, "precision": precision,
         "octave_compute_s": compute,
-        "traced_compute_s": statistics.median(r["compute_s"] for r in traced),
+        "traced_compute_s": min(r["compute_s"] for r in traced),
         "matlab_side_end_to_end_s": side,
         "overhead_s": side - compute,
         "overhead_ratio": (side - compute) / compute,

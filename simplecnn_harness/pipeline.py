@@ -191,8 +191,31 @@ def prepare(opts: Options):
     n = prob.l if opts.instances is None else opts.instances
     if n > prob.l:
         raise InputError("--instances", f"asks for {n} instances but {where} has {prob.l}")
+    if opts.instances is None:
+        fit = max(1, int(MEMORY_BUDGET // bytes_per_instance(model, opts.precision)))
+        if n > fit:
+            _say(opts, f"compare: using the first {fit} of the {n} instances (the traced intermediates of "
+                       f"all would pass {MEMORY_BUDGET / 2**30:.0f} GiB); --instances N chooses")
+            n = fit
     prob = _subset(prob, n)
     return param, model, prob, str(config), data_desc
+
+
+MEMORY_BUDGET = 4 * 2**30          # bytes of traced intermediates per side
+
+
+def bytes_per_instance(model, precision):
+    """Rough bytes of intermediates traced per instance (one side)."""
+    item = 4 if precision == "single" else 8
+    total = 0
+    for m in range(1, int(model.LC) + 1):
+        d, d2 = int(model.ch_input[m]), int(model.ch_input[m + 1])
+        conv = int(model.ht_conv[m]) * int(model.wd_conv[m])
+        pad = int(model.ht_pad[m]) * int(model.wd_pad[m])
+        h = int(model.wd_filter[m])
+        total += 2 * h * h * d * conv + 3 * d2 * conv + 2 * d * pad + 3 * d * int(model.ht_input[m]) * int(
+            model.wd_input[m])
+    return item * max(total, 1)
 
 
 def python_side(param, model, prob):

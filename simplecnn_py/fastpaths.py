@@ -210,7 +210,7 @@ def phi_scatter_into(out4, V6, h, s):
             np.add(tgt, V6[i, j], out=tgt)
 
 
-def phi_gradient_blocks_into(out4, Wblocks, D, h, s, work):
+def phi_gradient_blocks_into(out4, Wblocks, D, h, s, a_out, b_out, work):
     """vec(W'*D)^T P_phi without forming W'*D: out4 (d, a_pad, b_pad, n).
 
     The rows of V = W'*D for filter offset (i, j) are
@@ -221,15 +221,11 @@ def phi_gradient_blocks_into(out4, Wblocks, D, h, s, work):
     W(:, rows of (i, j)), Fortran-ordered.
     """
     d, _, _, n = out4.shape
-    a_out = b_out = None
     V = _scratch(work, "Vij", (d, D.shape[1]), out4.dtype)
     out4.fill(0)
     for j in range(h - 1, -1, -1):
         for i in range(h - 1, -1, -1):
             _mtimes_into(V, Wblocks[i + h * j].T, D)
-            if a_out is None:
-                a_out = (out4.shape[1] - h) // s + 1
-                b_out = D.shape[1] // (n * a_out)
             tgt = out4[:, _span(i, a_out, s), _span(j, b_out, s), :]
             np.add(tgt, np.reshape(V, (d, a_out, b_out, n), order=F), out=tgt)
 
@@ -620,7 +616,7 @@ class _Fused:
             acc["db", m] += np.sum(dXidS, axis=1, keepdims=True)
             if m > 1:                                            # V = W'*dXidS, vec(V)' P_phi
                 pad4 = _scratch(work, ("dpad", m), (ly.d, ly.a_pad, ly.b_pad, k), self.dtype)
-                phi_gradient_blocks_into(pad4, self.Wblocks[m], dXidS, ly.h, ly.s, work)
+                phi_gradient_blocks_into(pad4, self.Wblocks[m], dXidS, ly.h, ly.s, ly.a_conv, ly.b_conv, work)
                 nxt = _scratch(work, ("dX", m), (ly.d, ly.a, ly.b, k), self.dtype)
                 np.multiply(crop(pad4, ly.p, ly.a, ly.b), self._Z4(m, c0, c1) > 0, out=nxt)
                 dXidS = np.reshape(nxt, (ly.d, -1), order=F)
@@ -684,7 +680,7 @@ def lossgrad_subset(prob, param, model, net, batch_idx, task):
     dtype = float_type(param)
     batch_idx = np.asarray(batch_idx).reshape(-1)
     Y = ftype(cols(prob.label_mat, batch_idx), dtype)
-    fused = _Fused(model, net, layers, ftype(cols(prob.data, batch_idx), dtype), dtype, keep_phiZ=False)
+    fused = _Fused(model, net, layers, ftype(cols(prob.data, batch_idx), dtype), dtype, keep_phiZ=True)
     if task == "funonly":
         fused.run()
         residual = net.Z[int(model.L) + 1] - Y

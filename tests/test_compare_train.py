@@ -290,3 +290,11 @@ def test_newton_parity_on_the_mnist_demo(shared_data, tmp_path, capsys):
     d = json.loads(out.read_text())
     assert d["instances"] == 64 and len(d["iterations"]) == 2
     assert all(it["rel_err"] <= 1e-9 and it["python"]["cg"] == it["matlab"]["cg"] for it in d["iterations"])
+
+
+def test_no_octave_is_said_before_training(tiny, monkeypatch, capsys):
+    monkeypatch.setenv("SIMPLECNN_OCTAVE", str(tiny / "no-such-octave-cli"))
+    rc, out = _run(tiny, "-s 1 -iter_max 1")
+    text = capsys.readouterr()
+    assert rc == 2 and out is None
+    assert "apt-get install octave" in text.err and "[python]" not in text.err

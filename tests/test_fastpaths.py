@@ -206,7 +206,7 @@ def test_fused_lossgrad_subset(name, precision, tol):
     for m in range(1, model.L + 2):                   # per instance: bit-identical
         assert same_bytes(net.Z[m], ref.Z[m]), ("Z", m)
     for m in range(1, model.LC + 1):
-        assert net.phiZ[m] is None                    # released after its last use (kept per chunk only)
+        assert same_bytes(net.phiZ[m], ref.phiZ[m]), ("phiZ", m)
         if model.wd_subimage_pool[m] > 1:
             assert same_bytes(net.idx_pool[m], ref.idx_pool[m]), ("idx_pool", m)
     assert net.num_sampled_data == ref.num_sampled_data == n
@@ -378,12 +378,35 @@ def test_peak_memory_of_lossgrad_subset():
 
 
 def test_fungrad_minibatch_memory_follows_bsize():
-    """Peak memory follows param.bsize, not the number of instances."""
+    """Peak memory follows param.bsize, not the number of instances: 4x the
+    instances in batches of 16 cost no more, in one batch they cost more."""
     param = make_param(**MNIST_SHAPE, bsize=16, C=1.0)
     model = init_model(param, seed=0)
-    prob = make_prob(model, 96)
+    peaks = {}
     with fastpaths.use_reference(False):
-        peak_small, _ = peak_bytes(lambda: fungrad_minibatch(prob, param, model, init_net(param, model), "fungrad"))
-        param.bsize = 96
-        peak_all, _ = peak_bytes(lambda: fungrad_minibatch(prob, param, model, init_net(param, model), "fungrad"))
-    assert peak_small < 0.3 * peak_all
+        for l, bsize in ((64, 16), (256, 16), (256, 256)):
+            prob = make_prob(model, l)
+            param.bsize = bsize
+            fungrad_minibatch(prob, param, model, init_net(param, model), "fungrad")
+            peaks[l, bsize], _ = peak_bytes(lambda: fungrad_minibatch(prob, param, model, init_net(param, model),
+                                                                      "fungrad"))
+    assert peaks[256, 16] < 1.2 * peaks[64, 16], peaks
+    assert peaks[256, 256] > 2 * peaks[256, 16], peaks
+
+
+@pytest.mark.parametrize("name", ["mnist_small", "three_conv", "stride_gt_filter", "nonsquare_stride2"])
+def test_phi_gradient_by_offset_blocks(name):
+    """W'*Delta one filter offset at a time, added as it comes: the same bits
+    as the whole product scattered by vTP (the same dot products)."""
+    param, model, prob, net = setup(name, 6)
+    g = np.random.default_rng(7)
+    for m in range(2, model.LC + 1):
+        ly = fastpaths._Layer(model, m)
+        W = model.weight[m]
+        D = np.asfortranarray(g.standard_normal((ly.d_out, ly.ncol * 6)))
+        with fastpaths.use_reference():
+            want = vTP(param, model, net, m, np.matmul(D.T, W).T, "phi_gradient")
+        blocks = [np.asfortranarray(W[:, k::ly.h * ly.h]) for k in range(ly.h * ly.h)]
+        out4 = np.empty((ly.d, ly.a_pad, ly.b_pad, 6), order="F")
+        fastpaths.phi_gradient_blocks_into(out4, blocks, D, ly.h, ly.s, ly.a_conv, ly.b_conv, {})
+        assert same_bytes(out4.reshape(-1, order="F"), want), (name, m)
