@@ -51,6 +51,12 @@ __all__ = ["find_configs", "run_one", "summarize", "markdown_summary", "html_sum
 
 # --- inputs ----------------------------------------------------------------------
 
+def _fail(message):
+    """Bad input: one line on stderr, exit status 2 (as simplecnn's)."""
+    print(f"compare_report: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def find_configs(items):
     """Config files of the arguments: files as given, folders' ``*.config`` sorted."""
     configs = []
@@ -59,12 +65,12 @@ def find_configs(items):
         if p.is_dir():
             found = sorted(p.glob("*.config"))
             if not found:
-                raise SystemExit(f"compare_report: error: {item}: no *.config files in this folder")
+                _fail(f"{item}: no *.config files in this folder")
             configs.extend(found)
         elif p.is_file():
             configs.append(p)
         else:
-            raise SystemExit(f"compare_report: error: {item}: no such config file or folder")
+            _fail(f"{item}: no such config file or folder")
     return configs
 
 
@@ -257,7 +263,7 @@ def main(argv=None):
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise SystemExit(f"compare_report: error: {out}: cannot create the folder: {e.strerror or e}")
+        _fail(f"{out}: cannot create the folder: {e.strerror or e}")
     rows = []
     for config, name in zip(configs, _names(configs)):
         row = run_one(config, name, args, out)

@@ -30,14 +30,20 @@ from .maxpooling import maxpooling
 from .padding_and_phiZ import padding_and_phiZ
 
 
+def check_height(data, model):
+    """Bad input, not a reshape error: instances must have d*a*b values."""
+    dab = model.ch_input[1] * model.ht_input[1] * model.wd_input[1]
+    if np.ndim(data) != 2 or data.shape[0] != dab:
+        got = data.shape[0] if np.ndim(data) == 2 else np.size(data)
+        raise InputError("data", f"instances have {got} values, the configuration needs "
+                         f"ch_input(1)*ht_input*wd_input = {dab}")
+
+
 def feedforward(data, param, model, net):
     dtype = float_type(param)
     L, LC = model.L, model.LC
+    check_height(data, model)
     data = ftype(data, dtype)
-    dab = model.ch_input[1] * model.ht_input[1] * model.wd_input[1]
-    if data.ndim != 2 or data.shape[0] != dab:
-        raise InputError("data", f"instances have {data.shape[0] if data.ndim == 2 else data.size} "
-                         f"values, the configuration needs ch_input(1)*ht_input*wd_input = {dab}")
     if fastpaths.enabled() and fastpaths.feedforward(data, param, model, net) is not None:
         return net                              # fused, chunked (issue 5); steps aside when tracing
     n = data.shape[1]

@@ -36,13 +36,14 @@ import numpy as np
 
 from . import fastpaths, trace
 from .conventions import cols, float_type, ftype, mtimes, reshape, vec
-from .feedforward import feedforward
+from .feedforward import check_height, feedforward
 from .vTP import vTP
 
 
 def lossgrad_subset(prob, param, model, net, batch_idx, task):
     if task not in ("funonly", "fungrad"):
         raise ValueError(f"lossgrad_subset: unknown task {task!r}")
+    check_height(prob.data, model)
     if fastpaths.enabled():                     # fused, chunked (issue 5); steps aside when tracing
         out = fastpaths.lossgrad_subset(prob, param, model, net, batch_idx, task)
         if out is not None:

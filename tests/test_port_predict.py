@@ -52,3 +52,13 @@ def test_feedforward_rejects_data_of_the_wrong_height():
     model = init_model(param)
     with pytest.raises(InputError, match="instances have 200 values.*= 216"):
         feedforward(np.zeros((200, 2), order="F"), param, model, init_net(param, model))
+
+
+def test_lossgrad_subset_rejects_data_of_the_wrong_height():
+    from simplecnn_py.lossgrad_subset import lossgrad_subset
+    param = make_param(**CONFIGS["pool3"])
+    model = init_model(param)
+    prob = make_prob(model, 2)
+    prob.data = np.zeros((215, 2), order="F")
+    with pytest.raises(InputError, match="instances have 215 values"):
+        lossgrad_subset(prob, param, model, init_net(param, model), [1, 2], "fungrad")
