@@ -238,14 +238,12 @@ class Inputs:
 # --- our side ---------------------------------------------------------------------
 
 def _kept_bytes(net, model):
-    """Bytes of the Z and phiZ a lossgrad_subset call keeps in net."""
-    total = 0
-    for m in range(1, model.L + 2):
-        if net.Z[m] is not None:
-            total += net.Z[m].nbytes
+    """Bytes of the Z and phiZ of a lossgrad_subset call (phiZ as the reference
+    path keeps it; the fast path builds it again only when it is read)."""
+    n, itemsize = net.num_sampled_data, net.Z[1].itemsize
+    total = sum(net.Z[m].nbytes for m in range(1, model.L + 2) if net.Z[m] is not None)
     for m in range(1, model.LC + 1):
-        if net.phiZ[m] is not None:
-            total += net.phiZ[m].nbytes
+        total += model.wd_filter[m] ** 2 * model.ch_input[m] * model.ht_conv[m] * model.wd_conv[m] * n * itemsize
     return total
 
 
@@ -651,21 +649,72 @@ def square_rate(precision, repeats):
 
 # --- Newton and Gauss-Newton products ----------------------------------------------------------
 
-def measure_newton(inp, param, model, prob, precision, repeats, record):
-    """A Gauss-Newton product on a subset, and one Newton iteration (when they exist)."""
+NEWTON_DRIVER = """\
+function bench_newton(tree, config_file, input_file, output_file, options, repeats)
+% One Newton iteration of the tree's cnn_train path (current layout), with
+% the weights and data of input_file (simplecnn bench).
+addpath(fullfile(tree, 'MATLAB', 'cnn'));
+addpath(fullfile(tree, 'MATLAB', 'opt'));
+global gpu_use float_type
+S = load(input_file);
+param = parse_options(options);
+gpu_use = 0;
+if param.ftype == 0
+  float_type = 'single';
+else
+  float_type = 'double';
+end
+config = read_config(config_file);
+model = init_model(config);
+for m = 1 : numel(S.weight)
+  model.weight{m} = feval(float_type, S.weight{m});
+  model.bias{m} = feval(float_type, S.bias{m});
+end
+prob = check_data(S.y, S.Z, model);
+model.label_enum = prob.label_enum;
+param.C = param.C*prob.l;
+param.GNsize = min(param.GNsize, prob.l);
+net = init_net(model, param);
+[m2, info] = newton(prob, param, model, net);
+times = zeros(1, repeats);
+cg = zeros(1, repeats);
+for r = 1 : repeats
+  net = init_net(model, param);
+  tic;
+  [m2, info] = newton(prob, param, model, net);
+  times(r) = toc;
+  cg(r) = info.total_CG;
+end
+f = info.f;
+save('-v7', output_file, 'times', 'cg', 'f');
+end
+"""
+
+
+def measure_newton(inp, param, model, prob, precision, repeats, record, newton_tree, timeout):
+    """A Gauss-Newton product on a subset, and one Newton iteration here and
+    under Octave (current layout), on the same weights and data."""
+    import contextlib
     import importlib.util
+    import io
 
     import numpy as np
+    import scipy.io
 
     if importlib.util.find_spec("simplecnn_py.JTBJv") is None:
         record("gn", "Gauss-Newton product", None, None, error="simplecnn_py.JTBJv not present")
         return
     from simplecnn_py.cells_to_vec import cells_to_vec
+    from simplecnn_py.check_data import check_data
+    from simplecnn_py.conventions import struct
     from simplecnn_py.feedforward import feedforward
     from simplecnn_py.init_net import init_net
     from simplecnn_py.Jacobian import Jacobian
     from simplecnn_py.JTBJv import JTBJv
+    from simplecnn_py.newton import newton
+    from simplecnn_py.parse_options import parse_options
     from simplecnn_py.R_JTBJv import R_JTBJv
+    from simplecnn_py.rng import Stream
 
     nGN = min(prob.l, 64)
     net = init_net(param, model)
@@ -673,12 +722,71 @@ def measure_newton(inp, param, model, prob, precision, repeats, record):
     v = cells_to_vec(model.weight, model.bias)
     v = np.random.default_rng(2).standard_normal(v.shape).astype(v.dtype)
     med, times = _median_time(lambda: R_JTBJv(model, net, v), repeats)
-    record("gn", f"R_JTBJv ({nGN} instances)", med, times)
+    record("gn", f"R_JTBJv, Gauss-Newton product by R-operator ({nGN} instances)", med, times)
     med, times = _median_time(lambda: Jacobian(model, net), max(1, repeats // 2))
     record("gn", f"Jacobian ({nGN} instances)", med, times)
     net = Jacobian(model, net)
     med, times = _median_time(lambda: JTBJv(model, net, v), repeats)
-    record("gn", f"JTBJv with stored Jacobian ({nGN} instances)", med, times)
+    record("gn", f"JTBJv, Gauss-Newton product with stored Jacobian ({nGN} instances)", med, times)
+
+    # one Newton iteration on all n instances: the GNsize subset is all of
+    # them (a permutation), so both sides solve the same system whatever
+    # their random streams
+    n = prob.l
+    options = (f"-s 1 -iter_max 1 -GNsize {n} -bsize {n} -Jacobian 0 -C 0.01 "
+               f"-ftype {0 if precision == 'single' else 1}")
+    y, Z = inp.y_all[:n], inp.Z_all[:n]
+
+    def one_iteration():
+        p = parse_options(options)
+        p.stream = Stream(0)
+        config, m, _ = inp.problem(precision, n)
+        pr = check_data(struct(y=y.copy(), Z=Z), config, where="bench data")
+        m.label_enum = pr.label_enum
+        m.gpu_use, m.float_type = False, p.precision
+        p.C = p.C * pr.l
+        p.GNsize = min(p.GNsize, pr.l)
+        with contextlib.redirect_stdout(io.StringIO()):
+            t0 = time.perf_counter()
+            _, info = newton(pr, p, m, init_net(config, m))
+            return time.perf_counter() - t0, info
+
+    one_iteration()
+    runs = [one_iteration() for _ in range(repeats)]
+    py_times = [t for t, _ in runs]
+    info = runs[-1][1]
+    py_cg = int(info.total_CG)
+    record("newton", f"Newton iteration, ours ({n} instances, GNsize {n}, R-operator)",
+           statistics.median(py_times), py_times, cg=py_cg, f=float(info.f[-1]))
+
+    octave = shutil.which("octave-cli") or shutil.which("octave")
+    tree = Path(newton_tree)
+    if octave is None or not (tree / "MATLAB" / "opt" / "newton.m").exists():
+        record("newton_octave", "Newton iteration, Octave", None, None,
+               error="octave-cli or a current-layout tree with MATLAB/opt/newton.m not found")
+        return
+    d = inp.workdir
+    (d / "bench_newton.m").write_text(NEWTON_DRIVER)
+    fin, fout = d / f"newton-in-{precision}-{n}.mat", d / f"newton-out-{precision}-{n}.mat"
+    W = np.empty((model.L, 1), dtype=object)
+    b = np.empty((model.L, 1), dtype=object)
+    for m in range(1, model.L + 1):
+        W[m - 1, 0] = np.asarray(model.weight[m], np.float64)
+        b[m - 1, 0] = np.asarray(model.bias[m], np.float64).reshape(-1, 1)
+    scipy.io.savemat(str(fin), {"weight": W, "bias": b, "y": y.reshape(-1, 1), "Z": Z}, format="5")
+    call = (f"bench_newton('{tree.resolve()}', '{inp.config}', '{fin}', '{fout}', '{options}', {repeats})")
+    wall, rss, rc, so, se = _run_process_rss([octave, "--no-gui", "--norc", "--quiet", "--no-window-system",
+                                              "--eval", f"addpath('{d}'); {call}"], timeout)
+    if rc != 0 or not fout.exists():
+        tail = (se or so or "").strip().splitlines()[-3:]
+        record("newton_octave", "Newton iteration, Octave", None, None, error=f"exit {rc}: {' | '.join(tail)}")
+        return
+    v = scipy.io.loadmat(str(fout))
+    times = [float(t) for t in np.ravel(v["times"])]
+    oct_cg = int(np.ravel(v["cg"])[-1])
+    f_oct = float(np.ravel(v["f"])[-1])
+    record("newton_octave", f"Newton iteration, Octave {tree.name} (current layout)", statistics.median(times),
+           times, cg=oct_cg, f=f_oct, rel_err_vs_ours=abs(f_oct - float(info.f[-1])) / abs(f_oct))
 
 
 # --- the table -----------------------------------------------------------------------------------
@@ -704,6 +812,8 @@ def _summary(rows):
     gs = t.get("gemm_square", {}).get("seconds")
     s["fraction_of_gemm_bound"] = g / ours if g and ours else None
     s["fraction_of_gemm_bound_square_rate"] = gs / ours if gs and ours else None
+    nt, no = t.get("newton", {}).get("seconds"), t.get("newton_octave", {}).get("seconds")
+    s["newton_octave_vs_ours"] = no / nt if nt and no else None
     mem = t.get("memory", {})
     s["peak_over_kept"] = mem["peak"] / mem["kept"] if mem.get("peak") and mem.get("kept") else None
     return s
@@ -737,6 +847,8 @@ def print_table(meta, blocks, out=sys.stdout):
                 notes.append(f"Z+phiZ kept: {_gb(r['kept'])}")
             if r.get("process_wall") is not None:
                 notes.append(f"whole Octave process {r['process_wall']:.2f} s")
+            if r.get("cg") is not None:
+                notes.append(f"#CG {r['cg']}, f {r['f']:.10g}")
             e = r.get("rel_err_vs_ours")
             if isinstance(e, float):
                 notes.append(f"rel. err vs ours {e:.1e}")
@@ -758,6 +870,8 @@ def print_table(meta, blocks, out=sys.stdout):
                          f"({100 * s['fraction_of_gemm_bound_square_rate']:.0f}% at the square-product rate)")
         if s.get("peak_over_kept"):
             parts.append(f"peak memory {s['peak_over_kept']:.2f}x the Z+phiZ kept")
+        if s.get("newton_octave_vs_ours"):
+            parts.append(f"one Newton iteration {s['newton_octave_vs_ours']:.1f}x faster than Octave's")
         if s.get("reference_vs_fast"):
             parts.append(f"fast path {s['reference_vs_fast']:.1f}x faster than the reference path")
         for p_ in parts:
@@ -816,7 +930,8 @@ def run(args) -> int:
                     measure_octave(inp, param, model, prob, precision, args.repeats, tree, ours,
                                    args.octave_timeout, record)
                 if "newton" not in skip and n == min(args.instances):
-                    measure_newton(inp, param, model, prob, precision, args.repeats, record)
+                    measure_newton(inp, param, model, prob, precision, args.repeats, record,
+                                   REPO / "matlab_ref" / "current", args.octave_timeout)
                 blocks.append({"precision": precision, "instances": n, "rows": rows, "summary": _summary(rows)})
                 del ours
         print_table(meta, blocks)

@@ -358,8 +358,10 @@ def classify(role: str, rhs: str, target: str, k: int, in_loop: bool) -> str | N
     return None
 
 
-# stages whose values are transferred (the others: class and size only)
-_KEEP = {"phiZ", "Z", "idx_pool", "sigmaS", "relu", "linear",
+# stages whose values are transferred (the others: class and size only).  The
+# outputs of maxpooling are not: the returned net holds them (net.Z{m+1},
+# net.idx_pool{m}), and the backward pass needs them there.
+_KEEP = {"phiZ", "sigmaS", "relu", "linear",
          "pool_gradient", "phi_gradient", "activation", "WtDelta", "unpad",
          "output_delta", "delta_other"}
 

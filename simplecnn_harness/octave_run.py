@@ -185,21 +185,22 @@ def run_matlab(session: OctaveSession, layout: Layout, param, model, prob, preci
         "layout": layout.name, "task": layout.task_grad, "nout": float(len(layout.lossgrad.outputs)),
         "net_out": float(layout.net_out), "loss_out": float(layout.loss_out), "precision": precision,
         "want_phiZ": float(bool(want_phiZ)), "merge_init_model": float("init_model" in layout.functions),
+        "config_file": str(Path(param.config_file).resolve())
+        if "read_config" in layout.functions and getattr(param, "config_file", None) else "",
     }
     in_file = workdir / f"{tag}-in.mat"
     write_inputs(in_file, param, model, prob, opt)
     t1 = time.perf_counter()
-    session.eval("clear functions;", timeout=60)
-    for d in dirs:
-        session.addpath(d)
+    paths = ", ".join(f"'{_q(d)}'" for d in dirs)
+    # forget the functions of a tree run before in this session
+    forget = "clear functions; " if getattr(session, "trees_run", 0) else ""
+    session.trees_run = getattr(session, "trees_run", 0) + 1
     try:
-        session.eval(f"cd('{_q(code_dir)}'); simplecnn_drive__('{_q(in_file)}', '{_q(out_dir)}');",
-                     timeout=timeout)
+        session.eval(f"{forget}addpath({paths}); cd('{_q(code_dir)}'); "
+                     f"simplecnn_drive__('{_q(in_file)}', '{_q(out_dir)}'); cd(tempdir);", timeout=timeout)
     finally:
         if session.alive():
-            session.eval("cd(tempdir);", timeout=60)
-            for d in dirs:
-                session.rmpath(d)
+            session.eval(f"cd(tempdir); rmpath({paths});", timeout=60)
     t2 = time.perf_counter()
     err = read_error(out_dir)
     if err is not None:

@@ -405,10 +405,17 @@ def _worst_heatmap(results, used, M, precision):
 
 
 def _fast_tmp():
+    """Folder for the run's files: /dev/shm (tmpfs) when writable, else the
+    system's temporary folder; ``SIMPLECNN_TMPDIR`` overrides it.
+
+    (Measured here with 635 MiB recorded per run: tracing costs about 0.3-0.4 s
+    into /dev/shm, 1.2-1.7 s into /tmp, whose dirty pages go to a slow disk.)
+    """
+    import os
+
+    if os.environ.get("SIMPLECNN_TMPDIR"):
+        return os.environ["SIMPLECNN_TMPDIR"]
     shm = Path("/dev/shm")
-    try:
-        if shm.is_dir() and shm.stat().st_mode & 0o002:
-            return str(shm)
-    except OSError:
-        pass
+    if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK):
+        return str(shm)
     return None

@@ -60,7 +60,9 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import glob
+import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -68,6 +70,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from . import trace
+from .conventions import cell
 
 __all__ = [
     "enabled", "use_reference",
@@ -105,6 +108,7 @@ def use_reference(flag: bool = True):
 # phiZ, (h*h*d) x (a_out*b_out*n), is viewed as (h, h, d, a_out, b_out, n):
 # row i + h*j + h*h*c, column r + a_out*q + a_out*b_out*inst.
 
+@functools.lru_cache(maxsize=4096)
 def _span(start, count, step):
     """The slice start, start+step, ..., count values."""
     return slice(start, start + step * (count - 1) + 1, step)
@@ -157,21 +161,22 @@ def maxpool_into(Zout4, idx4, S4, h, base, work):
     a_out, b_out = Zout4.shape[1], Zout4.shape[2]
     shape = (d, a_out, b_out, n)
     win = [S4[:, _span(i, a_out, h), _span(j, b_out, h), :] for j in range(h) for i in range(h)]
-    # the maximum: np.maximum(x, y) returns x when x >= y, so the running
-    # maximum taken in window order is the first maximal entry itself
-    # (bit for bit, signed zeros included)
+    # the maximum, taken in window order: np.maximum(w, M) returns M, the
+    # earlier entry, on a tie (+0 against -0 included), so M ends as the
+    # first maximal entry bit for bit (test_maxpooling_first_max_and_signed_zeros)
     np.copyto(Zout4, win[0])
     for w in win[1:]:
-        np.maximum(Zout4, w, out=Zout4)
-    # the first offset k whose entry equals the maximum: walking the offsets
-    # backwards, k <- kk wherever entry kk equals the maximum (arithmetic on
-    # uint8 instead of masked copies, which are slow on strided views)
+        np.maximum(w, Zout4, out=Zout4)
+    # the first offset k whose entry equals the maximum, in Horner form:
+    # k = ne0*(1 + ne1*(1 + ... (1 + ne_{h*h-2}))), ne_q = (entry q != max)
+    # (uint8 arithmetic: masked copies are slow on strided views)
     k = _scratch(work, "k", shape, np.uint8)
-    eq = _scratch(work, "eq", shape, np.bool_)
-    k.fill(len(win) - 1)
-    for kk in range(len(win) - 2, -1, -1):
-        np.equal(win[kk], Zout4, out=eq)
-        np.subtract(k, eq * (k - np.uint8(kk)), out=k)
+    ne = _scratch(work, "ne", shape, np.bool_)
+    k.fill(0)
+    for q in range(len(win) - 2, -1, -1):
+        np.add(k, 1, out=k)
+        np.not_equal(win[q], Zout4, out=ne)
+        np.multiply(k, ne, out=k)
     # offset k = i + h*j  ->  position base + d*(i + a_conv*j)
     offs = np.array([d * (i + a_conv * j) for j in range(h) for i in range(h)], dtype=np.int64)
     np.add(offs[k], base[..., None], out=idx4)
@@ -227,12 +232,12 @@ def phi_gradient_blocks_into(out4, Wblocks, D, h, s, a_out, b_out, work):
         for i in range(h - 1, -1, -1):
             _mtimes_into(V, Wblocks[i + h * j].T, D)
             tgt = out4[:, _span(i, a_out, s), _span(j, b_out, s), :]
-            np.add(tgt, np.reshape(V, (d, a_out, b_out, n), order=F), out=tgt)
+            np.add(tgt, V.reshape((d, a_out, b_out, n), order=F), out=tgt)
 
 
 def _scratch(work, name, shape, dtype):
     """A scratch array of ``shape`` from ``work`` (grown as needed), F-order."""
-    size = int(np.prod(shape))
+    size = math.prod(shape)
     buf = work.get((name, np.dtype(dtype)))
     if buf is None or buf.size < size:
         buf = np.empty(size, dtype=dtype)
@@ -408,11 +413,14 @@ def padding_and_phiZ(model, net, m):
     ly = _Layer(model, m)
     if not (_standard(net, ly, "idx_pad") and _standard(net, ly, "idx_phiZ")):
         return None
-    n = int(net.num_sampled_data)
-    Z = net.Z[m]
-    Z4 = np.reshape(Z, (ly.d, ly.a, ly.b, n), order=F)
+    return _phiZ_of(ly, net.Z[m], int(net.num_sampled_data))
+
+
+def _phiZ_of(ly, Z, n):
+    """phi(pad(Z)) of conv layer ``ly`` for Z, d x (a*b*n): chunk by chunk."""
+    Z4 = Z.reshape((ly.d, ly.a, ly.b, n), order=F)
     phiZ = np.empty((ly.rows, ly.ncol * n), dtype=Z.dtype, order=F)
-    P6 = np.reshape(phiZ, (ly.h, ly.h, ly.d, ly.a_conv, ly.b_conv, n), order=F)
+    P6 = phiZ.reshape((ly.h, ly.h, ly.d, ly.a_conv, ly.b_conv, n), order=F)
     chunk = _chunk_size([ly], Z.dtype.itemsize)
 
     def part(chunks):
@@ -426,6 +434,47 @@ def padding_and_phiZ(model, net, m):
     return phiZ
 
 
+class LazyPhiZ(cell):
+    """``net.phiZ`` as the fused ``lossgrad_subset`` leaves it.
+
+    The fused pass keeps phiZ{m} only chunk by chunk, in cache: writing the
+    whole batch's phiZ to memory costs more than building it again.  The
+    cell still reads as the reference's: ``net.phiZ[m]`` builds phi(pad(Z{m}))
+    from the Z{m} of that pass the first time it is read (the same bits), and
+    keeps it.  Assigning an entry replaces it as in any cell.
+    """
+
+    __slots__ = ("_make",)
+
+    def __init__(self, layers, Zs, n):
+        super().__init__(len(layers))
+        self._make = (layers, Zs, n)
+
+    def __getitem__(self, m):
+        value = super().__getitem__(m)
+        if value is None:
+            layers, Zs, n = self._make
+            value = _phiZ_of(layers[int(m) - 1], Zs[int(m) - 1], n)
+            super().__setitem__(m, value)
+        return value
+
+    def __iter__(self):
+        return (self[m] for m in range(1, len(self) + 1))
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(list(self), dtype=dtype)
+
+    def __eq__(self, other):
+        return isinstance(other, cell) and list(self) == list(other)
+
+    def tolist(self):
+        return list(self)
+
+    def built(self, m):
+        """True once phiZ{m} has been built (for tests and the benchmark)."""
+        return self._v[int(m) - 1] is not None
+
+
 def maxpooling(model, net, m):
     """Fast ``[Zout, idx_pool] = maxpooling(model, net, m)``; None to step aside."""
     ly = _Layer(model, m)
@@ -433,11 +482,11 @@ def maxpooling(model, net, m):
         return None
     n = int(net.num_sampled_data)
     S = net.Z[m + 1]
-    S4 = np.reshape(S, (ly.d_out, ly.a_conv, ly.b_conv, n), order=F)
+    S4 = S.reshape((ly.d_out, ly.a_conv, ly.b_conv, n), order=F)
     Zout = np.empty((ly.d_out, ly.a_out * ly.b_out * n), dtype=S.dtype, order=F)
     idx_pool = np.empty((ly.d_out * ly.a_out * ly.b_out, n), dtype=np.int64, order=F)
-    Z4 = np.reshape(Zout, (ly.d_out, ly.a_out, ly.b_out, n), order=F)
-    I4 = np.reshape(idx_pool, (ly.d_out, ly.a_out, ly.b_out, n), order=F)
+    Z4 = Zout.reshape((ly.d_out, ly.a_out, ly.b_out, n), order=F)
+    I4 = idx_pool.reshape((ly.d_out, ly.a_out, ly.b_out, n), order=F)
     chunk = _chunk_size([ly], S.dtype.itemsize)
 
     def part(chunks):
@@ -460,12 +509,12 @@ def vTP(param, model, net, m, V, op):
             return None
         blocks = n if op == "pool_gradient" else int(model.nL) * n
         out = np.empty(ly.d_out * ly.a_conv * ly.b_conv * blocks, dtype=V.dtype)
-        G4 = np.reshape(out, (ly.d_out, ly.a_conv, ly.b_conv, blocks), order=F)
-        V4 = np.reshape(V, (ly.d_out, ly.a_out, ly.b_out, blocks), order=F)
+        G4 = out.reshape((ly.d_out, ly.a_conv, ly.b_conv, blocks), order=F)
+        V4 = V.reshape((ly.d_out, ly.a_out, ly.b_out, blocks), order=F)
         I2 = np.asarray(idx_pool)
         if op == "pool_Jacobian":          # block k + nL*i uses instance i's idx_pool
             I2 = np.repeat(I2, int(model.nL), axis=1)
-        I4 = np.reshape(I2, (ly.d_out, ly.a_out, ly.b_out, blocks), order=F)
+        I4 = I2.reshape((ly.d_out, ly.a_out, ly.b_out, blocks), order=F)
         chunk = _chunk_size([ly], V.dtype.itemsize)
 
         def part(chunks):
@@ -480,8 +529,8 @@ def vTP(param, model, net, m, V, op):
             return None
         blocks = n if op == "phi_gradient" else int(model.nL) * n
         out = np.empty(ly.d * ly.a_pad * ly.b_pad * blocks, dtype=V.dtype)
-        out4 = np.reshape(out, (ly.d, ly.a_pad, ly.b_pad, blocks), order=F)
-        V6 = np.reshape(V, (ly.h, ly.h, ly.d, ly.a_conv, ly.b_conv, blocks), order=F)
+        out4 = out.reshape((ly.d, ly.a_pad, ly.b_pad, blocks), order=F)
+        V6 = V.reshape((ly.h, ly.h, ly.d, ly.a_conv, ly.b_conv, blocks), order=F)
         chunk = _chunk_size([ly], V.dtype.itemsize)
 
         def part(chunks):
@@ -524,9 +573,12 @@ class _Fused:
         self.W = [None] + [np.asarray(model.weight[m], dtype=dtype, order=F) for m in range(1, self.L + 1)]
         self.b = [None] + [np.asarray(model.bias[m], dtype=dtype, order=F) for m in range(1, self.L + 1)]
         net.num_sampled_data = n
-        net.Z[1] = np.reshape(data, (int(model.ch_input[1]), -1), order=F)
+        net.Z[1] = data.reshape((int(model.ch_input[1]), -1), order=F)
+        if keep_phiZ:
+            net.phiZ = cell(len(layers))
         for ly in layers:
-            net.phiZ[ly.m] = np.empty((ly.rows, ly.ncol * n), dtype=dtype, order=F) if keep_phiZ else None
+            if keep_phiZ:
+                net.phiZ[ly.m] = np.empty((ly.rows, ly.ncol * n), dtype=dtype, order=F)
             cols = (ly.a_out * ly.b_out) if ly.pool > 1 else ly.ncol
             net.Z[ly.m + 1] = np.empty((ly.d_out, cols * n), dtype=dtype, order=F)
             if ly.pool > 1:
@@ -543,7 +595,7 @@ class _Fused:
         ly = self.layers[m - 1] if m <= self.LC else None
         d, a, b = (ly.d, ly.a, ly.b) if ly else (None, None, None)
         Z = self.net.Z[m]
-        return np.reshape(Z, (d, a, b, self.n), order=F)[..., c0:c1]
+        return Z.reshape((d, a, b, self.n), order=F)[..., c0:c1]
 
     def _phiZ(self, m, c0, c1, work):
         """phiZ{m} of instances c0:c1: in net.phiZ{m}, or in a chunk buffer
@@ -563,7 +615,7 @@ class _Fused:
                 pad4 = work[("pad", m)] = np.zeros((ly.d, ly.a_pad, ly.b_pad, 2 * self.chunk), dtype=self.dtype, order=F)
             pad_into(pad4[..., :k], Zin4, ly.p)
             phiZ = self._phiZ(m, c0, c1, work)
-            phiZ_into(np.reshape(phiZ, (ly.h, ly.h, ly.d, ly.a_conv, ly.b_conv, k), order=F),
+            phiZ_into(phiZ.reshape((ly.h, ly.h, ly.d, ly.a_conv, ly.b_conv, k), order=F),
                       pad4[..., :k], ly.h, ly.s)
             if ly.pool > 1:
                 S = _scratch(work, ("S", m), (ly.d_out, ly.ncol * k), self.dtype)
@@ -573,12 +625,12 @@ class _Fused:
             S += self.b[m]
             np.maximum(S, 0, out=S)                              # sigma(S)
             if ly.pool > 1:
-                Z4 = np.reshape(net.Z[m + 1], (ly.d_out, ly.a_out, ly.b_out, self.n), order=F)
-                I4 = np.reshape(net.idx_pool[m], (ly.d_out, ly.a_out, ly.b_out, self.n), order=F)
+                Z4 = net.Z[m + 1].reshape((ly.d_out, ly.a_out, ly.b_out, self.n), order=F)
+                I4 = net.idx_pool[m].reshape((ly.d_out, ly.a_out, ly.b_out, self.n), order=F)
                 maxpool_into(Z4[..., c0:c1], I4[..., c0:c1],
-                             np.reshape(S, (ly.d_out, ly.a_conv, ly.b_conv, k), order=F),
+                             S.reshape((ly.d_out, ly.a_conv, ly.b_conv, k), order=F),
                              ly.pool, ly.base, work)
-        Zc = np.reshape(net.Z[self.LC + 1], (-1, self.n), order=F)[:, c0:c1]
+        Zc = net.Z[self.LC + 1].reshape((-1, self.n), order=F)[:, c0:c1]
         for m in range(self.LC + 1, self.L + 1):
             out = net.Z[m + 1][:, c0:c1]
             _mtimes_into(out, self.W[m], Zc)
@@ -595,31 +647,31 @@ class _Fused:
         acc["loss"] += np.dot(r, r)
         dXidS = 2 * residual
         for m in range(L, LC, -1):                               # fully-connected layers
-            Zm = np.reshape(net.Z[m], (-1, self.n), order=F)[:, c0:c1]
+            Zm = net.Z[m].reshape((-1, self.n), order=F)[:, c0:c1]
             acc["dW", m] += _mtimes(dXidS, Zm.T)
-            acc["db", m] += np.sum(dXidS, axis=1, keepdims=True)
+            acc["db", m] += np.add.reduce(dXidS, axis=1, keepdims=True)
             dXidS = _mtimes(self.W[m].T, dXidS)
             dXidS *= (Zm > 0)
         for ly in reversed(self.layers):                         # convolutional layers
             m = ly.m
             if ly.pool > 1:
                 G = _scratch(work, ("G", m), (ly.d_out, ly.ncol * k), self.dtype)
-                I4 = np.reshape(net.idx_pool[m], (ly.d_out, ly.a_out, ly.b_out, self.n), order=F)
-                pool_scatter_into(np.reshape(G, (ly.d_out, ly.a_conv, ly.b_conv, k), order=F),
-                                  np.reshape(dXidS, (ly.d_out, ly.a_out, ly.b_out, k), order=F),
+                I4 = net.idx_pool[m].reshape((ly.d_out, ly.a_out, ly.b_out, self.n), order=F)
+                pool_scatter_into(G.reshape((ly.d_out, ly.a_conv, ly.b_conv, k), order=F),
+                                  dXidS.reshape((ly.d_out, ly.a_out, ly.b_out, k), order=F),
                                   I4[..., c0:c1], work)
                 dXidS = G
             else:
-                dXidS = np.reshape(dXidS, (ly.d_out, -1), order=F)
+                dXidS = dXidS.reshape((ly.d_out, -1), order=F)
             phiZ = self._phiZ(m, c0, c1, work)              # as the forward pass left it
             acc["dW", m] += _mtimes(dXidS, phiZ.T)
-            acc["db", m] += np.sum(dXidS, axis=1, keepdims=True)
+            acc["db", m] += np.add.reduce(dXidS, axis=1, keepdims=True)
             if m > 1:                                            # V = W'*dXidS, vec(V)' P_phi
                 pad4 = _scratch(work, ("dpad", m), (ly.d, ly.a_pad, ly.b_pad, k), self.dtype)
                 phi_gradient_blocks_into(pad4, self.Wblocks[m], dXidS, ly.h, ly.s, ly.a_conv, ly.b_conv, work)
                 nxt = _scratch(work, ("dX", m), (ly.d, ly.a, ly.b, k), self.dtype)
                 np.multiply(crop(pad4, ly.p, ly.a, ly.b), self._Z4(m, c0, c1) > 0, out=nxt)
-                dXidS = np.reshape(nxt, (ly.d, -1), order=F)
+                dXidS = nxt.reshape((ly.d, -1), order=F)
 
     def run(self, Y=None):
         """Forward pass; with Y also the loss and gradients.  Returns the sums."""
@@ -642,7 +694,9 @@ class _Fused:
 
         accs = _run_parts(part, parts)
         net = self.net
-        net.Z[self.LC + 1] = np.reshape(net.Z[self.LC + 1], (-1, self.n), order=F)
+        if not self.keep_phiZ:
+            net.phiZ = LazyPhiZ(self.layers, [net.Z[ly.m] for ly in self.layers], self.n)
+        net.Z[self.LC + 1] = net.Z[self.LC + 1].reshape((-1, self.n), order=F)
         if Y is None:
             return None
         total = accs[0]
@@ -680,7 +734,7 @@ def lossgrad_subset(prob, param, model, net, batch_idx, task):
     dtype = float_type(param)
     batch_idx = np.asarray(batch_idx).reshape(-1)
     Y = ftype(cols(prob.label_mat, batch_idx), dtype)
-    fused = _Fused(model, net, layers, ftype(cols(prob.data, batch_idx), dtype), dtype, keep_phiZ=True)
+    fused = _Fused(model, net, layers, ftype(cols(prob.data, batch_idx), dtype), dtype, keep_phiZ=False)
     if task == "funonly":
         fused.run()
         residual = net.Z[int(model.L) + 1] - Y

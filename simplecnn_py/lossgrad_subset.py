@@ -29,6 +29,9 @@ The lines below are the reference.  Unless it is selected
 (``SIMPLECNN_REFERENCE=1`` or ``fastpaths.use_reference()``), an untraced call
 runs ``simplecnn_py.fastpaths``' fused, chunked pass: the same per-instance
 values, and dlossdW/dlossdb/loss summed chunk by chunk (rounding differs).
+That pass keeps phiZ only chunk by chunk (as the seed original, whose backward
+pass expands it again, keeps none): ``net.phiZ`` is a ``fastpaths.LazyPhiZ``
+that rebuilds phiZ{m} from Z{m}, bit for bit, the first time it is read.
 """
 from __future__ import annotations
 

@@ -15,8 +15,10 @@ block, its id holding the block's number, language and heading:
   must exit 0, or the status named by a ``<!-- expect-exit: N -->`` marker.
 * ``<!-- not-run: reason -->`` on the line before a fence: shown to the
   reader, never run (kept for the few long commands).
-  ``<!-- needs-octave -->`` marks a python/sh block that needs Octave (those
-  calling ``octave``/``simplecnn compare`` are detected anyway).
+  ``<!-- needs-octave -->`` marks a python/sh block that needs Octave, or
+  reads what a block needing Octave wrote (those calling ``octave`` or
+  ``simplecnn compare`` are detected anyway); a test runs the guide as if
+  Octave were missing to check that nothing fails instead of skipping.
 
 Python's ``tempfile`` and Octave's ``tempdir`` both point to one temporary
 folder of the session (``TMPDIR``), so a file a Python block writes with
@@ -73,10 +75,10 @@ class Block:
     def needs_octave(self):
         if self.lang == "matlab" or "needs-octave" in self.markers:
             return True
-        return bool(re.search(r"octave|simplecnn(_cli)?\W+compare|compare_report|simplecnn_harness", self.code))
+        return bool(re.search(r"octave|simplecnn(_cli)?\W+compare|compare_report", self.code))
 
 
-_FENCE = re.compile(r"^(`{3,})\s*([A-Za-z0-9_+-]*)\s*$")
+_FENCE = re.compile(r"^( *)(`{3,})\s*([A-Za-z0-9_+-]*)\s*$")
 _MARKER = re.compile(r"<!--\s*([a-z-]+)\s*(?::\s*(.*?))?\s*-->")
 
 
@@ -96,14 +98,15 @@ def parse_blocks(text: str, path: Path = GUIDE) -> list[Block]:
                     section = heading
             k += 1
             continue
-        ticks, lang = fence.group(1), fence.group(2).lower()
+        indent, ticks, lang = len(fence.group(1)), fence.group(2), fence.group(3).lower()
         start = k + 1
         k += 1
         while k < len(lines) and lines[k].strip() != ticks:
             k += 1
         if k >= len(lines):
             raise ValueError(f"{path}:{start}: code fence never closed")
-        code = "\n".join(lines[start:k]) + "\n"
+        # a fence indented inside a list item: its lines carry the same indentation
+        code = "\n".join(ln[indent:] if ln[:indent].strip() == "" else ln for ln in lines[start:k]) + "\n"
         k += 1
         markers = {}
         j = start - 2
@@ -200,10 +203,12 @@ def run_sh(block: Block, tmpdir) -> str:
     return proc.stdout
 
 
-def skip_reason(block: Block):
+def skip_reason(block: Block, octave_present=None):
     if "not-run" in block.markers:
         return f"marked not-run: {block.markers['not-run']}"
-    if block.needs_octave and _octave() is None:
+    if octave_present is None:
+        octave_present = _octave() is not None
+    if block.needs_octave and not octave_present:
         return "GNU Octave is not installed"
     if block.lang == "sh" and ".venv/bin/" in block.code and not (REPO / ".venv" / "bin").is_dir():
         return "no .venv (run bash scripts/setup.sh first)"
@@ -235,6 +240,7 @@ def test_guide_example(block, guide_tmp):
         pytest.skip(reason)
     if block.section in _FAILED_SECTIONS:
         pytest.skip(f"an earlier block of section {block.section!r} failed ({_FAILED_SECTIONS[block.section]})")
+    failure = None
     try:
         if block.lang == "python":
             run_python(block, _NAMESPACES.setdefault(block.section, {"__name__": "guide"}), guide_tmp)
@@ -243,9 +249,30 @@ def test_guide_example(block, guide_tmp):
         else:
             run_sh(block, guide_tmp)
     except BlockFailed as e:
+        failure = str(e)
+    if failure is not None:
         if block.lang == "python":
             _FAILED_SECTIONS[block.section] = block.id
-        pytest.fail(str(e), pytrace=False)
+        pytest.fail(failure, pytrace=False)
+
+
+def test_guide_without_octave_skips_rather_than_fails(tmp_path):
+    """On a machine without Octave every example needing it (or a file it
+    writes) must skip: run the rest of the guide as if Octave were missing."""
+    namespaces, failures, ran = {}, [], 0
+    for block in _BLOCKS:
+        if skip_reason(block, octave_present=False) or block.lang == "matlab":
+            continue
+        try:
+            if block.lang == "python":
+                run_python(block, namespaces.setdefault(block.section, {"__name__": "guide"}), tmp_path)
+            else:
+                run_sh(block, tmp_path)
+            ran += 1
+        except BlockFailed as e:
+            failures.append(f"{block.id}: {str(e).splitlines()[0]}")
+    assert not failures, "blocks that need Octave but are not marked <!-- needs-octave -->:\n" + "\n".join(failures)
+    assert ran >= 30
 
 
 # --- the guide's coverage ---------------------------------------------------------
@@ -270,7 +297,7 @@ def test_guide_has_runnable_examples():
     by_lang = {lang: [b for b in blocks if b.lang == lang] for lang in RUN_LANGS}
     # every fence of a runnable language was parsed (nothing hides in a broken fence)
     for lang in RUN_LANGS:
-        assert len(by_lang[lang]) == len(re.findall(rf"^```{lang}\s*$", text, re.M)), lang
+        assert len(by_lang[lang]) == len(re.findall(rf"^ *```{lang}\s*$", text, re.M)), lang
     assert len(by_lang["python"]) >= 15 and len(by_lang["matlab"]) >= 8 and len(by_lang["sh"]) >= 3
     not_run = [b for b in blocks if "not-run" in b.markers]
     assert len(not_run) <= 4, "keep the not-run examples few"
@@ -425,6 +452,12 @@ assert(x == 3);
 ```matlab
 x = 2; # an Octave-only comment
 ```
+
+* a list item with an indented example:
+
+  ```python
+  assert x == 4, "deliberately wrong, indented"
+  ```
 '''
 
 
@@ -432,7 +465,8 @@ def test_collector_fails_on_wrong_examples(tmp_path):
     path = tmp_path / "wrong.md"
     path.write_text(WRONG_GUIDE)
     blocks = parse_blocks(path.read_text(), path)
-    assert [b.lang for b in blocks] == ["python"] * 5 + ["sh"] * 3 + ["matlab"] * 3
+    assert [b.lang for b in blocks] == ["python"] * 5 + ["sh"] * 3 + ["matlab"] * 3 + ["python"]
+    assert blocks[-1].code.startswith("assert x == 4")
     assert all(b.section == "A section" for b in blocks)
     assert blocks[7].markers == {"expect-exit": "3"}
     ns = {}

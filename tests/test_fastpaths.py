@@ -102,24 +102,25 @@ def test_maxpooling_bit_identical_with_ties(name, precision):
 
 
 def test_maxpooling_first_max_and_signed_zeros():
-    """Windows with equal entries, -0.0 against +0.0, and negative maxima:
-    the winner is the first maximal entry in the window order, its value
-    taken bit for bit."""
-    param = make_param(ht=4, wd=4, ch=[1, 1], pad=[0], filt=[1], stride=[1], pool=[2], full=[2])
+    """Windows with equal entries, -0.0 against +0.0 in both orders, and
+    negative maxima: the winner is the first maximal entry in the window
+    order, its value taken bit for bit (numpy's maximum is not first-wins
+    on signed zeros in general: the fast path relies on the operand order)."""
+    param = make_param(ht=4, wd=6, ch=[1, 1], pad=[0], filt=[1], stride=[1], pool=[2], full=[2])
     model = init_model(param, seed=0)
     net = init_net(param, model)
     net.num_sampled_data = 1
-    S = np.array([[-0.0, 0.0, 3.0, 6.0],       # the slides' 4x4 example shape, with a -0/+0 window
-                  [0.0, -0.0, 4.0, 9.0],
-                  [-2.0, -1.0, 5.0, 5.0],
-                  [-1.0, -3.0, 5.0, 5.0]])
+    S = np.array([[-0.0, 0.0, 3.0, 6.0, 0.0, 0.0],       # windows (2x2, height offset fastest):
+                  [0.0, 0.0, 4.0, 9.0, -0.0, -0.0],      # [-0,+0,+0,+0] [+0,-0,-0,-0] ...
+                  [-2.0, -1.0, 5.0, 5.0, 1.0, 2.0],
+                  [-1.0, -3.0, 5.0, 5.0, 2.0, 2.0]])
     net.Z[2] = np.asfortranarray(S.reshape(1, -1, order="F"))
     with fastpaths.use_reference():
         Zref, Iref = maxpooling(model, net, 1)
     Zf, If = fastpaths.maxpooling(model, net, 1)
     assert same_bytes(Zf, Zref) and same_bytes(If, Iref)
-    assert Iref.ravel().tolist() == [1, 4, 14, 11]    # first max wins every tie
-    assert np.signbit(Zf[0, 0])                       # the -0.0 came first
+    assert Iref.ravel().tolist() == [1, 4, 14, 11, 17, 20]   # first max wins every tie
+    assert np.signbit(Zf[0, 0]) and not np.signbit(Zf[0, 4])  # -0.0 first / +0.0 first
 
 
 @pytest.mark.parametrize("precision", ["double", "single"])
@@ -205,8 +206,10 @@ def test_fused_lossgrad_subset(name, precision, tol):
     model, ref, loss_ref, net, loss = run_both(name, n, precision)
     for m in range(1, model.L + 2):                   # per instance: bit-identical
         assert same_bytes(net.Z[m], ref.Z[m]), ("Z", m)
+    assert isinstance(net.phiZ, fastpaths.LazyPhiZ) and not net.phiZ.built(1)
     for m in range(1, model.LC + 1):
-        assert same_bytes(net.phiZ[m], ref.phiZ[m]), ("phiZ", m)
+        assert same_bytes(net.phiZ[m], ref.phiZ[m]), ("phiZ", m)      # built on reading, same bits
+        assert net.phiZ.built(m)
         if model.wd_subimage_pool[m] > 1:
             assert same_bytes(net.idx_pool[m], ref.idx_pool[m]), ("idx_pool", m)
     assert net.num_sampled_data == ref.num_sampled_data == n

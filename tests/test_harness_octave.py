@@ -233,3 +233,14 @@ def test_mnist_demo_data(capsys, tmp_path, shared_data):
     assert rc == 0, out + err
     d = json.loads(j.read_text())
     assert d["instances"] == 64 and d["pass"]
+
+
+def test_overhead_tool_reports_its_figures():
+    from simplecnn_harness.overhead import measure
+
+    res = measure(config=NONSQUARE, instances=8, repeat=1)
+    assert res["layout"] == "seed" and res["recorded_mib"] > 0
+    assert len(res["plain_runs"]) == len(res["traced_runs"]) == 1
+    assert res["octave_compute_s"] > 0 and np.isfinite(res["overhead_ratio"])
+    # the traced run recorded more than the plain one, which only returns the outputs
+    assert res["traced_runs"][0]["bytes"] > res["plain_runs"][0]["bytes"]

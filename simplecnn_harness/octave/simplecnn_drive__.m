@@ -2,13 +2,14 @@ function simplecnn_drive__(in_file, out_dir)
 % simplecnn_drive__(in_file, out_dir): the harness's driver.
 %
 % Loads param, model, prob and opt from in_file (written by the harness with
-% scipy), calls the tree's own init_net and lossgrad_subset in the argument
-% order of its layout (opt.layout: 'seed' or 'current') with the gradient
-% task string read from the tree (opt.task), and records through
-% simplecnn_rec__ into out_dir: the loss, the time lossgrad_subset took,
-% and the fields of the returned net (Z, phiZ, idx_pad, idx_phiZ, idx_pool,
-% dlossdW, dlossdb). The instrumented statements of the tree record their
-% own values meanwhile.
+% scipy), adds the fields that the tree's own read_config and init_model set
+% and ours lack (ours win where both exist), calls the tree's own init_net
+% and lossgrad_subset in the argument order of its layout (opt.layout:
+% 'seed' or 'current') with the gradient task string read from the tree
+% (opt.task), and records through simplecnn_rec__ into out_dir: the loss,
+% the time lossgrad_subset took, and the fields of the returned net (Z,
+% phiZ, idx_pad, idx_phiZ, idx_pool, dlossdW, dlossdb). The instrumented
+% statements of the tree record their own values meanwhile.
 % An error is written to out_dir/error.txt: the step, Octave's message, and
 % the stack (file, function, line per line) instead of being raised.
 
@@ -26,6 +27,20 @@ try
 		float_type = opt.precision;
 		model.gpu_use = false;
 		model.float_type = opt.precision;
+	end
+	if ~isempty(opt.config_file)
+		% fields the tree's own read_config sets and we do not
+		step = 'read_config';
+		try
+			tree_param = read_config(opt.config_file);
+			names = fieldnames(tree_param);
+			for k = 1 : numel(names)
+				if ~isfield(param, names{k})
+					param.(names{k}) = tree_param.(names{k});
+				end
+			end
+		catch
+		end
 	end
 	if opt.merge_init_model
 		% fields the tree's own init_model sets and we do not (sizes and
@@ -71,7 +86,7 @@ try
 	loss = outs{opt.loss_out};
 	simplecnn_rec__('put', 'seconds', seconds, 0);
 	simplecnn_rec__('put', 'loss', loss, 0);
-	simplecnn_put_cells__(net, 'Z');
+	simplecnn_put_cells__(net, 'Z', 2);
 	simplecnn_put_cells__(net, 'idx_pad');
 	simplecnn_put_cells__(net, 'idx_phiZ');
 	simplecnn_put_cells__(net, 'idx_pool');
@@ -92,12 +107,16 @@ end
 simplecnn_rec__('close');
 end
 
-function simplecnn_put_cells__(net, name)
+function simplecnn_put_cells__(net, name, first)
+% records net.(name){m}, m = first..end (net.Z{1} is the data itself)
+if nargin < 3
+	first = 1;
+end
 if ~isfield(net, name) || ~iscell(net.(name))
 	return;
 end
 c = net.(name);
-for m = 1 : numel(c)
+for m = first : numel(c)
 	if ~isempty(c{m})
 		simplecnn_rec__('put', ['net.' name], c{m}, m);
 	end
