@@ -930,7 +930,7 @@ def run(args) -> int:
                     measure_octave(inp, param, model, prob, precision, args.repeats, tree, ours,
                                    args.octave_timeout, record)
                 if "newton" not in skip and n == min(args.instances):
-                    measure_newton(inp, param, model, prob, precision, args.repeats, record,
+                    measure_newton(inp, param, model, prob, precision, max(1, args.repeats // 3), record,
                                    REPO / "matlab_ref" / "current", args.octave_timeout)
                 blocks.append({"precision": precision, "instances": n, "rows": rows, "summary": _summary(rows)})
                 del ours

@@ -100,22 +100,25 @@ def gradient(prob, param, model, bsize=None):
     from simplecnn_py.init_net import init_net
     from simplecnn_py.lossgrad_subset import lossgrad_subset
 
+    from simplecnn_py import fastpaths
+
     l, L = prob.l, model.L
     bsize = bsize or auto_bsize(param, model, l)
     net = init_net(param, model)
     loss, dlossdW, dlossdb = 0, cell(L), cell(L)
-    for start in range(0, l, bsize):
-        batch_idx = np.arange(start + 1, min(l, start + bsize) + 1)
-        net, batch_loss = lossgrad_subset(prob, param, model, net, batch_idx, "fungrad")
-        if start == 0:
-            loss = batch_loss
-            for m in range(1, L + 1):
-                dlossdW[m], dlossdb[m] = net.dlossdW[m], net.dlossdb[m]
-        else:
-            loss = loss + batch_loss
-            for m in range(1, L + 1):
-                dlossdW[m] = dlossdW[m] + net.dlossdW[m]
-                dlossdb[m] = dlossdb[m] + net.dlossdb[m]
+    with fastpaths.gradient_only():     # only the loss and gradients are wanted (docs/performance.md)
+        for start in range(0, l, bsize):
+            batch_idx = np.arange(start + 1, min(l, start + bsize) + 1)
+            net, batch_loss = lossgrad_subset(prob, param, model, net, batch_idx, "fungrad")
+            if start == 0:
+                loss = batch_loss
+                for m in range(1, L + 1):
+                    dlossdW[m], dlossdb[m] = net.dlossdW[m], net.dlossdb[m]
+            else:
+                loss = loss + batch_loss
+                for m in range(1, L + 1):
+                    dlossdW[m] = dlossdW[m] + net.dlossdW[m]
+                    dlossdb[m] = dlossdb[m] + net.dlossdb[m]
     return loss, dlossdW, dlossdb
 
 

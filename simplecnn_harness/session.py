@@ -4,29 +4,64 @@
         octave.addpath(folder)
         octave.eval("simplecnn_drive__('in.mat', 'out')")
 
-The session is one ``octave-cli`` process talking over pipes: each
-:meth:`OctaveSession.eval` sends the code wrapped in ``try``/``catch`` and
-waits for a sentinel line.  (We do not use oct2py's session: importing the
-``oct2py`` package starts a default Octave process of its own, a second
-Octave and about a second per run, and its pty wrapper prints noise at
-exit.  Big arrays never travel through the session anyway: the driver reads
-a .mat file written with scipy and the recorder writes raw binary files.)
+The session is an oct2py ``Oct2Py`` instance (``octave.oct2py``): one
+``octave-cli`` process behind a pty, driven by oct2py.  Each
+:meth:`OctaveSession.eval` hands oct2py the code wrapped in ``try``/``catch``
+(``Oct2Py.eval``, which runs it with ``evalin('base', ...)``); the lines
+Octave prints arrive one by one through oct2py's ``stream_handler`` and are
+appended to :attr:`OctaveSession.output` as they come (``simplecnn
+compare-train`` shows them live from another thread).  Big arrays never
+travel through the session: the driver reads a .mat file written with scipy
+and the recorder writes raw binary files.
+
+What this module adds to oct2py:
 
 * No Octave on the machine: ``EnvironmentProblem`` whose message says how to
-  install it (``apt-get install octave`` or ``bash scripts/setup.sh``).
-* A call running longer than ``timeout`` seconds: the Octave process (the one
-  this session started, by its process-group id) is ended and
-  ``OctaveTimeout`` (an ``EnvironmentProblem``) is raised, so a hung Octave
-  never hangs us.
-* An Octave error in a call: ``OctaveError`` with Octave's message on one line.
+  install it (``apt-get install octave`` or ``bash scripts/setup.sh``), one
+  line.  ``find_octave()`` is asked first, so ``oct2py`` is not even imported
+  then (importing it starts a default Octave session, and without Octave it
+  prints a traceback).
+* The import: ``OCTAVE_EXECUTABLE`` is set to the ``octave-cli`` found, so
+  the default session oct2py starts at import is a plain ``octave-cli`` (no
+  X11/GUI warnings); that session is shut down at once
+  (``oct2py.octave.exit()``), so only the run's own Octave stays up.  Octave
+  7.3's ``octave-cli --eval`` prints ``error: ignoring const
+  execution_exception& while preparing to exit`` on stderr each time oct2py
+  checks the executable: stderr (fd 2) is captured around the import and
+  around each start, and shown only when the start fails.
+* A call running longer than ``timeout`` seconds: a watchdog interrupts
+  Octave (SIGINT, as oct2py's own timeout does); if Octave has not returned
+  3 s later, the process group of the Octave this session started is killed
+  (by its id).  Either way the session is ended and ``OctaveTimeout`` (an
+  ``EnvironmentProblem``) is raised, so a hung Octave never hangs us.
+  (oct2py's own ``timeout`` is per line of output, so a loop that keeps
+  printing would never hit it, and an interrupted call returns as if it had
+  succeeded: it is only passed as a backstop.)
+* An Octave error in a call: ``OctaveError`` with Octave's message on one
+  line and the stack as ``[file, function, line]`` (our ``try``/``catch``
+  prints them as marker lines, which are not part of the output).
+* Octave dying in a call: ``EnvironmentProblem`` (oct2py would restart a
+  fresh Octave behind our back: that is switched off).
+* Code asking for keyboard input (``keyboard``, a breakpoint): oct2py would
+  read Python's stdin; the session answers ``dbquit`` instead and raises
+  ``OctaveError``.  oct2py's Jupyter helpers (octave_kernel's ``pause``,
+  ``input``, ... overrides) are removed from Octave's path, so the code runs
+  under Octave's own functions, as it would in a plain Octave.
+
+Cost against the plain ``octave-cli`` pipe session this replaces (measured
+here, see docs/harness.md): the first start in a Python process pays for
+importing oct2py and its default session (about 1 s); each start then takes
+about 0.3 s, each call about 10 ms (oct2py exchanges a small .mat request
+and response per call), closing about 0.1 s.
 """
 from __future__ import annotations
 
+import contextlib
 import os
-import queue
+import shlex
 import shutil
 import signal
-import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -36,6 +71,11 @@ from simplecnn_py.errors import EnvironmentProblem
 INSTALL_HINT = "install it with `apt-get install octave` (or run `bash scripts/setup.sh`)"
 HERE = os.path.dirname(os.path.abspath(__file__))
 OCTAVE_HELPERS = os.path.join(HERE, "octave")
+START_LIMIT = 120.0          # seconds for Octave to start
+GRACE = 3.0                  # seconds between the interrupt and the kill on a timeout
+MAX_OUTPUT = 5000            # lines kept in OctaveSession.output
+# stderr lines known to be harmless noise while oct2py starts or checks Octave
+NOISE = ("ignoring const execution_exception", "X11 DISPLAY", "disabling GUI features")
 
 
 class OctaveTimeout(EnvironmentProblem):
@@ -64,36 +104,66 @@ def find_octave() -> str:
 
 
 class OctaveSession:
-    """A context manager around one Octave process."""
+    """A context manager around one Octave process, an oct2py ``Oct2Py``.
+
+    The ``Oct2Py`` instance is ``self.oct2py`` (``None`` until :meth:`start`
+    and after :meth:`close`); its ``push``/``pull``/``feval`` may be used for
+    small values.  It is held, not subclassed: ``oct2py`` must not be
+    imported before we know Octave is there, and ``Oct2Py`` turns any unknown
+    attribute into an Octave function call.
+    """
 
     def __init__(self, timeout: float | None = 600, executable: str | None = None):
         self.timeout = timeout
         self.executable = executable or find_octave()
-        self.proc: subprocess.Popen | None = None
-        self._lines: queue.Queue = queue.Queue()
+        self.oct2py = None                   # the oct2py.Oct2Py instance
         self.output: list[str] = []          # what Octave printed (bounded)
-        self.started_in = None               # seconds to start
+        self.started_in = None               # seconds to start (the oct2py import included)
+        self._stdin_asked = None
 
     # -- life cycle -------------------------------------------------------------
     def start(self):
         t0 = time.perf_counter()
-        cmd = [self.executable, "--no-gui", "--quiet", "--no-init-file", "--no-history",
-               "--no-window-system"]
-        if os.path.basename(self.executable) != "octave-cli":
-            cmd.insert(1, "--no-line-editing")
-        env = dict(os.environ, TERM="dumb")
+        exe = shutil.which(self.executable)
+        if exe is None:
+            raise EnvironmentProblem(f"cannot start GNU Octave ({self.executable}): no such program; "
+                                     f"{INSTALL_HINT}")
+        oct2py = _import_oct2py(exe)
+        term = os.environ.get("TERM")
+        captured, failure, oc = [], None, None
         try:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        except OSError as e:
-            raise EnvironmentProblem(f"cannot start GNU Octave ({self.executable}): {e.strerror or e}; "
-                                     f"{INSTALL_HINT}") from None
-        threading.Thread(target=self._reader, args=(self.proc.stdout,), daemon=True).start()
+            with _StartWatch(exe, START_LIMIT) as watch, _stderr_to(captured):
+                try:
+                    oc = oct2py.Oct2Py(executable=shlex.quote(exe), load_octaverc=False, backend="disable",
+                                       extra_cli_options="--no-history --no-window-system")
+                except Exception as e:           # Oct2PyError, OSError, pexpect's EOF/TIMEOUT
+                    failure = e
+        finally:
+            # octave_kernel sets TERM=dumb in our own environment for its child
+            if term is None:
+                os.environ.pop("TERM", None)
+            else:
+                os.environ["TERM"] = term
+        if failure is not None:
+            if watch.fired:
+                raise EnvironmentProblem(f"GNU Octave ({exe}) did not start within {START_LIMIT:g} s")
+            said = [x.strip() for x in "".join(captured).splitlines() + str(failure).splitlines()
+                    if x.strip() and not any(n in x for n in NOISE)]
+            raise EnvironmentProblem(f"cannot start GNU Octave ({exe}): {said[-1] if said else 'it exited'}; "
+                                     f"{INSTALL_HINT}")
+        self.oct2py = oc
+        oc.restart = _no_restart             # a dead Octave is an error, not restarted silently
+        oc._handle_stdin = self._stdin       # oct2py would read Python's stdin
         try:
-            self.eval("more off; page_screen_output(false); page_output_immediately(true);", timeout=120)
+            kernel_dir = os.path.dirname(os.path.realpath(__import__("octave_kernel").__file__))
+            self.eval("more off; page_screen_output(false); page_output_immediately(true); "
+                      f"warning('off', 'Octave:rmpath-not-found'); rmpath('{_q(kernel_dir)}'); "
+                      f"addpath('{_q(OCTAVE_HELPERS)}');", timeout=START_LIMIT)
         except OctaveTimeout:
-            raise EnvironmentProblem(f"GNU Octave ({self.executable}) did not start within 120 s") from None
-        self.addpath(OCTAVE_HELPERS)
+            raise EnvironmentProblem(f"GNU Octave ({exe}) did not start within {START_LIMIT:g} s") from None
+        except BaseException:
+            self.close()
+            raise
         self.started_in = time.perf_counter() - t0
         return self
 
@@ -105,30 +175,43 @@ class OctaveSession:
 
     @property
     def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
+        """Process id of the Octave this session started (a process-group leader)."""
+        return _pid(self.oct2py)
 
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        oc = self.oct2py
+        if oc is None or getattr(oc, "_engine", None) is None:
+            return False
+        try:
+            return bool(oc._engine.repl.child.isalive())
+        except Exception:
+            return False
 
     def close(self):
-        """Quit Octave; if it does not go within 5 s, end the process we started."""
-        proc, self.proc = self.proc, None
-        if proc is None:
+        """Quit Octave (``Oct2Py.exit``); whatever is left of the process
+        group this session started is then ended by its id."""
+        oc, self.oct2py = self.oct2py, None
+        if oc is None:
             return
+        pid, leader_alive = _pid(oc), self._leader_alive(oc)
         try:
-            if proc.poll() is None:
-                proc.stdin.write(b"\nexit(0);\n")
-                proc.stdin.flush()
-                proc.stdin.close()
-                proc.wait(timeout=5)
-        except (OSError, ValueError, subprocess.TimeoutExpired):
+            oc.exit()
+        except Exception:
             pass
-        _end(proc)
+        if pid is not None and leader_alive and _pid_alive(pid):
+            _kill_group(pid)
 
-    def _reader(self, stream):
-        for raw in iter(stream.readline, b""):
-            self._lines.put(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
-        self._lines.put(None)
+    @staticmethod
+    def _leader_alive(oc) -> bool:
+        try:
+            return bool(oc._engine.repl.child.isalive())
+        except Exception:
+            return False
+
+    def _stdin(self, prompt):
+        """Octave asked for keyboard input: never wait for it."""
+        self._stdin_asked = str(prompt).strip()
+        return "dbquit" if "debug>" in str(prompt) else ""
 
     # -- calls ------------------------------------------------------------------
     def eval(self, code: str, timeout: float | None = None) -> list[str]:
@@ -141,7 +224,8 @@ class OctaveSession:
             raise EnvironmentProblem("the Octave session is not running")
         limit = self.timeout if timeout is None else timeout
         tag = uuid.uuid4().hex[:12]
-        block = (f"try\n eval('{_q(code)}');\n"
+        text = " char(10) ".join(f"'{_q(x)}'" for x in str(code).split("\n"))
+        block = (f"try\n eval([{text}]);\n"
                  f"catch simplecnn_err__\n"
                  f" fprintf('\\n<<ERR{tag}>>%s\\n', strrep(simplecnn_err__.message, sprintf('\\n'), '<NL>'));\n"
                  f" for simplecnn_k__ = 1:numel(simplecnn_err__.stack)\n"
@@ -149,43 +233,47 @@ class OctaveSession:
                  f"simplecnn_err__.stack(simplecnn_k__).name, simplecnn_err__.stack(simplecnn_k__).line);\n"
                  f" end\n"
                  f"end\n"
-                 f"fprintf('\\n<<DONE{tag}>>\\n'); fflush(stdout);\n")
+                 f"fprintf('\\n<<DONE{tag}>>\\n');\n")
+        call = _Call(tag, self.output)
+        self._stdin_asked = None
+        watch = _Watchdog(self.pid, limit)
+        failure = None
         try:
-            self.proc.stdin.write(block.encode("utf-8"))
-            self.proc.stdin.flush()
-        except OSError:
-            raise EnvironmentProblem("Octave exited unexpectedly (its input pipe is closed)") from None
-        deadline = None if limit is None else time.monotonic() + limit
-        printed, error, where = [], None, []
-        while True:
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                line = self._lines.get(timeout=wait)
-            except queue.Empty:
-                self._kill()
-                raise OctaveTimeout(f"Octave did not finish within {limit:g} s (--timeout); "
-                                    "it was stopped") from None
-            if line is None:
-                rc = self.proc.poll() if self.proc else None
-                self._kill()
-                tail = " | ".join(x for x in printed[-3:] if x.strip())
-                raise EnvironmentProblem(f"Octave exited unexpectedly (status {rc})"
-                                         + (f": {tail}" if tail else ""))
-            if line.startswith(f"<<DONE{tag}>>"):
-                break
-            if line.startswith(f"<<ERR{tag}>>"):
-                error = "; ".join(p.strip() for p in line[len(tag) + 7:].split("<NL>") if p.strip())
-                continue
-            if line.startswith(f"<<AT{tag}>>"):
-                where.append(line[len(tag) + 6:].split("\t"))
-                continue
-            printed.append(line)
-            if len(self.output) < 5000:
-                self.output.append(line)
+            # oct2py's timeout (per line of output) only as a backstop to the watchdog
+            self.oct2py.eval(block, quiet=True, verbose=False, stream_handler=call.line,
+                             timeout=None if limit is None else limit + GRACE + 30)
+        except Exception as e:                   # Oct2PyError, pexpect's EOF/TIMEOUT
+            failure = e
+        except BaseException:                    # KeyboardInterrupt: oct2py interrupted Octave
+            watch.stop()
+            self.close()
+            raise
+        watch.stop()
+        if watch.fired:
+            self.close()
+            raise OctaveTimeout(f"Octave did not finish within {limit:g} s (--timeout); it was stopped")
+        if not self.alive():
+            rc = self._exit_status()
+            self.close()
+            tail = " | ".join(x for x in call.printed[-3:] if x.strip())
+            raise EnvironmentProblem("Octave exited unexpectedly" + (f" (status {rc})" if rc is not None else "")
+                                     + (f": {tail}" if tail else ""))
+        if failure is not None:
+            # an error oct2py's own _pyeval caught (Octave is back at its prompt), else the
+            # session is in an unknown state: end it
+            if not isinstance(failure, _OCT2PY.Oct2PyError):
+                self.close()
+            raise OctaveError(_one_line(failure) or "the Octave call failed", call.where)
+        if self._stdin_asked is not None:
+            raise OctaveError(f"the code asked for keyboard input ({self._stdin_asked!r}: `keyboard`, "
+                              "`input` or a breakpoint); the harness cannot answer it", call.where)
+        if call.error is not None:
+            raise OctaveError(call.error, call.where)
+        if not call.done:
+            raise OctaveError("Octave abandoned the call (interrupted)", call.where)
+        printed = call.printed
         if printed and printed[-1] == "":
             printed.pop()
-        if error is not None:
-            raise OctaveError(error, where)
         return printed
 
     def addpath(self, *folders):
@@ -196,31 +284,209 @@ class OctaveSession:
         for f in folders:
             self.eval(f"rmpath('{_q(f)}');", timeout=60)
 
-    def _kill(self):
-        proc, self.proc = self.proc, None
-        if proc is not None:
-            _end(proc)
-
-
-def _end(proc: subprocess.Popen):
-    """End the Octave process group this session started (by its id)."""
-    if proc.poll() is None:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(proc.pid, sig)
-            except (ProcessLookupError, PermissionError):
-                break
-            try:
-                proc.wait(timeout=3)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-    for s in (proc.stdin, proc.stdout):
+    def _exit_status(self):
         try:
-            if s is not None:
-                s.close()
-        except OSError:
-            pass
+            child = self.oct2py._engine.repl.child
+            if child.isalive():
+                return None
+            return child.exitstatus if child.exitstatus is not None else -(child.signalstatus or 0)
+        except Exception:
+            return None
+
+
+class _Call:
+    """The lines of one call, sorted out as they arrive (oct2py's stream_handler)."""
+
+    def __init__(self, tag, output):
+        self.err, self.at, self.end = f"<<ERR{tag}>>", f"<<AT{tag}>>", f"<<DONE{tag}>>"
+        self.output = output
+        self.printed: list[str] = []
+        self.error = None
+        self.where: list[list[str]] = []
+        self.done = False
+
+    def line(self, text):
+        for line in str(text).replace("\r\n", "\n").split("\n"):
+            self._one(line.rstrip("\r"))
+
+    def _one(self, line):
+        if self.done:
+            return
+        if line.startswith(self.end):
+            self.done = True
+        elif line.startswith(self.err):
+            self.error = "; ".join(p.strip() for p in line[len(self.err):].split("<NL>") if p.strip())
+        elif line.startswith(self.at):
+            frame = line[len(self.at):].split("\t")
+            if not _is_oct2py_frame(frame):
+                self.where.append(frame)
+        else:
+            self.printed.append(line)
+            if len(self.output) < MAX_OUTPUT:
+                self.output.append(line)
+
+
+class _Watchdog:
+    """At the deadline: interrupt Octave; ``GRACE`` seconds later, kill its group."""
+
+    def __init__(self, pid, limit):
+        self.fired = False
+        self._done = threading.Event()
+        if pid is not None and limit is not None:
+            self._pid, self._limit = pid, max(0.0, float(limit))
+            threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        if self._done.wait(self._limit):
+            return
+        self.fired = True
+        with contextlib.suppress(OSError):
+            os.kill(self._pid, signal.SIGINT)
+        if self._done.wait(GRACE):
+            return
+        _kill_group(self._pid)
+
+    def stop(self):
+        self._done.set()
+
+
+class _StartWatch:
+    """Oct2Py() has no time limit of its own: past ``limit`` seconds, end the
+    Octave processes this Python process started meanwhile (by their ids)."""
+
+    def __init__(self, exe, limit):
+        self.exe, self.limit, self.fired = os.path.realpath(exe), limit, False
+        self._done = threading.Event()
+        self._before = set(_children())
+
+    def __enter__(self):
+        threading.Thread(target=self._run, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+
+    def _run(self):
+        if self._done.wait(self.limit):
+            return
+        self.fired = True
+        for pid in set(_children()) - self._before:
+            try:
+                cmd = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[0].decode()
+            except OSError:
+                continue
+            if os.path.realpath(shutil.which(cmd) or cmd) == self.exe:
+                _kill_group(pid)
+
+
+_OCT2PY = None
+_IMPORT_LOCK = threading.Lock()
+
+
+def _import_oct2py(exe):
+    """``import oct2py`` once per Python process, with ``OCTAVE_EXECUTABLE``
+    set, its stderr noise captured and its default session shut down."""
+    global _OCT2PY
+    with _IMPORT_LOCK:
+        if _OCT2PY is None:
+            os.environ["OCTAVE_EXECUTABLE"] = shlex.quote(exe)
+            captured = []
+            try:
+                with _StartWatch(exe, START_LIMIT), _stderr_to(captured):
+                    import oct2py
+                    default = getattr(oct2py, "octave", None)   # absent when it failed to start
+                    if default is not None:
+                        default.exit()
+            except ImportError as e:
+                raise EnvironmentProblem(f"the Python package oct2py is missing ({e}): "
+                                         "run `.venv/bin/pip install oct2py`") from None
+            _OCT2PY = oct2py
+    return _OCT2PY
+
+
+@contextlib.contextmanager
+def _stderr_to(captured: list):
+    """Send fd 2 (Octave's and oct2py's stderr noise) to a temporary file;
+    its text is appended to ``captured``."""
+    import sys
+
+    with contextlib.suppress(Exception):
+        sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            captured.append(tmp.read().decode("utf-8", errors="replace"))
+
+
+def _no_restart(*args, **kwargs):
+    """Replaces ``Oct2Py.restart`` on our instance: oct2py restarts a dead
+    Octave by itself; we report it instead."""
+
+
+def _pid(oc):
+    try:
+        return int(oc._engine.repl.child.pid)
+    except Exception:
+        return None
+
+
+def _pid_alive(pid) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
+
+
+def _kill_group(pid):
+    """End the process group of the Octave we started (its leader's id)."""
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+            return
+        except (ProcessLookupError, PermissionError):
+            continue
+
+
+def _children():
+    """Ids of this process's children (Linux /proc; empty elsewhere)."""
+    me = os.getpid()
+    out = []
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return out
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read().decode(errors="replace")
+            if int(stat.rsplit(")", 1)[1].split()[1]) == me:
+                out.append(int(name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def _is_oct2py_frame(frame) -> bool:
+    """The ``_pyeval`` frame oct2py's call adds at the bottom of every stack."""
+    return bool(frame) and (frame[0].replace("\\", "/").rsplit("/", 1)[-1] == "_pyeval.m"
+                            or (len(frame) > 1 and frame[1] == "_pyeval"))
+
+
+def _one_line(text) -> str:
+    lines = [x.strip() for x in str(text).splitlines() if x.strip()]
+    lines = [x for x in lines if not x.startswith("Octave evaluation error")] or lines
+    return "; ".join(lines[:2])
 
 
 def _q(s) -> str:

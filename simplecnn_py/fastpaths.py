@@ -30,27 +30,34 @@ Data movement is bit-identical to the reference, and so are the scatter-adds
 one with ``np.array_equal`` on the raw bytes.
 
 ``lossgrad_subset`` and ``feedforward`` also have a fused path: instances are
-processed in small chunks (a few MiB of intermediates, so they stay in
-cache), each chunk running the forward and then the backward pass through all
-layers, in two threads with single-threaded BLAS (numpy releases the GIL in
-products, copies and ufuncs).  Everything per instance (``Z``, ``phiZ``,
-``idx_pool``, every Delta) is bit-identical to the reference; ``dlossdW``,
-``dlossdb`` and the loss are sums over instances, added chunk by chunk and
-then over the two halves of the batch, so they differ from the reference's
-one big product by rounding only (the tests bound it).  The chunking and the
-split in two are fixed by the shapes, not by the machine, so results do not
-depend on the number of cores.  ``W'*Delta`` and the phi-gradient are never
-materialised for the whole batch, which is what keeps the peak memory of
-``lossgrad_subset`` close to the bytes of the ``Z`` and ``phiZ`` it keeps.
+processed in chunks of a few instances (about 3 MiB of intermediates, so they
+stay in cache), each chunk running the forward and then the backward pass
+through all layers, in two threads with single-threaded BLAS (numpy releases
+the GIL in products, copies and ufuncs).  ``W'*Delta`` is computed one filter
+offset at a time (``phi_gradient_blocks_into``), so neither it nor the phi
+gradient of the whole batch is ever built.  Everything per instance (``Z``,
+``idx_pool``, every Delta, phiZ) is bit-identical to the reference;
+``dlossdW``, ``dlossdb`` and the loss are sums over instances, added chunk
+by chunk, then group by group in a fixed order, so they differ from the
+reference's one big product by rounding only (the tests bound it).  Chunks
+and groups depend on the shapes and the number of instances only, so results
+do not depend on the number of cores or on which thread ran what.
+
+``lossgrad_subset`` keeps phiZ only chunk by chunk: ``net.phiZ`` is a
+``LazyPhiZ`` that builds phiZ{m} again, the same bits, when it is read
+(``feedforward`` keeps it, as ``Jv``/``JTBJv`` read it over and over).  Inside
+``gradient_only()`` it keeps nothing but the gradient (``simplecnn gradient``).
 
 Selecting the reference path
 ----------------------------
 * environment: ``SIMPLECNN_REFERENCE=1`` (read at import);
 * code: ``with fastpaths.use_reference(): ...`` (or ``use_reference(False)``
   to force the fast paths inside a reference block);
-* tracing (``simplecnn_py.trace.tracing()``) always runs the fused
-  ``feedforward``/``lossgrad_subset`` as the reference does, stage by stage;
-  the per-routine fast paths stay on since they are bit-identical.
+* tracing (``simplecnn_py.trace.tracing()``) always runs
+  ``feedforward``/``lossgrad_subset`` stage by stage, as the reference does,
+  so every stage can be recorded; the per-routine fast paths stay on since
+  they are bit-identical;
+* ``SIMPLECNN_THREADS=1``: one thread (the same results).
 
 A fast path also steps aside (returns ``None`` and the routine runs its
 reference lines) when the net's index maps are not the standard ones, e.g.
@@ -62,6 +69,7 @@ import contextlib
 import ctypes
 import functools
 import glob
+import itertools
 import math
 import os
 import threading
@@ -73,9 +81,10 @@ from . import trace
 from .conventions import cell
 
 __all__ = [
-    "enabled", "use_reference",
+    "enabled", "use_reference", "gradient_only", "LazyPhiZ",
     "padding_and_phiZ", "maxpooling", "vTP", "feedforward", "lossgrad_subset",
     "pad_into", "phiZ_into", "crop", "maxpool_into", "pool_scatter_into", "phi_scatter_into",
+    "phi_gradient_blocks_into",
 ]
 
 F = "F"
@@ -83,11 +92,27 @@ F = "F"
 # --- the switch --------------------------------------------------------------
 
 _reference = os.environ.get("SIMPLECNN_REFERENCE", "").strip() not in ("", "0")
+_keep_net = True
 
 
 def enabled() -> bool:
     """True when the fast paths are in use (the default)."""
     return not _reference
+
+
+@contextlib.contextmanager
+def gradient_only():
+    """Inside, the fused ``lossgrad_subset`` keeps nothing in ``net`` but
+    ``dlossdW``/``dlossdb`` (and ``num_sampled_data``, ``Z{1}``): ``Z{m}``
+    for m > 1, ``idx_pool`` and ``phiZ`` are left empty.  For callers that
+    want the loss and the gradient only (``simplecnn gradient``): the batch's
+    intermediates then live chunk by chunk in cache, never in fresh memory."""
+    global _keep_net
+    previous, _keep_net = _keep_net, False
+    try:
+        yield
+    finally:
+        _keep_net = previous
 
 
 @contextlib.contextmanager
@@ -235,6 +260,16 @@ def phi_gradient_blocks_into(out4, Wblocks, D, h, s, a_out, b_out, work):
             np.add(tgt, V.reshape((d, a_out, b_out, n), order=F), out=tgt)
 
 
+def _zero_bordered(work, key, shape, dtype):
+    """A zero array kept in ``work`` whose border stays zero: callers write
+    only its interior (the padding buffers)."""
+    key = ("zero", key, tuple(shape), np.dtype(dtype))
+    buf = work.get(key)
+    if buf is None:
+        buf = work[key] = np.zeros(shape, dtype=dtype, order=F)
+    return buf
+
+
 def _scratch(work, name, shape, dtype):
     """A scratch array of ``shape`` from ``work`` (grown as needed), F-order."""
     size = math.prod(shape)
@@ -309,7 +344,7 @@ def _standard(net, layer, which):
 # Two halves of the batch run in two threads; BLAS is single-threaded during
 # that time (OpenBLAS's own threads would fight ours for the two cores).
 
-NPARTS = 2            # the batch is always split in two: results do not depend on the cores
+NPARTS = max(1, min(8, os.cpu_count() or 1))     # threads (at most)
 _pool = None
 _pool_lock = threading.Lock()
 
@@ -340,9 +375,9 @@ def _openblas():
 
 
 def _workers():
-    """How many threads to run the parts on: 2 on a multi-core machine whose
-    BLAS we can make single-threaded, else 1 (the parts run one after the
-    other: the same results, sequentially)."""
+    """How many threads to run the groups on: one per core (up to 8) when we
+    can make BLAS single-threaded, else 1 (the groups run one after the
+    other: the same results)."""
     override = os.environ.get("SIMPLECNN_THREADS")
     if override:
         return max(1, min(NPARTS, int(override)))
@@ -351,55 +386,106 @@ def _workers():
     return NPARTS
 
 
-def _run_parts(fn, parts):
-    """fn(part) for every part, in threads when possible; returns the results.
+def _run_parts(fn, groups, fold=None):
+    """[fn(group, work) for group in groups], in threads when possible.
 
-    BLAS is single-threaded meanwhile: the products of a chunk are small, and
-    OpenBLAS's own threads would fight ours for the cores (and spin badly when
-    other processes hold them).
+    The threads take the groups one after the other as they become free (so
+    a core held by another process does not hold the whole pass back).  With
+    ``fold``, the results are folded in group order, ``total = fold(total,
+    result)`` as soon as every earlier group is in (so at most a few results
+    wait), and the total is returned: whatever is summed over groups is summed
+    in the same order every time.  Without ``fold`` the results are returned
+    in group order.  ``work`` is the calling thread's scratch dict, kept
+    between calls (a few MiB per thread), so that repeated calls do not fault
+    fresh pages in.  BLAS is single-threaded meanwhile: a chunk's products are
+    small, and OpenBLAS's own threads would fight ours for the cores (and
+    spin badly when other processes hold them).
     """
     global _pool
     nw = _workers()
     blas = _openblas()
+    done, state, lock = {}, {"next": 0, "total": None}, threading.Lock()
+
+    def finish(i, result):
+        if fold is None:
+            done[i] = result
+            return
+        with lock:
+            done[i] = result
+            while state["next"] in done:
+                r = done.pop(state["next"])
+                state["total"] = r if state["next"] == 0 else fold(state["total"], r)
+                state["next"] += 1
+
     with _pool_lock:
         before = None
         if blas is not None:
             before = blas[1]()
             blas[0](1)
         try:
-            if nw == 1 or len(parts) == 1:
-                return [fn(p) for p in parts]
-            if _pool is None:
-                _pool = ThreadPoolExecutor(max_workers=NPARTS, thread_name_prefix="simplecnn")
-            futures = [_pool.submit(fn, p) for p in parts]
-            return [f.result() for f in futures]
+            if nw == 1 or len(groups) == 1:
+                work = _thread_work()
+                for i, g in enumerate(groups):
+                    finish(i, fn(g, work))
+            else:
+                if _pool is None:
+                    _pool = ThreadPoolExecutor(max_workers=NPARTS, thread_name_prefix="simplecnn")
+                taken = itertools.count()              # next() is atomic under the GIL
+
+                def worker():
+                    work = _thread_work()
+                    for i in iter(lambda: next(taken), None):
+                        if i >= len(groups):
+                            return
+                        finish(i, fn(groups[i], work))
+
+                for f in [_pool.submit(worker) for _ in range(nw)]:
+                    f.result()
         finally:
             if before is not None:
                 blas[0](before)
+    return state["total"] if fold is not None else [done[i] for i in range(len(groups))]
+
+
+_local = threading.local()
+
+
+def _thread_work():
+    """This thread's scratch dict (see ``_scratch``)."""
+    work = getattr(_local, "work", None)
+    if work is None:
+        work = _local.work = {}
+    return work
+
+
+NGROUPS = 16          # the chunks of a batch form at most 16 groups (fixed by n and the shapes)
 
 
 def _split(n, chunk):
     """Instances 0..n-1 in chunks of ``chunk`` to ``2*chunk - 1`` instances (a
-    short tail joins the chunk before it), split in NPARTS contiguous parts.
+    short tail joins the chunk before it), in at most NGROUPS groups of
+    consecutive chunks.
 
     No chunk holds a single instance unless n == 1: BLAS computes a product
     with one column as a matrix-vector product, whose sums may be ordered
-    differently from the matrix-matrix product the reference does.
+    differently from the matrix-matrix product the reference does.  The
+    chunks and groups depend on n and the shapes only, not on the machine.
     """
     chunks = [[c0, min(n, c0 + chunk)] for c0 in range(0, n, chunk)]
     if len(chunks) > 1 and chunks[-1][1] - chunks[-1][0] < chunk:
         tail = chunks.pop()
         chunks[-1][1] = tail[1]
     chunks = [tuple(c) for c in chunks]
-    per = -(-len(chunks) // NPARTS)
-    return [chunks[k * per:(k + 1) * per] for k in range(NPARTS) if chunks[k * per:(k + 1) * per]]
+    per = -(-len(chunks) // NGROUPS)
+    return [chunks[k:k + per] for k in range(0, len(chunks), per)]
 
 
-_CHUNK_BYTES = int(os.environ.get("SIMPLECNN_CHUNK_BYTES", 3 * 2**20))   # intermediates of one chunk (per thread)
+_CHUNK_BYTES = 3 * 2**20     # intermediates of one chunk (per thread): stays in L2/L3
 
 
-def _chunk_size(layers, itemsize, full=None):
-    """Instances per chunk: a fixed function of the shapes and the precision."""
+def _chunk_size(layers, itemsize):
+    """Instances per chunk: a fixed function of the shapes and the precision
+    (so are the sums over chunks)."""
     per = 1
     for ly in layers:
         per = max(per, (2 * ly.rows * ly.ncol + ly.d * ly.a_pad * ly.b_pad + 2 * ly.d_out * ly.ncol) * itemsize)
@@ -423,8 +509,8 @@ def _phiZ_of(ly, Z, n):
     P6 = phiZ.reshape((ly.h, ly.h, ly.d, ly.a_conv, ly.b_conv, n), order=F)
     chunk = _chunk_size([ly], Z.dtype.itemsize)
 
-    def part(chunks):
-        pad4 = np.zeros((ly.d, ly.a_pad, ly.b_pad, 2 * chunk), dtype=Z.dtype, order=F)
+    def part(chunks, work):
+        pad4 = _zero_bordered(work, ("pad", ly.key()), (ly.d, ly.a_pad, ly.b_pad, 2 * chunk), Z.dtype)
         for c0, c1 in chunks:
             k = c1 - c0
             pad_into(pad4[..., :k], Z4[..., c0:c1], ly.p)
@@ -489,8 +575,7 @@ def maxpooling(model, net, m):
     I4 = idx_pool.reshape((ly.d_out, ly.a_out, ly.b_out, n), order=F)
     chunk = _chunk_size([ly], S.dtype.itemsize)
 
-    def part(chunks):
-        work = {}
+    def part(chunks, work):
         for c0, c1 in chunks:
             maxpool_into(Z4[..., c0:c1], I4[..., c0:c1], S4[..., c0:c1], ly.pool, ly.base, work)
 
@@ -517,8 +602,7 @@ def vTP(param, model, net, m, V, op):
         I4 = I2.reshape((ly.d_out, ly.a_out, ly.b_out, blocks), order=F)
         chunk = _chunk_size([ly], V.dtype.itemsize)
 
-        def part(chunks):
-            work = {}
+        def part(chunks, work):
             for c0, c1 in chunks:
                 pool_scatter_into(G4[..., c0:c1], V4[..., c0:c1], I4[..., c0:c1], work)
 
@@ -533,7 +617,7 @@ def vTP(param, model, net, m, V, op):
         V6 = V.reshape((ly.h, ly.h, ly.d, ly.a_conv, ly.b_conv, blocks), order=F)
         chunk = _chunk_size([ly], V.dtype.itemsize)
 
-        def part(chunks):
+        def part(chunks, work):
             for c0, c1 in chunks:
                 phi_scatter_into(out4[..., c0:c1], V6[..., c0:c1], ly.h, ly.s)
 
@@ -565,37 +649,33 @@ def _mtimes_into(out, A, B):
 class _Fused:
     """One forward (and backward) pass over a batch, chunk by chunk."""
 
-    def __init__(self, model, net, layers, data, dtype, keep_phiZ):
+    def __init__(self, model, net, layers, data, dtype, keep_phiZ, keep_net=True):
         self.model, self.net, self.layers, self.dtype = model, net, layers, np.dtype(dtype)
-        self.keep_phiZ = keep_phiZ
+        self.keep_phiZ = keep_phiZ and keep_net
+        self.keep_net = keep_net
         self.L, self.LC = int(model.L), int(model.LC)
         self.n = n = data.shape[1]
         self.W = [None] + [np.asarray(model.weight[m], dtype=dtype, order=F) for m in range(1, self.L + 1)]
         self.b = [None] + [np.asarray(model.bias[m], dtype=dtype, order=F) for m in range(1, self.L + 1)]
         net.num_sampled_data = n
         net.Z[1] = data.reshape((int(model.ch_input[1]), -1), order=F)
-        if keep_phiZ:
+        self.per1 = net.Z[1].shape[1] // n if n else 0     # columns of Z{1} per instance
+        if self.keep_phiZ or not keep_net:
             net.phiZ = cell(len(layers))
         for ly in layers:
-            if keep_phiZ:
+            if self.keep_phiZ:
                 net.phiZ[ly.m] = np.empty((ly.rows, ly.ncol * n), dtype=dtype, order=F)
             cols = (ly.a_out * ly.b_out) if ly.pool > 1 else ly.ncol
-            net.Z[ly.m + 1] = np.empty((ly.d_out, cols * n), dtype=dtype, order=F)
+            net.Z[ly.m + 1] = np.empty((ly.d_out, cols * n), dtype=dtype, order=F) if keep_net else None
             if ly.pool > 1:
-                net.idx_pool[ly.m] = np.empty((ly.d_out * ly.a_out * ly.b_out, n), dtype=np.int64, order=F)
+                net.idx_pool[ly.m] = (np.empty((ly.d_out * ly.a_out * ly.b_out, n), dtype=np.int64, order=F)
+                                      if keep_net else None)
         for m in range(self.LC + 1, self.L + 1):
-            net.Z[m + 1] = np.empty((self.W[m].shape[0], n), dtype=dtype, order=F)
+            net.Z[m + 1] = np.empty((self.W[m].shape[0], n), dtype=dtype, order=F) if keep_net else None
         self.chunk = _chunk_size(layers, self.dtype.itemsize)
         # W{m}(:, rows of filter offset (i, j)), for phi_gradient_blocks_into
         self.Wblocks = {ly.m: [np.asfortranarray(self.W[ly.m][:, k::ly.h * ly.h]) for k in range(ly.h * ly.h)]
                         for ly in layers}
-
-    # views of instances c0:c1 of the net's arrays
-    def _Z4(self, m, c0, c1):
-        ly = self.layers[m - 1] if m <= self.LC else None
-        d, a, b = (ly.d, ly.a, ly.b) if ly else (None, None, None)
-        Z = self.net.Z[m]
-        return Z.reshape((d, a, b, self.n), order=F)[..., c0:c1]
 
     def _phiZ(self, m, c0, c1, work):
         """phiZ{m} of instances c0:c1: in net.phiZ{m}, or in a chunk buffer
@@ -605,61 +685,72 @@ class _Fused:
             return self.net.phiZ[m][:, c0 * ly.ncol:c1 * ly.ncol]
         return _scratch(work, ("phiZ", m), (ly.rows, ly.ncol * (c1 - c0)), self.dtype)
 
+    def _chunk_of(self, name, m, c0, c1, rows, per, dtype, work):
+        """Columns of instances c0:c1 (``per`` columns each) of net.<name>{m},
+        or a chunk buffer when the net keeps nothing (``keep_net`` False)."""
+        if self.keep_net:
+            return getattr(self.net, name)[m][:, c0 * per:c1 * per]
+        return _scratch(work, (name, m), (rows, per * (c1 - c0)), dtype)
+
     def forward_chunk(self, c0, c1, work):
+        """The forward pass of instances c0:c1; returns their Z{m} (2-D views)."""
         net, k = self.net, c1 - c0
+        Z = {1: net.Z[1][:, c0 * self.per1:c1 * self.per1]}
         for ly in self.layers:
             m = ly.m
-            Zin4 = self._Z4(m, c0, c1)
-            pad4 = work.get(("pad", m))
-            if pad4 is None:
-                pad4 = work[("pad", m)] = np.zeros((ly.d, ly.a_pad, ly.b_pad, 2 * self.chunk), dtype=self.dtype, order=F)
-            pad_into(pad4[..., :k], Zin4, ly.p)
+            pad4 = _zero_bordered(work, ("pad", ly.key()), (ly.d, ly.a_pad, ly.b_pad, 2 * self.chunk), self.dtype)
+            pad_into(pad4[..., :k], Z[m].reshape((ly.d, ly.a, ly.b, k), order=F), ly.p)
             phiZ = self._phiZ(m, c0, c1, work)
             phiZ_into(phiZ.reshape((ly.h, ly.h, ly.d, ly.a_conv, ly.b_conv, k), order=F),
                       pad4[..., :k], ly.h, ly.s)
             if ly.pool > 1:
                 S = _scratch(work, ("S", m), (ly.d_out, ly.ncol * k), self.dtype)
             else:
-                S = net.Z[m + 1][:, c0 * ly.ncol:c1 * ly.ncol]
+                S = self._chunk_of("Z", m + 1, c0, c1, ly.d_out, ly.ncol, self.dtype, work)
             _mtimes_into(S, self.W[m], phiZ)                     # S = W*phiZ + b
             S += self.b[m]
             np.maximum(S, 0, out=S)                              # sigma(S)
             if ly.pool > 1:
-                Z4 = net.Z[m + 1].reshape((ly.d_out, ly.a_out, ly.b_out, self.n), order=F)
-                I4 = net.idx_pool[m].reshape((ly.d_out, ly.a_out, ly.b_out, self.n), order=F)
-                maxpool_into(Z4[..., c0:c1], I4[..., c0:c1],
+                per = ly.a_out * ly.b_out
+                Z[m + 1] = self._chunk_of("Z", m + 1, c0, c1, ly.d_out, per, self.dtype, work)
+                I = self._chunk_of("idx_pool", m, c0, c1, ly.d_out * per, 1, np.int64, work)
+                maxpool_into(Z[m + 1].reshape((ly.d_out, ly.a_out, ly.b_out, k), order=F),
+                             I.reshape((ly.d_out, ly.a_out, ly.b_out, k), order=F),
                              S.reshape((ly.d_out, ly.a_conv, ly.b_conv, k), order=F),
                              ly.pool, ly.base, work)
-        Zc = net.Z[self.LC + 1].reshape((-1, self.n), order=F)[:, c0:c1]
+                Z["I", m] = I
+            else:
+                Z[m + 1] = S
+        Z[self.LC + 1] = Z[self.LC + 1].reshape((-1, k), order=F)
         for m in range(self.LC + 1, self.L + 1):
-            out = net.Z[m + 1][:, c0:c1]
-            _mtimes_into(out, self.W[m], Zc)
+            out = self._chunk_of("Z", m + 1, c0, c1, self.W[m].shape[0], 1, self.dtype, work)
+            _mtimes_into(out, self.W[m], Z[m])
             out += self.b[m]
             if m < self.L:
                 np.maximum(out, 0, out=out)
-            Zc = out
+            Z[m + 1] = out
+        return Z
 
-    def backward_chunk(self, c0, c1, Y, acc, work):
-        """Loss and gradient sums of instances c0:c1, added into ``acc``."""
-        net, k, L, LC = self.net, c1 - c0, self.L, self.LC
-        residual = net.Z[L + 1][:, c0:c1] - Y[:, c0:c1]
+    def backward_chunk(self, c0, c1, Z, Y, acc, work):
+        """Loss and gradient sums of instances c0:c1 (their Z from
+        forward_chunk), added into ``acc``."""
+        k, L, LC = c1 - c0, self.L, self.LC
+        residual = Z[L + 1] - Y[:, c0:c1]
         r = residual.reshape(-1, order=F)
         acc["loss"] += np.dot(r, r)
         dXidS = 2 * residual
         for m in range(L, LC, -1):                               # fully-connected layers
-            Zm = net.Z[m].reshape((-1, self.n), order=F)[:, c0:c1]
-            acc["dW", m] += _mtimes(dXidS, Zm.T)
+            acc["dW", m] += _mtimes(dXidS, Z[m].T)
             acc["db", m] += np.add.reduce(dXidS, axis=1, keepdims=True)
             dXidS = _mtimes(self.W[m].T, dXidS)
-            dXidS *= (Zm > 0)
+            dXidS *= (Z[m] > 0)
         for ly in reversed(self.layers):                         # convolutional layers
             m = ly.m
             if ly.pool > 1:
                 G = _scratch(work, ("G", m), (ly.d_out, ly.ncol * k), self.dtype)
-                I4 = net.idx_pool[m].reshape((ly.d_out, ly.a_out, ly.b_out, self.n), order=F)
                 pool_scatter_into(G.reshape((ly.d_out, ly.a_conv, ly.b_conv, k), order=F),
                                   dXidS.reshape((ly.d_out, ly.a_out, ly.b_out, k), order=F),
-                                  I4[..., c0:c1], work)
+                                  Z["I", m].reshape((ly.d_out, ly.a_out, ly.b_out, k), order=F), work)
                 dXidS = G
             else:
                 dXidS = dXidS.reshape((ly.d_out, -1), order=F)
@@ -670,7 +761,7 @@ class _Fused:
                 pad4 = _scratch(work, ("dpad", m), (ly.d, ly.a_pad, ly.b_pad, k), self.dtype)
                 phi_gradient_blocks_into(pad4, self.Wblocks[m], dXidS, ly.h, ly.s, ly.a_conv, ly.b_conv, work)
                 nxt = _scratch(work, ("dX", m), (ly.d, ly.a, ly.b, k), self.dtype)
-                np.multiply(crop(pad4, ly.p, ly.a, ly.b), self._Z4(m, c0, c1) > 0, out=nxt)
+                np.multiply(crop(pad4, ly.p, ly.a, ly.b), Z[m].reshape((ly.d, ly.a, ly.b, k), order=F) > 0, out=nxt)
                 dXidS = nxt.reshape((ly.d, -1), order=F)
 
     def run(self, Y=None):
@@ -678,8 +769,7 @@ class _Fused:
         parts = _split(self.n, self.chunk)
         L = self.L
 
-        def part(chunks):
-            work = {}
+        def part(chunks, work):
             acc = None
             if Y is not None:
                 acc = {"loss": self.dtype.type(0)}
@@ -687,23 +777,23 @@ class _Fused:
                     acc["dW", m] = np.zeros(self.W[m].shape, dtype=self.dtype, order=F)
                     acc["db", m] = np.zeros((self.W[m].shape[0], 1), dtype=self.dtype, order=F)
             for c0, c1 in chunks:
-                self.forward_chunk(c0, c1, work)
+                Z = self.forward_chunk(c0, c1, work)
                 if Y is not None:
-                    self.backward_chunk(c0, c1, Y, acc, work)
+                    self.backward_chunk(c0, c1, Z, Y, acc, work)
             return acc
 
-        accs = _run_parts(part, parts)
-        net = self.net
-        if not self.keep_phiZ:
-            net.phiZ = LazyPhiZ(self.layers, [net.Z[ly.m] for ly in self.layers], self.n)
-        net.Z[self.LC + 1] = net.Z[self.LC + 1].reshape((-1, self.n), order=F)
-        if Y is None:
-            return None
-        total = accs[0]
-        for other in accs[1:]:
+        def add(total, acc):
             for key in total:
-                total[key] = total[key] + other[key]
-        return total
+                total[key] += acc[key]
+            return total
+
+        total = _run_parts(part, parts, fold=add if Y is not None else None)
+        net = self.net
+        if self.keep_net:
+            if not self.keep_phiZ:
+                net.phiZ = LazyPhiZ(self.layers, [net.Z[ly.m] for ly in self.layers], self.n)
+            net.Z[self.LC + 1] = net.Z[self.LC + 1].reshape((-1, self.n), order=F)
+        return total if Y is not None else None
 
 
 def _mtimes(A, B):
@@ -734,7 +824,9 @@ def lossgrad_subset(prob, param, model, net, batch_idx, task):
     dtype = float_type(param)
     batch_idx = np.asarray(batch_idx).reshape(-1)
     Y = ftype(cols(prob.label_mat, batch_idx), dtype)
-    fused = _Fused(model, net, layers, ftype(cols(prob.data, batch_idx), dtype), dtype, keep_phiZ=False)
+    keep_net = _keep_net or task == "funonly"
+    fused = _Fused(model, net, layers, ftype(cols(prob.data, batch_idx), dtype), dtype, keep_phiZ=False,
+                   keep_net=keep_net)
     if task == "funonly":
         fused.run()
         residual = net.Z[int(model.L) + 1] - Y

@@ -263,6 +263,26 @@ def test_fused_funonly_and_feedforward():
                 assert same_bytes(net.idx_pool[m], ref.idx_pool[m])
 
 
+def test_gradient_only_keeps_nothing_but_gives_the_same_gradient():
+    param = make_param(**MNIST_SHAPE)
+    model = perturb_biases(init_model(param, seed=2))
+    prob = make_prob(model, 48, seed=2)
+    batch = np.arange(1, 49)
+    net, loss = fastpaths.lossgrad_subset(prob, param, model, init_net(param, model), batch, "fungrad")
+    with fastpaths.gradient_only():
+        lean, loss2 = fastpaths.lossgrad_subset(prob, param, model, init_net(param, model), batch, "fungrad")
+        peak_lean, _ = peak_bytes(lambda: fastpaths.lossgrad_subset(prob, param, model, init_net(param, model),
+                                                                    batch, "fungrad"))
+    peak_full, _ = peak_bytes(lambda: fastpaths.lossgrad_subset(prob, param, model, init_net(param, model),
+                                                                batch, "fungrad"))
+    assert same_bytes(loss2, loss)
+    for m in range(1, model.L + 1):
+        assert same_bytes(lean.dlossdW[m], net.dlossdW[m]) and same_bytes(lean.dlossdb[m], net.dlossdb[m])
+    assert all(lean.Z[m] is None for m in range(2, model.L + 2))
+    assert all(lean.idx_pool[m] is None and lean.phiZ[m] is None for m in range(1, model.LC + 1))
+    assert peak_lean < 0.5 * peak_full
+
+
 def test_fused_results_do_not_depend_on_threads():
     """The batch is split in two fixed halves whatever the cores: one thread
     or two give the same bits."""
@@ -413,3 +433,16 @@ def test_phi_gradient_by_offset_blocks(name):
         out4 = np.empty((ly.d, ly.a_pad, ly.b_pad, 6), order="F")
         fastpaths.phi_gradient_blocks_into(out4, blocks, D, ly.h, ly.s, ly.a_conv, ly.b_conv, {})
         assert same_bytes(out4.reshape(-1, order="F"), want), (name, m)
+
+
+def test_port_oracle_tests_pass_on_the_reference_path_too():
+    """The port's oracle tests (P matrices, Kronecker forms, finite
+    differences, the slides' pooling example, Gauss-Newton products) run by
+    default on the fast paths; here they run again on the reference path."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    files = sorted(f"tests/{f}" for f in os.listdir(os.path.join(root, "tests"))
+                   if f.startswith("test_port_") or f == "test_train_products.py")
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files],
+                         cwd=root, env=dict(os.environ, SIMPLECNN_REFERENCE="1"), capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert " passed" in out.stdout and " failed" not in out.stdout
