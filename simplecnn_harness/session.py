@@ -6,8 +6,8 @@
 
 The session is an oct2py ``Oct2Py`` instance (``octave.oct2py``): one
 ``octave-cli`` process behind a pty, driven by oct2py.  Each
-:meth:`OctaveSession.eval` hands oct2py the code wrapped in ``try``/``catch``
-(``Oct2Py.eval``, which runs it with ``evalin('base', ...)``); the lines
+:meth:`OctaveSession.eval` hands the code, wrapped in ``try``/``catch``, to
+``Oct2Py.eval`` (which runs it with ``evalin('base', ...)``); the lines
 Octave prints arrive one by one through oct2py's ``stream_handler`` and are
 appended to :attr:`OctaveSession.output` as they come (``simplecnn
 compare-train`` shows them live from another thread).  Big arrays never
@@ -21,42 +21,50 @@ What this module adds to oct2py:
   line.  ``find_octave()`` is asked first, so ``oct2py`` is not even imported
   then (importing it starts a default Octave session, and without Octave it
   prints a traceback).
-* The import: ``OCTAVE_EXECUTABLE`` is set to the ``octave-cli`` found, so
-  the default session oct2py starts at import is a plain ``octave-cli`` (no
-  X11/GUI warnings); that session is shut down at once
-  (``oct2py.octave.exit()``), so only the run's own Octave stays up.  Octave
-  7.3's ``octave-cli --eval`` prints ``error: ignoring const
+* The import (once per Python process, at the first start):
+  ``OCTAVE_EXECUTABLE`` is set to the ``octave-cli`` found, so the default
+  session oct2py starts at import is a plain ``octave-cli`` (no X11/GUI
+  warnings), and our settings are passed to it as ``OCT2PY_*`` variables.
+  That fresh session becomes the first ``OctaveSession``'s Octave
+  (``ADOPT_DEFAULT_SESSION``; else it is shut down at once with
+  ``oct2py.octave.exit()``): one Octave start per run, one Octave running.
+  Octave 7.3's ``octave-cli --eval`` prints ``error: ignoring const
   execution_exception& while preparing to exit`` on stderr each time oct2py
-  checks the executable: stderr (fd 2) is captured around the import and
-  around each start, and shown only when the start fails.
+  checks the executable: stderr (fd 2) is captured around the import and each
+  start, and only used for the message when the start fails.
 * A call running longer than ``timeout`` seconds: a watchdog interrupts
-  Octave (SIGINT, as oct2py's own timeout does); if Octave has not returned
+  Octave (SIGINT, what oct2py's own timeout does); if Octave has not returned
   3 s later, the process group of the Octave this session started is killed
   (by its id).  Either way the session is ended and ``OctaveTimeout`` (an
   ``EnvironmentProblem``) is raised, so a hung Octave never hangs us.
-  (oct2py's own ``timeout`` is per line of output, so a loop that keeps
-  printing would never hit it, and an interrupted call returns as if it had
-  succeeded: it is only passed as a backstop.)
+  oct2py's own ``timeout`` is only a backstop: it counts from the last line
+  Octave printed (a loop that keeps printing never reaches it), and a call it
+  interrupts returns as if it had succeeded.
 * An Octave error in a call: ``OctaveError`` with Octave's message on one
   line and the stack as ``[file, function, line]`` (our ``try``/``catch``
-  prints them as marker lines, which are not part of the output).
-* Octave dying in a call: ``EnvironmentProblem`` (oct2py would restart a
-  fresh Octave behind our back: that is switched off).
-* Code asking for keyboard input (``keyboard``, a breakpoint): oct2py would
-  read Python's stdin; the session answers ``dbquit`` instead and raises
-  ``OctaveError``.  oct2py's Jupyter helpers (octave_kernel's ``pause``,
-  ``input``, ... overrides) are removed from Octave's path, so the code runs
-  under Octave's own functions, as it would in a plain Octave.
+  prints them as marker lines, which are kept out of the output).
+* Octave dying in a call: ``EnvironmentProblem`` (oct2py would silently start
+  a new Octave: switched off on our instances).
+* Octave asking for input: oct2py would answer from Python's stdin.  The
+  Jupyter overrides octave_kernel puts on Octave's path (``input``,
+  ``pause``, ``doc``, ...: ``pause(10)`` prints a notice there) are taken off
+  it, so the code runs with Octave's own functions as in a plain Octave:
+  ``input``/``keyboard``/``pause()`` wait on the pty until the timeout; a
+  ``debug>`` prompt (a breakpoint) is answered with ``dbquit`` and raises
+  ``OctaveError``.
 
-Cost against the plain ``octave-cli`` pipe session this replaces (measured
-here, see docs/harness.md): the first start in a Python process pays for
-importing oct2py and its default session (about 1 s); each start then takes
-about 0.3 s, each call about 10 ms (oct2py exchanges a small .mat request
-and response per call), closing about 0.1 s.
+Cost against the plain ``octave-cli`` pipe session this replaced (figures in
+docs/harness.md): starting takes 0.4-0.5 s instead of 0.1-0.2 s (oct2py
+checks the executable with a separate ``octave-cli --eval`` first), the first
+start in a Python process about 1 s (importing oct2py, pydantic, metakernel
+and starting its default session); a call costs 10-20 ms instead of 0.1 ms
+(oct2py writes a small .mat request and reads a .mat response per call, and
+sets the figure visibility); closing takes 0.1 s.
 """
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shlex
 import shutil
@@ -128,36 +136,30 @@ class OctaveSession:
         if exe is None:
             raise EnvironmentProblem(f"cannot start GNU Octave ({self.executable}): no such program; "
                                      f"{INSTALL_HINT}")
-        oct2py = _import_oct2py(exe)
-        term = os.environ.get("TERM")
         captured, failure, oc = [], None, None
-        try:
-            with _StartWatch(exe, START_LIMIT) as watch, _stderr_to(captured):
-                try:
-                    oc = oct2py.Oct2Py(executable=shlex.quote(exe), load_octaverc=False, backend="disable",
-                                       extra_cli_options="--no-history --no-window-system")
-                except Exception as e:           # Oct2PyError, OSError, pexpect's EOF/TIMEOUT
-                    failure = e
-        finally:
-            # octave_kernel sets TERM=dumb in our own environment for its child
-            if term is None:
-                os.environ.pop("TERM", None)
-            else:
-                os.environ["TERM"] = term
+        with _StartWatch(exe, START_LIMIT) as watch, _stderr_to(captured), _term_kept():
+            try:
+                oc = _new_oct2py(exe)
+            except EnvironmentProblem:           # the oct2py package is missing
+                raise
+            except Exception as e:               # Oct2PyError, OSError, pexpect's EOF/TIMEOUT
+                failure = e
         if failure is not None:
             if watch.fired:
                 raise EnvironmentProblem(f"GNU Octave ({exe}) did not start within {START_LIMIT:g} s")
-            said = [x.strip() for x in "".join(captured).splitlines() + str(failure).splitlines()
-                    if x.strip() and not any(n in x for n in NOISE)]
-            raise EnvironmentProblem(f"cannot start GNU Octave ({exe}): {said[-1] if said else 'it exited'}; "
-                                     f"{INSTALL_HINT}")
+            # Octave's own last words on stderr if any (not noise, not a traceback), else oct2py's
+            said = [x.strip() for x in "".join(captured).splitlines()
+                    if x.strip() and x[0] not in " \t" and not x.startswith("Traceback")
+                    and "Error:" not in x and not any(n in x for n in NOISE)]
+            said = said or [x.strip() for x in str(failure).splitlines() if x.strip()] or ["it exited"]
+            raise EnvironmentProblem(f"cannot start GNU Octave ({exe}): {said[-1]}; {INSTALL_HINT}")
         self.oct2py = oc
         oc.restart = _no_restart             # a dead Octave is an error, not restarted silently
         oc._handle_stdin = self._stdin       # oct2py would read Python's stdin
         try:
-            kernel_dir = os.path.dirname(os.path.realpath(__import__("octave_kernel").__file__))
+            kernel = _q(os.path.dirname(os.path.realpath(__import__("octave_kernel").__file__)))
             self.eval("more off; page_screen_output(false); page_output_immediately(true); "
-                      f"warning('off', 'Octave:rmpath-not-found'); rmpath('{_q(kernel_dir)}'); "
+                      f"if any(strcmp(strsplit(path, pathsep), '{kernel}')), rmpath('{kernel}'); end; "
                       f"addpath('{_q(OCTAVE_HELPERS)}');", timeout=START_LIMIT)
         except OctaveTimeout:
             raise EnvironmentProblem(f"GNU Octave ({exe}) did not start within {START_LIMIT:g} s") from None
@@ -265,8 +267,8 @@ class OctaveSession:
                 self.close()
             raise OctaveError(_one_line(failure) or "the Octave call failed", call.where)
         if self._stdin_asked is not None:
-            raise OctaveError(f"the code asked for keyboard input ({self._stdin_asked!r}: `keyboard`, "
-                              "`input` or a breakpoint); the harness cannot answer it", call.where)
+            raise OctaveError(f"Octave stopped for keyboard input ({self._stdin_asked!r}, e.g. at a "
+                              "breakpoint); the harness answered dbquit", call.where)
         if call.error is not None:
             raise OctaveError(call.error, call.where)
         if not call.done:
@@ -370,38 +372,90 @@ class _StartWatch:
         if self._done.wait(self.limit):
             return
         self.fired = True
+        while True:                          # oct2py may try again: until the start gives up
+            self._end_new_children()
+            if self._done.wait(0.5):
+                return
+
+    def _end_new_children(self):
         for pid in set(_children()) - self._before:
             try:
-                cmd = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[0].decode()
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    args = f.read().decode(errors="replace").split("\0")[:2]   # [interpreter,] program
             except OSError:
                 continue
-            if os.path.realpath(shutil.which(cmd) or cmd) == self.exe:
-                _kill_group(pid)
+            if any(a and os.path.realpath(shutil.which(a) or a) == self.exe for a in args):
+                for p in _descendants(pid)[::-1] + [pid]:     # a wrapper script's children too
+                    _kill_group(p)
 
 
 _OCT2PY = None
-_IMPORT_LOCK = threading.Lock()
+_OCT2PY_LOCK = threading.Lock()
+# how every session's Oct2Py is set up (also given, as OCT2PY_* variables, to
+# the default session oct2py starts at import, so that one can be the first)
+SETTINGS = {"load_octaverc": False, "backend": "disable", "extra_cli_options": "--no-history --no-window-system"}
+ADOPT_DEFAULT_SESSION = True
 
 
-def _import_oct2py(exe):
-    """``import oct2py`` once per Python process, with ``OCTAVE_EXECUTABLE``
-    set, its stderr noise captured and its default session shut down."""
+def _new_oct2py(exe):
+    """A fresh ``Oct2Py`` running ``exe``.
+
+    The first call imports oct2py, with ``OCTAVE_EXECUTABLE`` set to ``exe``
+    (and our settings as ``OCT2PY_*`` variables) so the default session it
+    starts at import is a plain ``octave-cli`` set up as ours.  That fresh
+    session is the first one returned (``ADOPT_DEFAULT_SESSION``: one Octave
+    start per run, not two); otherwise it is shut down at once
+    (``oct2py.octave.exit()``).  Only one Octave stays up either way.
+    """
     global _OCT2PY
-    with _IMPORT_LOCK:
+    with _OCT2PY_LOCK:
         if _OCT2PY is None:
             os.environ["OCTAVE_EXECUTABLE"] = shlex.quote(exe)
-            captured = []
+            saved = {k: os.environ.get(k) for k in (f"OCT2PY_{n.upper()}" for n in SETTINGS)}
+            os.environ.update({f"OCT2PY_{n.upper()}": str(v).lower() if isinstance(v, bool) else v
+                               for n, v in SETTINGS.items()})
             try:
-                with _StartWatch(exe, START_LIMIT), _stderr_to(captured):
+                with contextlib.redirect_stdout(io.StringIO()):   # "failed to create default session"
                     import oct2py
-                    default = getattr(oct2py, "octave", None)   # absent when it failed to start
-                    if default is not None:
-                        default.exit()
             except ImportError as e:
                 raise EnvironmentProblem(f"the Python package oct2py is missing ({e}): "
                                          "run `.venv/bin/pip install oct2py`") from None
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
             _OCT2PY = oct2py
-    return _OCT2PY
+            default = getattr(oct2py, "octave", None)      # absent when it failed to start
+            if default is not None:
+                if ADOPT_DEFAULT_SESSION and _set_up_as_ours(default, exe):
+                    return default
+                default.exit()
+    return _OCT2PY.Oct2Py(executable=shlex.quote(exe), **SETTINGS)
+
+
+def _set_up_as_ours(oc, exe) -> bool:
+    try:
+        s = oc.settings
+        running = shlex.split(oc._engine.executable)[0]
+        return (oc._engine.repl.child.isalive() and os.path.realpath(running) == os.path.realpath(exe)
+                and all(getattr(s, n) == v for n, v in SETTINGS.items()))
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def _term_kept():
+    """octave_kernel sets TERM=dumb in our own environment for its child."""
+    term = os.environ.get("TERM")
+    try:
+        yield
+    finally:
+        if term is None:
+            os.environ.pop("TERM", None)
+        else:
+            os.environ["TERM"] = term
 
 
 @contextlib.contextmanager
@@ -412,7 +466,11 @@ def _stderr_to(captured: list):
 
     with contextlib.suppress(Exception):
         sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        saved = os.dup(2)
+    except OSError:                      # no stderr at all: nothing to keep clean
+        yield captured
+        return
     with tempfile.TemporaryFile() as tmp:
         os.dup2(tmp.fileno(), 2)
         try:
@@ -456,24 +514,36 @@ def _kill_group(pid):
             continue
 
 
-def _children():
-    """Ids of this process's children (Linux /proc; empty elsewhere)."""
-    me = os.getpid()
-    out = []
+def _parents():
+    """{pid: parent pid} of every process (Linux /proc; empty elsewhere)."""
+    out = {}
     try:
         names = os.listdir("/proc")
     except OSError:
         return out
     for name in names:
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                stat = f.read().decode(errors="replace")
-            if int(stat.rsplit(")", 1)[1].split()[1]) == me:
-                out.append(int(name))
-        except (OSError, ValueError, IndexError):
-            continue
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    out[int(name)] = int(f.read().decode(errors="replace").rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+def _children():
+    """Ids of this process's children."""
+    me = os.getpid()
+    return [p for p, parent in _parents().items() if parent == me]
+
+
+def _descendants(pid):
+    """Ids of the processes descending from ``pid``, parents before children."""
+    parents, out, todo = _parents(), [], [pid]
+    while todo:
+        kids = [p for p, parent in parents.items() if parent == todo[0]]
+        out += kids
+        todo = todo[1:] + kids
     return out
 
 

@@ -17,7 +17,8 @@ Sets ``net.num_sampled_data = n``.  Everything is in the working precision
 (``param.precision``): data and weights are cast if needed, never upcast.
 Traced stages: conv m: idx_pad, idx_phiZ, phiZ, sigmaS, Z, idx_pool;
 full m: Z.  Unless the reference path is selected, ``simplecnn_py.fastpaths``
-runs a fused, chunked version (not when tracing), with the same values.
+runs a fused, chunked version (not when tracing), with the same values up
+to the rounding of the products (docs/performance.md).
 """
 from __future__ import annotations
 

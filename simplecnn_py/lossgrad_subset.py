@@ -27,8 +27,9 @@ dlossdb, and for m > 1 WtDelta, phi_gradient, unpad, activation.
 
 The lines below are the reference.  Unless it is selected
 (``SIMPLECNN_REFERENCE=1`` or ``fastpaths.use_reference()``), an untraced call
-runs ``simplecnn_py.fastpaths``' fused, chunked pass: the same per-instance
-values, and dlossdW/dlossdb/loss summed chunk by chunk (rounding differs).
+runs ``simplecnn_py.fastpaths``' fused, chunked pass: the same values up to
+the rounding of the products (BLAS orders their sums by the products'
+widths), and dlossdW/dlossdb/loss summed chunk by chunk.
 That pass keeps phiZ only chunk by chunk (as the seed original, whose backward
 pass expands it again, keeps none): ``net.phiZ`` is a ``fastpaths.LazyPhiZ``
 that rebuilds phiZ{m} from Z{m}, bit for bit, the first time it is read.

@@ -2,9 +2,11 @@
 
 Data movement (padding, phiZ, pooling, crop) and the vTP scatters must be
 bit-identical to the reference: compared on the raw bytes, so a -0.0 where
-the reference has +0.0 fails.  The fused lossgrad_subset keeps every
-per-instance intermediate bit-identical; its sums over instances (loss,
-dlossdW, dlossdb) are added in another order and must agree to rounding.
+the reference has +0.0 fails.  The fused lossgrad_subset multiplies chunk by
+chunk, and OpenBLAS orders a product's sums by its width (and thread count),
+so whatever follows a product agrees with the reference to rounding; the
+pooling winners must agree exactly (no entry ties to the last bit here but
+ReLU's exact zeros, which tie whatever the rounding).
 The reference side always runs under ``fastpaths.use_reference()``, so these
 tests hold whether or not the port's routines dispatch to the fast paths.
 """
@@ -204,11 +206,15 @@ def run_both(name, n, precision="double", batch_idx=None, task="fungrad"):
 def test_fused_lossgrad_subset(name, precision, tol):
     n = 23                                            # not a multiple of any chunk
     model, ref, loss_ref, net, loss = run_both(name, n, precision)
-    for m in range(1, model.L + 2):                   # per instance: bit-identical
-        assert same_bytes(net.Z[m], ref.Z[m]), ("Z", m)
+    assert same_bytes(net.Z[1], ref.Z[1])
+    for m in range(2, model.L + 2):                   # after a product: to rounding
+        assert net.Z[m].shape == ref.Z[m].shape and net.Z[m].dtype == ref.Z[m].dtype
+        assert rel(net.Z[m], ref.Z[m]) <= tol, ("Z", m)
     assert isinstance(net.phiZ, fastpaths.LazyPhiZ) and not net.phiZ.built(1)
     for m in range(1, model.LC + 1):
-        assert same_bytes(net.phiZ[m], ref.phiZ[m]), ("phiZ", m)      # built on reading, same bits
+        with fastpaths.use_reference():
+            want = padding_and_phiZ(model, net, m)    # phiZ of this net's own Z{m}
+        assert same_bytes(net.phiZ[m], want), ("phiZ", m)               # built on reading
         assert net.phiZ.built(m)
         if model.wd_subimage_pool[m] > 1:
             assert same_bytes(net.idx_pool[m], ref.idx_pool[m]), ("idx_pool", m)
@@ -226,14 +232,15 @@ def test_fused_mnist_shape_many_chunks():
     """The real shape with enough instances for several chunks in each half."""
     param = make_param(**MNIST_SHAPE)
     model = perturb_biases(init_model(param, seed=4))
-    prob = make_prob(model, 40, seed=4)
-    batch = np.arange(1, 41)
+    prob = make_prob(model, 130, seed=4)
+    batch = np.arange(1, 131)
     with fastpaths.use_reference():
         ref, loss_ref = lossgrad_subset(prob, param, model, init_net(param, model), batch, "fungrad")
     net, loss = fastpaths.lossgrad_subset(prob, param, model, init_net(param, model), batch, "fungrad")
-    assert len(fastpaths._split(40, fastpaths._chunk_size(fastpaths._fusable(model, net), 8))[0]) > 1
+    groups = fastpaths._split(130, fastpaths._chunk_size(fastpaths._fusable(model, net), 8))
+    assert len(groups) > 2 and len(groups[0]) > 1
     for m in range(1, model.LC + 1):
-        assert same_bytes(net.idx_pool[m], ref.idx_pool[m]) and same_bytes(net.Z[m + 1], ref.Z[m + 1])
+        assert same_bytes(net.idx_pool[m], ref.idx_pool[m]) and rel(net.Z[m + 1], ref.Z[m + 1]) <= 1e-13
     assert rel(loss, loss_ref) <= 1e-13
     for m in range(1, model.L + 1):
         assert rel(net.dlossdW[m], ref.dlossdW[m]) <= 1e-13
@@ -245,20 +252,21 @@ def test_fused_single_instance_and_scattered_batch():
     assert rel(loss, loss_ref) <= 1e-13
     idx = np.array([5, 2, 9, 2, 1])                   # any order, repeats allowed
     model, ref, loss_ref, net, loss = run_both("pool3", 12, batch_idx=idx)
-    assert same_bytes(net.Z[model.L + 1], ref.Z[model.L + 1])
+    assert rel(net.Z[model.L + 1], ref.Z[model.L + 1]) <= 1e-13
     assert rel(net.dlossdW[1], ref.dlossdW[1]) <= 1e-13
 
 
 def test_fused_funonly_and_feedforward():
     model, ref, loss_ref, net, loss = run_both("stride2_pool3_leftover", 9, task="funonly")
-    assert same_bytes(loss, loss_ref)                 # the same norm over the same residual
+    assert rel(loss, loss_ref) <= 1e-13
     for name in ("filter1_pool4", "mnist_small", "nonsquare_stride2"):
         param, model, prob, ref = setup(name, 9)
         net = fastpaths.feedforward(prob.data, param, model, init_net(param, model))
         for m in range(1, model.L + 2):
-            assert same_bytes(net.Z[m], ref.Z[m])
-        for m in range(1, model.LC + 1):             # feedforward keeps phiZ (Jv, JTBJv read it)
-            assert same_bytes(net.phiZ[m], ref.phiZ[m])
+            assert rel(net.Z[m], ref.Z[m]) <= 1e-13
+        assert same_bytes(net.phiZ[1], ref.phiZ[1])   # feedforward keeps phiZ (Jv, JTBJv read it)
+        for m in range(1, model.LC + 1):
+            assert rel(net.phiZ[m], ref.phiZ[m]) <= 1e-13
             if model.wd_subimage_pool[m] > 1:
                 assert same_bytes(net.idx_pool[m], ref.idx_pool[m])
 
@@ -419,8 +427,9 @@ def test_fungrad_minibatch_memory_follows_bsize():
 
 @pytest.mark.parametrize("name", ["mnist_small", "three_conv", "stride_gt_filter", "nonsquare_stride2"])
 def test_phi_gradient_by_offset_blocks(name):
-    """W'*Delta one filter offset at a time, added as it comes: the same bits
-    as the whole product scattered by vTP (the same dot products)."""
+    """W'*Delta one filter offset at a time, added as it comes: the whole
+    product scattered by vTP, to rounding (the same dot products, summed in
+    the order BLAS picks for each width)."""
     param, model, prob, net = setup(name, 6)
     g = np.random.default_rng(7)
     for m in range(2, model.LC + 1):
@@ -432,7 +441,9 @@ def test_phi_gradient_by_offset_blocks(name):
         blocks = [np.asfortranarray(W[:, k::ly.h * ly.h]) for k in range(ly.h * ly.h)]
         out4 = np.empty((ly.d, ly.a_pad, ly.b_pad, 6), order="F")
         fastpaths.phi_gradient_blocks_into(out4, blocks, D, ly.h, ly.s, ly.a_conv, ly.b_conv, {})
-        assert same_bytes(out4.reshape(-1, order="F"), want), (name, m)
+        got = out4.reshape(-1, order="F")
+        assert got.dtype == want.dtype and got.shape == want.shape
+        assert rel(got, want) <= 1e-14, (name, m)
 
 
 def test_port_oracle_tests_pass_on_the_reference_path_too():
@@ -446,3 +457,39 @@ def test_port_oracle_tests_pass_on_the_reference_path_too():
                          cwd=root, env=dict(os.environ, SIMPLECNN_REFERENCE="1"), capture_output=True, text=True)
     assert out.returncode == 0, out.stdout[-3000:]
     assert " passed" in out.stdout and " failed" not in out.stdout
+
+
+# --- the benchmark runs (no timing is asserted) -------------------------------------
+
+def test_bench_command_smoke(tmp_path, capsys):
+    """``simplecnn bench`` on a tiny config: a table and a JSON file with the
+    measurements; the GEMM bound counts the port's products' flops."""
+    import json
+
+    from simplecnn_cli.bench import gemm_products
+    from simplecnn_cli.main import main
+
+    cfg = tmp_path / "tiny.config"
+    cfg.write_text("L = 3;\nLC = 2;\nLF = 1;\nht_input = 9;\nwd_input = 8;\nch_input = [2,3,4];\n"
+                   "wd_pad_added = [1,0];\nwd_filter = [3,2];\nstrides = [1,2];\nwd_subimage_pool = [2,1];\n"
+                   "full_neurons = [3];\n")
+    out = tmp_path / "bench.json"
+    rc = main(["bench", "--config", str(cfg), "--instances", "5", "--precision", "double", "--repeats", "1",
+               "--skip", "octave,torch,newton,gradient", "--json", str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "lossgrad_subset (fast path)" in text and "GEMM bound" in text
+    doc = json.loads(out.read_text())
+    (block,) = doc["blocks"]
+    rows = {r["item"]: r for r in block["rows"]}
+    assert {"ours", "reference", "minibatch", "memory", "gemm", "gemm_square"} <= set(rows)
+    assert rows["memory"]["peak"] > 0 and rows["memory"]["kept"] > 0
+    param = make_param(ht=9, wd=8, ch=[2, 3, 4], pad=[1, 0], filt=[3, 2], stride=[1, 2], pool=[2, 1], full=[3])
+    model = init_model(param)
+    # conv1: W 3x18, phiZ 18 x (9*8 positions * 5): forward and dW (no W'*Delta for m = 1);
+    # conv2 (2x2 filter, stride 2 on the 4x4 pooled input): W 4x12, 12 x (2*2*5): three products;
+    # full: W 3x16, 5 instances: three products
+    flops = sum(2 * M * K * N for _, M, K, N in gemm_products(model, 5))
+    assert flops == 2 * (2 * 3 * 18 * 360) + 3 * (2 * 4 * 12 * 20) + 3 * (2 * 3 * 16 * 5)
+    assert rows["gemm"]["flops"] == flops
+    assert main(["bench", "--skip", "nothing"]) == 2
