@@ -69,6 +69,7 @@ import os
 import shlex
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -181,34 +182,21 @@ class OctaveSession:
         return _pid(self.oct2py)
 
     def alive(self) -> bool:
-        oc = self.oct2py
-        if oc is None or getattr(oc, "_engine", None) is None:
-            return False
-        try:
-            return bool(oc._engine.repl.child.isalive())
-        except Exception:
-            return False
+        return _running(self.oct2py)
 
     def close(self):
-        """Quit Octave (``Oct2Py.exit``); whatever is left of the process
-        group this session started is then ended by its id."""
+        """Quit Octave (``Oct2Py.exit``); if it is still there after that,
+        its process group is killed, by its id."""
         oc, self.oct2py = self.oct2py, None
         if oc is None:
             return
-        pid, leader_alive = _pid(oc), self._leader_alive(oc)
+        pid, running = _pid(oc), _running(oc)
         try:
             oc.exit()
         except Exception:
             pass
-        if pid is not None and leader_alive and _pid_alive(pid):
+        if pid is not None and running and _pid_alive(pid):
             _kill_group(pid)
-
-    @staticmethod
-    def _leader_alive(oc) -> bool:
-        try:
-            return bool(oc._engine.repl.child.isalive())
-        except Exception:
-            return False
 
     def _stdin(self, prompt):
         """Octave asked for keyboard input: never wait for it."""
@@ -226,7 +214,8 @@ class OctaveSession:
             raise EnvironmentProblem("the Octave session is not running")
         limit = self.timeout if timeout is None else timeout
         tag = uuid.uuid4().hex[:12]
-        text = " char(10) ".join(f"'{_q(x)}'" for x in str(code).split("\n"))
+        # the code as one Octave string, its lines joined by char(10): eval runs it all
+        text = " char(10) ".join(f"'{_q(x)}'" for x in str(code).replace("\r\n", "\n").split("\n"))
         block = (f"try\n eval([{text}]);\n"
                  f"catch simplecnn_err__\n"
                  f" fprintf('\\n<<ERR{tag}>>%s\\n', strrep(simplecnn_err__.message, sprintf('\\n'), '<NL>'));\n"
@@ -414,6 +403,7 @@ def _new_oct2py(exe):
             saved = {k: os.environ.get(k) for k in (f"OCT2PY_{n.upper()}" for n in SETTINGS)}
             os.environ.update({f"OCT2PY_{n.upper()}": str(v).lower() if isinstance(v, bool) else v
                                for n, v in SETTINGS.items()})
+            fresh = "oct2py" not in sys.modules      # else its default session is someone else's
             try:
                 with contextlib.redirect_stdout(io.StringIO()):   # "failed to create default session"
                     import oct2py
@@ -427,7 +417,7 @@ def _new_oct2py(exe):
                     else:
                         os.environ[k] = v
             _OCT2PY = oct2py
-            default = getattr(oct2py, "octave", None)      # absent when it failed to start
+            default = getattr(oct2py, "octave", None) if fresh else None   # absent when it failed
             if default is not None:
                 if ADOPT_DEFAULT_SESSION and _set_up_as_ours(default, exe):
                     return default
@@ -462,8 +452,6 @@ def _term_kept():
 def _stderr_to(captured: list):
     """Send fd 2 (Octave's and oct2py's stderr noise) to a temporary file;
     its text is appended to ``captured``."""
-    import sys
-
     with contextlib.suppress(Exception):
         sys.stderr.flush()
     try:
@@ -487,6 +475,13 @@ def _stderr_to(captured: list):
 def _no_restart(*args, **kwargs):
     """Replaces ``Oct2Py.restart`` on our instance: oct2py restarts a dead
     Octave by itself; we report it instead."""
+
+
+def _running(oc) -> bool:
+    try:
+        return oc is not None and oc._engine is not None and bool(oc._engine.repl.child.isalive())
+    except Exception:
+        return False
 
 
 def _pid(oc):

@@ -198,7 +198,7 @@ def maxpool_into(Zout4, idx4, S4, h, base, work):
     # the first offset k whose entry equals the maximum, in Horner form:
     # k = ne0*(1 + ne1*(1 + ... (1 + ne_{h*h-2}))), ne_q = (entry q != max)
     # (uint8 arithmetic: masked copies are slow on strided views)
-    k = _scratch(work, "k", shape, np.uint8)
+    k = _scratch(work, "k", shape, np.uint8 if h * h <= 255 else np.int64)
     ne = _scratch(work, "ne", shape, np.bool_)
     k.fill(0)
     for q in range(len(win) - 2, -1, -1):

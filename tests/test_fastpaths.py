@@ -466,7 +466,7 @@ def test_bench_command_smoke(tmp_path, capsys):
     measurements; the GEMM bound counts the port's products' flops."""
     import json
 
-    from simplecnn_cli.bench import gemm_products
+    from simplecnn_cli.bench_impl import gemm_products
     from simplecnn_cli.main import main
 
     cfg = tmp_path / "tiny.config"

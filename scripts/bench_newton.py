@@ -1,0 +1,430 @@
+#!/usr/bin/env python3
+"""One Newton iteration, Python port against the MATLAB code under Octave (issue 4).
+
+    .venv/bin/python scripts/bench_newton.py [--instances 256 1024] [--jacobian 1 0]
+        [--precision double] [--repeats 2] [--config CFG] [--data DATA.mat]
+        [--matlab-dir DIR] [--seed 1] [--no-octave] [--json FILE] [--timeout SEC]
+
+The work, the same on both sides: ``cnn_train -s 1 -iter_max 1`` on the first
+N instances of ``../shared/data/mnist-demo.mat`` (``--rowmajor --normalize``
+as ``simplecnn train`` does them: Z/255 minus the mean of the N instances;
+random images when the file is absent), the 1-32-64-64 MNIST shape
+(``matlab_ref/current/MATLAB/config/mnist-demo-layer4.config``), the default
+options (GNsize = ceil(5% of N), bsize 1024, xi 0.1, ...) with
+``-Jacobian 1`` (stored Jacobian, ``JTBJv``) or ``-Jacobian 0``
+(R-operator, ``R_JTBJv``), double precision unless ``--precision single``.
+One iteration is: f and g on all N instances (``fungrad_minibatch``), the
+GNsize subset's ``feedforward`` (and ``Jacobian``), CG with the Gauss-Newton
+products, the line search (``'funonly'`` passes).
+
+Both sides start from the same weights (the port's ``init_model`` from
+``--seed``, handed to Octave in a .mat file) and take the same subset (the
+port's ``randperm`` draw is served to Octave by a ``randperm.m`` shadow), so
+they do the same arithmetic: the f after the step and ``#CG`` of both sides
+are printed beside the times as a check (f agrees to ~1e-12, #CG equal).
+
+Timing: each side first runs a warm-up iteration on a small problem (Octave
+parses its functions then; the port fills its caches and thread pool), then
+``--repeats`` timed iterations on the full problem (``time.perf_counter`` /
+``tic``-``toc`` around ``newton`` with ``iter_max = 1``; process start-up,
+data loading and ``init_net`` are outside).  The breakdown is taken by
+wrapping, during the timed runs, ``fungrad_minibatch`` (split into the
+``'fungrad'`` pass and the ``'funonly'`` passes of the line search),
+``Jacobian`` and ``CG`` on each side (the Octave wrappers live in a
+temporary folder; the tree is not modified); ``other`` is the rest (mostly
+the subset's ``feedforward``).  Octave runs as ``octave-cli`` with its own
+BLAS threads; the port with its fast paths (``SIMPLECNN_REFERENCE=1`` times
+the reference path).  The machine is noisy: compare the ratios of one run.
+
+The table goes to stdout, ``--json FILE`` writes every measurement.
+``measure(...)`` is the entry point for ``simplecnn bench`` (it returns the
+rows; ``print_table(rows)`` prints them).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+
+DEFAULT_CONFIG = REPO / "matlab_ref" / "current" / "MATLAB" / "config" / "mnist-demo-layer4.config"
+DEFAULT_TREE = REPO / "matlab_ref" / "current" / "MATLAB"
+SHARED_DATA = REPO.parent / "shared" / "data" / "mnist-demo.mat"
+WARMUP_INSTANCES = 64
+PARTS = ("fungrad", "Jacobian", "CG", "funonly", "other")
+
+
+# --- inputs ---------------------------------------------------------------------------------
+
+def load_inputs(config_file, data_file, n, seed):
+    """(y, Z, desc): the first n instances, preprocessed as ``simplecnn train
+    --rowmajor --normalize`` does (the shared MNIST demo file), or random
+    images (the same shape) when there is no data file."""
+    from simplecnn_py.datafile import load_data, scale_pixels, subtract_mean
+    from simplecnn_py.read_config import read_config
+
+    config = read_config(str(config_file))
+    if data_file is not None and Path(data_file).exists():
+        prob = load_data(str(data_file), config, rowmajor=True)
+        if prob.l < n:
+            raise SystemExit(f"bench_newton: {data_file} has {prob.l} instances, {n} asked")
+        Z = prob.Z[:n]
+        Z = Z.toarray() if hasattr(Z, "toarray") else np.asarray(Z, dtype=np.float64)
+        Z, _ = subtract_mean(scale_pixels(Z))
+        y = np.asarray(prob.y, dtype=np.float64).reshape(-1)[:n]
+        return y, np.ascontiguousarray(Z), f"{Path(data_file).name}, first {n}, rowmajor, normalized"
+    g = np.random.default_rng(seed)
+    d = int(config.ht_input) * int(config.wd_input) * int(config.ch_input[1])
+    Z = g.standard_normal((n, d))
+    y = (np.arange(n) % int(config.nL)).astype(np.float64)      # every label present
+    return y, Z, f"random N(0,1) images, {n} instances"
+
+
+def options_for(jacobian, precision):
+    return f"-s 1 -iter_max 1 -Jacobian {jacobian} -ftype {0 if precision == 'single' else 1}"
+
+
+# --- the Python side ---------------------------------------------------------------------------
+
+def _setup(y, Z, config_file, options, seed):
+    """cnn_train's set-up (simplecnn_py/cnn_train.py) up to the solver call."""
+    from simplecnn_py.check_data import check_data
+    from simplecnn_py.conventions import struct
+    from simplecnn_py.init_model import init_model
+    from simplecnn_py.init_net import init_net
+    from simplecnn_py.parse_options import parse_options
+    from simplecnn_py.read_config import read_config
+    from simplecnn_py.rng import Stream
+
+    param = parse_options(options)
+    param.stream = Stream(seed)
+    param.stream.log = []
+    config = read_config(str(config_file))
+    config.precision = param.precision
+    model = init_model(config, param.stream)
+    prob = check_data(struct(y=y.copy(), Z=Z), config, where="bench data")
+    model.label_enum = prob.label_enum
+    model.gpu_use, model.float_type = False, param.precision
+    param.C = param.C * prob.l
+    if param.GNsize is None:
+        param.GNsize = math.ceil(0.05 * prob.l)
+    param.GNsize = min(param.GNsize, prob.l)
+    net = init_net(config, model)
+    return param, model, prob, net
+
+
+@contextlib.contextmanager
+def _python_timers(parts):
+    """Wrap newton's fungrad_minibatch, Jacobian and CG to add their times to ``parts``."""
+    import simplecnn_py.newton as N
+
+    saved = {name: getattr(N, name) for name in ("fungrad_minibatch", "Jacobian", "CG")}
+
+    def timed(name, key_of):
+        fn = saved[name]
+
+        def wrapper(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                parts[key_of(a)] = parts.get(key_of(a), 0.0) + time.perf_counter() - t0
+        return wrapper
+
+    N.fungrad_minibatch = timed("fungrad_minibatch", lambda a: a[4])        # 'fungrad' | 'funonly'
+    N.Jacobian = timed("Jacobian", lambda a: "Jacobian")
+    N.CG = timed("CG", lambda a: "CG")
+    try:
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(N, name, fn)
+
+
+def python_iteration(y, Z, config_file, options, seed):
+    """One timed Newton iteration of the port: (seconds, parts, info, model0, perm)."""
+    from simplecnn_py.newton import newton
+
+    param, model, prob, net = _setup(y, Z, config_file, options, seed)
+    parts = {}
+    with _python_timers(parts), contextlib.redirect_stdout(io.StringIO()):
+        t0 = time.perf_counter()
+        _, info = newton(prob, param, model, net)
+        seconds = time.perf_counter() - t0
+    parts["other"] = seconds - sum(parts.values())
+    perm = [v for kind, v in param.stream.log if kind == "randperm"][0]
+    return seconds, parts, info, model, perm
+
+
+def measure_python(y, Z, config_file, options, seed, repeats):
+    n_warm = min(WARMUP_INSTANCES, y.size)
+    python_iteration(y[:n_warm], Z[:n_warm], config_file, options, seed)          # warm-up
+    runs = [python_iteration(y, Z, config_file, options, seed) for _ in range(repeats)]
+    times = [r[0] for r in runs]
+    best = runs[times.index(statistics.median_low(times))]
+    _, parts, info, model, perm = best
+    return {"seconds": statistics.median(times), "times": times, "parts": parts,
+            "f": float(info.f[0]) if info.f else None, "cg": int(info.total_CG),
+            "model": model, "perm": perm}
+
+
+# --- the Octave side ---------------------------------------------------------------------------
+
+DRIVER = r"""function bench_newton_driver__(tree, config_file, input_file, output_file, options, repeats)
+% One Newton iteration of the tree's newton (current layout) on the weights,
+% data and subset permutation of input_file (scripts/bench_newton.py).
+addpath(fullfile(tree, 'cnn'), fullfile(tree, 'opt'));
+addpath(fileparts(mfilename('fullpath')), '-begin');
+global gpu_use float_type bench_t__
+S = load(input_file);
+param = parse_options(options);
+gpu_use = false;
+if param.ftype == 0
+  float_type = 'single';
+else
+  float_type = 'double';
+end
+config = read_config(config_file);
+nw = double(S.n_warm);
+run_once(S.y(1:nw), S.Z(1:nw, :), S.weight, S.bias, S.perm_warm, param, config);
+times = zeros(1, repeats);
+parts = zeros(repeats, 4);
+for r = 1 : repeats
+  [times(r), f, cg] = run_once(S.y, S.Z, S.weight, S.bias, S.perm, param, config);
+  parts(r, :) = [bench_t__.fungrad, bench_t__.Jacobian, bench_t__.CG, bench_t__.funonly];
+end
+save('-v7', output_file, 'times', 'parts', 'f', 'cg');
+end
+
+function [t, f, cg] = run_once(y, Z, weight, bias, perm, param, config)
+global float_type bench_perm__ bench_t__
+model = init_model(config);
+for m = 1 : model.L
+  model.weight{m} = feval(float_type, weight{m});
+  model.bias{m} = feval(float_type, bias{m});
+end
+prob = check_data(y, Z, model);
+model.label_enum = prob.label_enum;
+param.C = param.C*prob.l;
+if isempty(param.GNsize)
+  param.GNsize = ceil(0.05*prob.l);
+end
+param.GNsize = min(param.GNsize, prob.l);
+param.iter_max = 1;
+net = init_net(model, param);
+bench_perm__ = perm(:)';
+bench_t__ = struct('fungrad', 0, 'Jacobian', 0, 'CG', 0, 'funonly', 0);
+t0 = tic;
+[model, info] = newton(prob, param, model, net);
+t = toc(t0);
+f = info.f(end);
+cg = info.total_CG;
+end
+"""
+
+RANDPERM = r"""function p = randperm(n, varargin)
+% The port's randperm draw (scripts/bench_newton.py): the same subset.
+global bench_perm__
+if numel(bench_perm__) ~= n
+  error('bench_newton: randperm(%d) asked, the port drew randperm(%d)', n, numel(bench_perm__));
+end
+p = bench_perm__;
+end
+"""
+
+WRAPPER = r"""function varargout = {name}(varargin)
+% Timing wrapper (scripts/bench_newton.py) around the tree's {name}.
+global bench_t__
+t0 = tic;
+[varargout{{1:max(nargout, 1)}}] = bench_orig__{name}(varargin{{:}});
+key = {key};
+bench_t__.(key) = bench_t__.(key) + toc(t0);
+end
+"""
+
+WRAPPED = {"fungrad_minibatch": "varargin{5}", "Jacobian": "'Jacobian'", "CG": "'CG'"}
+
+
+def _write_wrappers(tree, folder):
+    """Copies of the tree's wrapped functions under bench_orig__<name>, and the
+    wrappers; a function the tree lacks is not wrapped."""
+    for name, key in WRAPPED.items():
+        src = next((p for sub in ("cnn", "opt") for p in [tree / sub / f"{name}.m"] if p.exists()), None)
+        if src is None:
+            continue
+        text = src.read_text()
+        text, k = re.subn(rf"^(\s*function\b[^\n(]*?\b){name}\b", rf"\1bench_orig__{name}", text, count=1,
+                          flags=re.M)
+        if k != 1:
+            continue
+        (folder / f"bench_orig__{name}.m").write_text(text)
+        (folder / f"{name}.m").write_text(WRAPPER.format(name=name, key=key))
+
+
+def measure_octave(y, Z, config_file, options, model, perm, perm_warm, repeats, tree, timeout, workdir):
+    import scipy.io
+
+    octave = shutil.which("octave-cli") or shutil.which("octave")
+    if octave is None:
+        return {"error": "octave-cli not found"}
+    tree = Path(tree)
+    if (tree / "MATLAB" / "opt").is_dir():
+        tree = tree / "MATLAB"
+    if not (tree / "opt" / "newton.m").exists():
+        return {"error": f"{tree}: no opt/newton.m (not a current-layout tree)"}
+    folder = Path(tempfile.mkdtemp(prefix="drv", dir=workdir))
+    (folder / "bench_newton_driver__.m").write_text(DRIVER)
+    (folder / "randperm.m").write_text(RANDPERM)
+    _write_wrappers(tree, folder)
+    W = np.empty((model.L, 1), dtype=object)
+    b = np.empty((model.L, 1), dtype=object)
+    for m in range(1, model.L + 1):
+        W[m - 1, 0] = np.asarray(model.weight[m], np.float64)
+        b[m - 1, 0] = np.asarray(model.bias[m], np.float64).reshape(-1, 1)
+    fin, fout = folder / "in.mat", folder / "out.mat"
+    scipy.io.savemat(str(fin), {"weight": W, "bias": b, "y": y.reshape(-1, 1), "Z": Z,
+                                "perm": np.asarray(perm, np.float64).reshape(1, -1),
+                                "perm_warm": np.asarray(perm_warm, np.float64).reshape(1, -1),
+                                "n_warm": float(len(perm_warm))}, format="5")
+    call = (f"bench_newton_driver__('{tree.resolve()}', '{Path(config_file).resolve()}', '{fin}', '{fout}', "
+            f"'{options}', {repeats})")
+    env = dict(os.environ)
+    env.pop("OPENBLAS_NUM_THREADS", None)
+    try:
+        p = subprocess.run([octave, "--no-gui", "--norc", "--quiet", "--no-window-system",
+                            "--eval", f"addpath('{folder}'); {call}"],
+                           capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"error": f"octave timed out after {timeout} s"}
+    if p.returncode != 0 or not fout.exists():
+        tail = (p.stderr or p.stdout or "").strip().splitlines()[-3:]
+        return {"error": f"octave exit {p.returncode}: {' | '.join(tail)}"}
+    v = scipy.io.loadmat(str(fout))
+    times = [float(t) for t in np.ravel(v["times"])]
+    rows = np.atleast_2d(v["parts"])
+    i = times.index(statistics.median_low(times))
+    parts = dict(zip(PARTS[:4], (float(x) for x in rows[i])))
+    parts["other"] = times[i] - sum(parts.values())
+    return {"seconds": statistics.median(times), "times": times, "parts": parts,
+            "f": float(np.ravel(v["f"])[-1]), "cg": int(np.ravel(v["cg"])[-1])}
+
+
+# --- both ----------------------------------------------------------------------------------------
+
+def measure(instances=(256, 1024), jacobian=(1, 0), precision=("double",), repeats=2, config=None,
+            data=None, matlab_dir=None, seed=1, octave=True, timeout=1800, log=None):
+    """Rows of {instances, jacobian, precision, python: {...}, octave: {...},
+    ratio, same_work} for every combination (the entry point of ``simplecnn
+    bench``).  ``log`` (a callable) gets a progress line per measurement."""
+    config = Path(config or DEFAULT_CONFIG)
+    data = SHARED_DATA if data is None else Path(data)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench_newton") as workdir:
+        for prec in precision:
+            for n in instances:
+                y, Z, desc = load_inputs(config, data, n, seed)
+                for J in jacobian:
+                    options = options_for(J, prec)
+                    if log:
+                        log(f"python: {n} instances, {options}")
+                    py = measure_python(y, Z, config, options, seed, repeats)
+                    model, perm = py.pop("model"), py.pop("perm")
+                    row = {"instances": n, "jacobian": J, "precision": prec, "options": options, "data": desc,
+                           "GNsize": math.ceil(0.05 * n), "python": py}
+                    if octave:
+                        if log:
+                            log(f"octave: {n} instances, {options}")
+                        n_warm = min(WARMUP_INSTANCES, n)
+                        _, _, _, _, perm_warm = python_iteration(y[:n_warm], Z[:n_warm], config, options, seed)
+                        oc = measure_octave(y, Z, config, options, model, perm, perm_warm, repeats,
+                                            matlab_dir or DEFAULT_TREE, timeout, workdir)
+                        row["octave"] = oc
+                        if "seconds" in oc:
+                            row["ratio"] = oc["seconds"] / py["seconds"]
+                            rel = abs(oc["f"] - py["f"]) / abs(oc["f"]) if oc["f"] else float("inf")
+                            row["same_work"] = {"f_rel_err": rel, "cg_equal": oc["cg"] == py["cg"]}
+                    rows.append(row)
+                    if log:
+                        log(_line(row))
+    return rows
+
+
+def _line(r):
+    py, oc = r["python"], r.get("octave") or {}
+    s = (f"{r['instances']:5d}  J={r['jacobian']}  {r['precision']:6s}  python {py['seconds']:7.3f} s"
+         f"  octave {oc['seconds']:7.3f} s  ratio {r['ratio']:5.2f}x" if "seconds" in oc else
+         f"{r['instances']:5d}  J={r['jacobian']}  {r['precision']:6s}  python {py['seconds']:7.3f} s"
+         f"  octave: {oc.get('error', 'not run')}")
+    return s
+
+
+def print_table(rows, out=None):
+    out = out or sys.stdout
+    print("One Newton iteration (cnn_train -s 1 -iter_max 1, default GNsize), seconds; "
+          "ratio = Octave / Python", file=out)
+    head = (f"{'l':>5} {'Jac':>3} {'prec':>6} {'side':>6} {'total':>8} " +
+            " ".join(f"{p:>9}" for p in PARTS) + f" {'#CG':>4} {'f after step':>22}")
+    print(head, file=out)
+    for r in rows:
+        for side in ("python", "octave"):
+            v = r.get(side)
+            if not v:
+                continue
+            if "seconds" not in v:
+                print(f"{r['instances']:5d} {r['jacobian']:3d} {r['precision']:>6} {side:>6}  {v.get('error')}",
+                      file=out)
+                continue
+            print(f"{r['instances']:5d} {r['jacobian']:3d} {r['precision']:>6} {side:>6} {v['seconds']:8.3f} " +
+                  " ".join(f"{v['parts'].get(p, float('nan')):9.3f}" for p in PARTS) +
+                  f" {v['cg']:4d} {v['f']:22.15g}", file=out)
+        if "ratio" in r:
+            sw = r["same_work"]
+            print(f"{'':>5} {'':>3} {'':>6} {'ratio':>6} {r['ratio']:7.2f}x   (f rel. diff {sw['f_rel_err']:.1e}, "
+                  f"#CG {'equal' if sw['cg_equal'] else 'DIFFERENT'})", file=out)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--instances", type=int, nargs="+", default=[256, 1024])
+    ap.add_argument("--jacobian", type=int, nargs="+", default=[1, 0], choices=[0, 1])
+    ap.add_argument("--precision", nargs="+", default=["double"], choices=["double", "single"])
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--config", default=None, help=f"default: {DEFAULT_CONFIG.relative_to(REPO)}")
+    ap.add_argument("--data", default=None, help="default: ../shared/data/mnist-demo.mat (random images if absent)")
+    ap.add_argument("--matlab-dir", default=None, help="current-layout tree (default matlab_ref/current/MATLAB)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--no-octave", action="store_true")
+    ap.add_argument("--timeout", type=float, default=1800)
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args(argv)
+    from simplecnn_py import fastpaths
+
+    rows = measure(a.instances, a.jacobian, a.precision, a.repeats, a.config, a.data, a.matlab_dir, a.seed,
+                   not a.no_octave, a.timeout, log=lambda s: print(s, file=sys.stderr, flush=True))
+    print_table(rows)
+    if a.json:
+        meta = {"machine": platform.node(), "cpus": os.cpu_count(), "numpy": np.__version__,
+                "fastpaths": fastpaths.enabled(), "repeats": a.repeats, "seed": a.seed,
+                "when": time.strftime("%Y-%m-%d %H:%M:%S")}
+        Path(a.json).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
