@@ -130,8 +130,9 @@ def _setup(y, Z, config_file, options, seed):
 
 
 @contextlib.contextmanager
-def _python_timers(parts):
-    """Wrap newton's fungrad_minibatch, Jacobian and CG to add their times to ``parts``."""
+def _python_timers(parts, counts):
+    """Wrap newton's fungrad_minibatch, Jacobian and CG to add their times to
+    ``parts`` and their calls to ``counts``."""
     import simplecnn_py.newton as N
 
     saved = {name: getattr(N, name) for name in ("fungrad_minibatch", "Jacobian", "CG")}
@@ -145,6 +146,7 @@ def _python_timers(parts):
                 return fn(*a, **k)
             finally:
                 parts[key_of(a)] = parts.get(key_of(a), 0.0) + time.perf_counter() - t0
+                counts[key_of(a)] = counts.get(key_of(a), 0) + 1
         return wrapper
 
     N.fungrad_minibatch = timed("fungrad_minibatch", lambda a: a[4])        # 'fungrad' | 'funonly'
@@ -162,12 +164,13 @@ def python_iteration(y, Z, config_file, options, seed):
     from simplecnn_py.newton import newton
 
     param, model, prob, net = _setup(y, Z, config_file, options, seed)
-    parts = {}
-    with _python_timers(parts), contextlib.redirect_stdout(io.StringIO()):
+    parts, counts = {}, {}
+    with _python_timers(parts, counts), contextlib.redirect_stdout(io.StringIO()):
         t0 = time.perf_counter()
         _, info = newton(prob, param, model, net)
         seconds = time.perf_counter() - t0
     parts["other"] = seconds - sum(parts.values())
+    info.funonly_passes = counts.get("funonly", 0)
     perm = [v for kind, v in param.stream.log if kind == "randperm"][0]
     return seconds, parts, info, model, perm
 
@@ -181,6 +184,7 @@ def measure_python(y, Z, config_file, options, seed, repeats):
     _, parts, info, model, perm = best
     return {"seconds": statistics.median(times), "times": times, "parts": parts,
             "f": float(info.f[0]) if info.f else None, "cg": int(info.total_CG),
+            "alpha": float(info.alpha[0]) if info.alpha else None, "funonly_passes": info.funonly_passes,
             "model": model, "perm": perm}
 
 
@@ -396,7 +400,8 @@ def print_table(rows, out=None):
         if "ratio" in r:
             sw = r["same_work"]
             print(f"{'':>5} {'':>3} {'':>6} {'ratio':>6} {r['ratio']:7.2f}x   (f rel. diff {sw['f_rel_err']:.1e}, "
-                  f"#CG {'equal' if sw['cg_equal'] else 'DIFFERENT'})", file=out)
+                  f"#CG {'equal' if sw['cg_equal'] else 'DIFFERENT'}; alpha {r['python']['alpha']:g}, "
+                  f"{r['python']['funonly_passes']} line-search passes)", file=out)
 
 
 def main(argv=None):

@@ -19,11 +19,17 @@ repeated for its nL blocks::
                               remove the padding;  mask with Z{m} > 0 per block
 
 Used by ``JTBJv``.
+
+The lines below are the reference; unless it is selected
+(``SIMPLECNN_REFERENCE=1`` or ``fastpaths.use_reference()``),
+``simplecnn_py.fastpaths_jacobian.jacobian`` computes the same ``dzdS``
+chunk by chunk (the same values up to the rounding of ``W'*dXidS``).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from simplecnn_py import fastpaths, fastpaths_jacobian
 from simplecnn_py.conventions import cell, cols, ftype, mtimes, reshape, vec
 from simplecnn_py.vTP import vTP
 
@@ -31,6 +37,8 @@ __all__ = ["Jacobian"]
 
 
 def Jacobian(model, net):
+    if fastpaths.enabled() and fastpaths_jacobian.jacobian(model, net) is not None:
+        return net
     L, LC, nL = model.L, model.LC, model.nL
     n = net.num_sampled_data
     dtype = net.Z[L + 1].dtype

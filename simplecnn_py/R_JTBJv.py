@@ -6,9 +6,16 @@ G v = J' B J v, B = 2I, summed over the instances of the last
 J' (2 J v) by the backward pass (``JTv``).  ``v`` and ``Gv`` are flat
 parameter vectors (``cells_to_vec`` layout).  Equal to ``JTBJv`` up to
 rounding.
+
+The lines below are the reference; unless it is selected
+(``SIMPLECNN_REFERENCE=1`` or ``fastpaths.use_reference()``),
+``simplecnn_py.fastpaths_jacobian.r_jtbjv`` runs Jv and JTv fused, chunk by
+chunk of instances (the same values up to the rounding of the products and
+of the sums over instances).
 """
 from __future__ import annotations
 
+from simplecnn_py import fastpaths, fastpaths_jacobian
 from simplecnn_py.cells_to_vec import cells_to_vec
 from simplecnn_py.JTv import JTv
 from simplecnn_py.Jv import Jv
@@ -17,6 +24,10 @@ __all__ = ["R_JTBJv"]
 
 
 def R_JTBJv(model, net, v):
+    if fastpaths.enabled():
+        Gv = fastpaths_jacobian.r_jtbjv(model, net, v)
+        if Gv is not None:
+            return Gv
     u = 2 * Jv(model, net, v)
     dW, db = JTv(model, net, u)
     return cells_to_vec(dW, db)
