@@ -110,12 +110,13 @@ class LazyDzdS(cell):
     ``vTP``) and keeps it.  Assigning an entry replaces it as in any cell.
     """
 
-    __slots__ = ("compact", "_make")
+    __slots__ = ("compact", "idx_pool", "_make")
 
     def __init__(self, L, layers, idx_pool, nL, n):
         super().__init__(L)
         self.compact = {}
-        self._make = ({ly.m: ly for ly in layers}, idx_pool, nL, n)
+        self.idx_pool = {ly.m: idx_pool[ly.m] for ly in layers if ly.pool > 1}    # those of this forward pass
+        self._make = ({ly.m: ly for ly in layers}, nL, n)
 
     def __getitem__(self, m):
         value = super().__getitem__(m)
@@ -129,12 +130,12 @@ class LazyDzdS(cell):
         super().__setitem__(m, value)
 
     def _expand(self, m):
-        layers, idx_pool, nL, n = self._make
+        layers, nL, n = self._make
         ly, D = layers[m], self.compact[m]
         full = np.empty((ly.d_out, ly.ncol * nL * n), dtype=D.dtype, order=F)
         G4 = full.reshape((ly.d_out, ly.a_conv, ly.b_conv, nL * n), order=F)
         V4 = D.reshape((ly.d_out, ly.a_out, ly.b_out, nL * n), order=F)
-        pool_jacobian_into(G4, V4, idx_pool[m], nL, {})
+        pool_jacobian_into(G4, V4, self.idx_pool[m], nL, {})
         return full
 
     def expanded(self, m):
@@ -240,6 +241,7 @@ def jtbjv(model, net, v):
     L, LC, nL = int(model.L), int(model.LC), int(model.nL)
     n = int(net.num_sampled_data)
     compact = dzdS.compact if isinstance(dzdS, LazyDzdS) else {}
+    idx_pool = dzdS.idx_pool if compact else None
     VW, vb = vec_to_cells(model, v)
     VW = [None] + [np.asfortranarray(VW[m]) for m in range(1, L + 1)]
     vb = [None] + [vb[m] for m in range(1, L + 1)]
@@ -271,7 +273,7 @@ def jtbjv(model, net, v):
                 if m in compact:                                           # R{S} at the winners
                     ly = geo[m]
                     flat = fastpaths._scratch(work, ("jtbjv", "flat", m), (D[m].shape[0], k), np.int64)
-                    np.add(net.idx_pool[m][:, c0:c1], (ly.d_out * ly.ncol) * np.arange(k, dtype=np.int64) - 1,
+                    np.add(idx_pool[m][:, c0:c1], (ly.d_out * ly.ncol) * np.arange(k, dtype=np.int64) - 1,
                            out=flat)
                     Rw = fastpaths._scratch(work, ("jtbjv", "RSw", m), (D[m].shape[0], k), dtype)
                     np.take(R_S.reshape(-1, order=F), flat.reshape(-1, order=F), out=Rw.reshape(-1, order=F))
@@ -286,7 +288,7 @@ def jtbjv(model, net, v):
                     fastpaths.pool_scatter_into(
                         G.reshape((ly.d_out, ly.a_conv, ly.b_conv, k), order=F),
                         T.reshape((ly.d_out, ly.a_out, ly.b_out, k), order=F),
-                        net.idx_pool[m][:, c0:c1].reshape((ly.d_out, ly.a_out, ly.b_out, k), order=F), work)
+                        idx_pool[m][:, c0:c1].reshape((ly.d_out, ly.a_out, ly.b_out, k), order=F), work)
                     T = G
                 else:
                     T = T.reshape((rows[m], -1), order=F)
