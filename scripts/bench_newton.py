@@ -96,8 +96,9 @@ def load_inputs(config_file, data_file, n, seed):
     return y, Z, f"random N(0,1) images, {n} instances"
 
 
-def options_for(jacobian, precision):
-    return f"-s 1 -iter_max 1 -Jacobian {jacobian} -ftype {0 if precision == 'single' else 1}"
+def options_for(jacobian, precision, extra=""):
+    opts = f"-s 1 -iter_max 1 -Jacobian {jacobian} -ftype {0 if precision == 'single' else 1}"
+    return f"{opts} {extra}".strip()
 
 
 # --- the Python side ---------------------------------------------------------------------------
@@ -171,6 +172,7 @@ def python_iteration(y, Z, config_file, options, seed):
         seconds = time.perf_counter() - t0
     parts["other"] = seconds - sum(parts.values())
     info.funonly_passes = counts.get("funonly", 0)
+    info.GNsize = int(param.GNsize)
     perm = [v for kind, v in param.stream.log if kind == "randperm"][0]
     return seconds, parts, info, model, perm
 
@@ -185,6 +187,7 @@ def measure_python(y, Z, config_file, options, seed, repeats):
     return {"seconds": statistics.median(times), "times": times, "parts": parts,
             "f": float(info.f[0]) if info.f else None, "cg": int(info.total_CG),
             "alpha": float(info.alpha[0]) if info.alpha else None, "funonly_passes": info.funonly_passes,
+            "GNsize": info.GNsize,
             "model": model, "perm": perm}
 
 
@@ -332,7 +335,7 @@ def measure_octave(y, Z, config_file, options, model, perm, perm_warm, repeats, 
 # --- both ----------------------------------------------------------------------------------------
 
 def measure(instances=(256, 1024), jacobian=(1, 0), precision=("double",), repeats=2, config=None,
-            data=None, matlab_dir=None, seed=1, octave=True, timeout=1800, log=None):
+            data=None, matlab_dir=None, seed=1, octave=True, timeout=1800, log=None, extra=""):
     """Rows of {instances, jacobian, precision, python: {...}, octave: {...},
     ratio, same_work} for every combination (the entry point of ``simplecnn
     bench``).  ``log`` (a callable) gets a progress line per measurement."""
@@ -344,13 +347,13 @@ def measure(instances=(256, 1024), jacobian=(1, 0), precision=("double",), repea
             for n in instances:
                 y, Z, desc = load_inputs(config, data, n, seed)
                 for J in jacobian:
-                    options = options_for(J, prec)
+                    options = options_for(J, prec, extra)
                     if log:
                         log(f"python: {n} instances, {options}")
                     py = measure_python(y, Z, config, options, seed, repeats)
                     model, perm = py.pop("model"), py.pop("perm")
                     row = {"instances": n, "jacobian": J, "precision": prec, "options": options, "data": desc,
-                           "GNsize": math.ceil(0.05 * n), "python": py}
+                           "python": py}
                     if octave:
                         if log:
                             log(f"octave: {n} instances, {options}")
@@ -380,12 +383,13 @@ def _line(r):
 
 def print_table(rows, out=None):
     out = out or sys.stdout
-    print("One Newton iteration (cnn_train -s 1 -iter_max 1, default GNsize), seconds; "
+    print("One Newton iteration (newton with -iter_max 1; the options of each row), seconds; "
           "ratio = Octave / Python", file=out)
     head = (f"{'l':>5} {'Jac':>3} {'prec':>6} {'side':>6} {'total':>8} " +
             " ".join(f"{p:>9}" for p in PARTS) + f" {'#CG':>4} {'f after step':>22}")
     print(head, file=out)
     for r in rows:
+        print(f"-- {r['instances']} instances, GNsize {r['python']['GNsize']}, options '{r['options']}'", file=out)
         for side in ("python", "octave"):
             v = r.get(side)
             if not v:
@@ -417,11 +421,14 @@ def main(argv=None):
     ap.add_argument("--no-octave", action="store_true")
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--extra-options", default="", metavar="'-GNsize 256 ...'",
+                    help="appended to both sides' option string (e.g. another GNsize)")
     a = ap.parse_args(argv)
     from simplecnn_py import fastpaths
 
     rows = measure(a.instances, a.jacobian, a.precision, a.repeats, a.config, a.data, a.matlab_dir, a.seed,
-                   not a.no_octave, a.timeout, log=lambda s: print(s, file=sys.stderr, flush=True))
+                   not a.no_octave, a.timeout, log=lambda s: print(s, file=sys.stderr, flush=True),
+                   extra=a.extra_options)
     print_table(rows)
     if a.json:
         meta = {"machine": platform.node(), "cpus": os.cpu_count(), "numpy": np.__version__,

@@ -792,6 +792,8 @@ def print_table(meta, blocks, out=None):
                 elif r["item"] in ("gradient", "octave", "torch"):
                     mem += " peak RSS"
             notes = []
+            if r.get("times") and len(r["times"]) > 1:
+                notes.append(f"min {min(r['times']):.3f} max {max(r['times']):.3f}")
             if r.get("kept"):
                 notes.append(f"Z+phiZ kept: {_gb(r['kept'])}")
             if r.get("process_one_call") is not None:

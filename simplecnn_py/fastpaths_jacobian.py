@@ -1,32 +1,50 @@
-"""Fast paths of the second-order routines (``Jacobian``, ``JTBJv``), issue 4/5.
+"""Fast paths of the second-order routines: ``Jacobian``, ``JTBJv``, ``R_JTBJv``.
 
-Beside the line-for-line ``Jacobian.py`` and ``JTBJv.py``, selected by the
-same switch as every fast path (``fastpaths.enabled()``; the reference runs
-under ``SIMPLECNN_REFERENCE=1`` or ``fastpaths.use_reference()``), and built
-on ``simplecnn_py.fastpaths``' kernels and threads.
+Beside the line-for-line ``Jacobian.py``, ``JTBJv.py`` and ``R_JTBJv.py``
+(issue 4), selected by the same switch as every fast path (issue 5):
+``fastpaths.enabled()``; the reference lines run under
+``SIMPLECNN_REFERENCE=1`` or ``fastpaths.use_reference()``.  Built on
+``simplecnn_py.fastpaths``' kernels, chunking and threads (single-threaded
+BLAS, groups of instance chunks summed in a fixed order, so the results do
+not depend on the number of threads).
 
 ``Jacobian`` (``jacobian`` here)
     The reference runs the backward pass of all nL*n blocks at once:
     ``vTP(..., 'pool_Jacobian')`` (np.repeat of ``idx_pool`` and a scatter),
     ``V = W{m}'*dXidS`` (for the MNIST shape and 52 instances a 235 MB
     array), ``vTP(..., 'phi_Jacobian')``, the crop by fancy indexing and the
-    mask, each a fresh full-size array.  Here the conv layers run instance
-    chunk by instance chunk (a few MiB, in cache), in the fast paths'
-    threads: the pooling scatter (``pool_jacobian_into``) writes straight
-    into ``dzdS{m}``, ``W'*dXidS`` is formed one filter offset at a time and
-    added into the padded array at once (``fastpaths.phi_gradient_blocks_into``,
-    so V never exists), the crop is a slice and the mask a broadcast.  The
-    pooling scatter is data movement and bit-identical to the reference's
-    ``vTP``; so is ``phi_jacobian_into`` (the phi scatter given V, kept for
-    the test that pins the order).  ``W'*dXidS`` by offset blocks is the
-    reference's product up to BLAS's ordering of the sums, so ``dzdS{m}``
-    for m < LC equals the reference's to rounding.
+    mask, each a fresh full-size array.  Here the conv layers run chunk by
+    chunk of instances (a few MiB, in cache): the pooling scatter
+    (``pool_jacobian_into``) into a chunk buffer, ``W'*dXidS`` one filter
+    offset at a time added into the padded array at once
+    (``fastpaths.phi_gradient_blocks_into``: V never exists), the crop a
+    slice, the mask a broadcast over the nL blocks of an instance.
+    ``dzdS{m}`` of a pooled conv layer is kept *compact*: the values at the
+    pooling winners only (the other entries are zeros in every block), a
+    quarter of the bytes for 2x2 pooling.  ``net.dzdS`` is a ``LazyDzdS``
+    that still reads as the reference's cell: ``net.dzdS[m]`` scatters the
+    compact values the first time it is read, bit for bit as ``vTP`` does.
 
 ``JTBJv`` (``jtbjv`` here)
-    The reference contracts ``dzdS`` with ``einsum``; here the two
-    contractions are batched matrix products over the instances
-    (``(n, nL, P) @ (n, P, 1)`` and ``(n, 1, nL) @ (n, nL, P)``), which read
-    ``dzdS`` at memory speed.  The sums are the same up to their order.
+    Chunk by chunk of instances: R{S^m} = V_W{m}*phi + v_b{m}, (J v)(k, i)
+    as batched products with the chunk's ``dzdS`` (compact: R{S^m} taken at
+    the winners), u = 2 J v, T{m} the same way back, dW{m} += T{m}*phi'.  The
+    chunk's ``dzdS`` is read from memory once and again from cache.
+
+``R_JTBJv`` (``r_jtbjv`` here)
+    ``Jv`` (the R-operator forward pass) and ``JTv`` (the backward pass with
+    u = 2 J v) fused, chunk by chunk of instances, as the fused
+    ``lossgrad_subset`` of ``fastpaths`` is.
+
+Equality with the reference (``tests/test_newton_fast.py``): the pooling
+scatter ``pool_jacobian_into`` and the phi scatter ``phi_jacobian_into`` are
+data movement, bit-identical to the reference's ``vTP``; ``dzdS{m}`` is
+bit-identical for the fully-connected layers and the top conv layer, and
+equal to rounding below it (``W'*dXidS`` by offset blocks: BLAS orders the
+sums by the product's shape); the Gauss-Newton products equal the
+reference's to rounding (the same sums in another order, and summed over
+chunks of instances).  Newton then takes the same steps (``compare-train``:
+f to ~1e-11 after 3 iterations, the same #CG).
 
 A routine steps aside (returns None, and the reference lines run) when
 tracing is on or the net's index maps are not the standard ones, as

@@ -279,7 +279,7 @@ def test_guide_without_octave_skips_rather_than_fails(tmp_path):
 
 # modules of simplecnn_py that are infrastructure, not MATLAB routines
 NOT_ROUTINES = {"__init__", "conventions", "trace", "rng", "errors", "datafile", "mat5", "fastpaths",
-                "fprintf", "model_file"}
+                "fastpaths_jacobian", "fprintf", "model_file"}
 
 IDIOMS = ["column-major reshape", "vec", "1-based indices", "accumarray", "first-max ties", "unique",
           "cell arrays and structs", "implicit expansion", "floor", "seeding"]

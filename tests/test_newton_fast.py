@@ -66,6 +66,14 @@ def setup(name, n, precision="double", seed=0):
     return param, model, prob, net
 
 
+@pytest.fixture(autouse=True)
+def fast_paths_on():
+    """The fast side runs on the fast paths even under SIMPLECNN_REFERENCE=1;
+    the reference side is always inside ``fastpaths.use_reference()``."""
+    with fastpaths.use_reference(False):
+        yield
+
+
 @pytest.fixture
 def tiny_chunks(monkeypatch):
     """One instance per chunk: many chunks, spread over the threads."""
@@ -254,3 +262,29 @@ def test_r_jtbjv_many_chunks_threads_and_the_fast_feedforward(tiny_chunks, monke
     assert rel(many, want) <= 1e-13
     monkeypatch.setenv("SIMPLECNN_THREADS", "1")
     assert same_bytes(fastpaths_jacobian.r_jtbjv(model, fast_net, v), many)
+
+
+# --- Newton on both paths ------------------------------------------------------------
+
+@pytest.mark.parametrize("jacobian", [1, 0])
+def test_newton_takes_the_same_steps_on_both_paths(jacobian, capsys):
+    """cnn_train -s 1 on the fast paths and on the reference path: the same
+    #CG, alpha and lambda at every iteration, f to 1e-12 (a subset of several
+    bsize chunks, so CG sums the products over nets).  Inputs of a modest
+    scale keep the damped Gauss-Newton system well conditioned: on an
+    ill-conditioned one CG magnifies the products' rounding differences
+    (1e-16) into the step, on either path and on MATLAB's side alike."""
+    from simplecnn_py.cnn_train import cnn_train
+
+    cfg = make_param(**SHAPES["mnist_small"])
+    g = np.random.default_rng(4)
+    Z = 0.2 * g.standard_normal((40, cfg.ht_input * cfg.wd_input * cfg.ch_input[1]))
+    y = g.integers(0, cfg.nL, 40)
+    options = f"-s 1 -iter_max 3 -GNsize 9 -bsize 4 -Jacobian {jacobian}"
+    _, fast = cnn_train(y, Z, copy.deepcopy(cfg), options, 5)
+    with fastpaths.use_reference():
+        _, ref = cnn_train(y, Z, copy.deepcopy(cfg), options, 5)
+    assert fast.cg == ref.cg and fast.alpha == ref.alpha
+    assert getattr(fast, "lambda") == getattr(ref, "lambda")
+    np.testing.assert_allclose(fast.f, ref.f, rtol=1e-12)
+    np.testing.assert_allclose(fast.gnorm, ref.gnorm, rtol=1e-12)
