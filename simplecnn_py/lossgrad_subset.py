@@ -20,7 +20,10 @@ layers, (26)-(28) for conv layers), summed over the batch:
                                dXidS = dXidS .* (Z{m} > 0)
 
 Results go to ``net.dlossdW{m}`` (MATLAB's shape of ``weight{m}``) and
-``net.dlossdb{m}`` (column).  Traced stages: forward (see feedforward) and
+``net.dlossdb{m}`` (column).  The seed original writes the backward pass
+inline here; the port keeps it once, in ``JTv`` (as the current layout
+does: ``lossgrad_subset`` calls ``JTv(model, net, 2*(Z{L+1} - Y))``), so the
+lines to read beside the slides' code segment are in ``JTv.py``.  Traced stages: forward (see feedforward) and
 ``(L, 'forward', 'loss')``; backward: full m: dXidS, dlossdW, dlossdb, and,
 for m > 1, WtDelta, activation; conv m: dXidS, pool_gradient, dlossdW,
 dlossdb, and for m > 1 WtDelta, phi_gradient, unpad, activation.
@@ -39,9 +42,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import fastpaths, trace
-from .conventions import cols, float_type, ftype, mtimes, reshape, vec
+from .conventions import cols, float_type, ftype
+from .JTv import JTv
 from .feedforward import check_height, feedforward
-from .vTP import vTP
 
 
 def lossgrad_subset(prob, param, model, net, batch_idx, task):
@@ -53,12 +56,11 @@ def lossgrad_subset(prob, param, model, net, batch_idx, task):
         if out is not None:
             return out
     dtype = float_type(param)
-    L, LC = model.L, model.LC
+    L = model.L
     batch_idx = np.asarray(batch_idx).reshape(-1)
 
     Y = ftype(cols(prob.label_mat, batch_idx), dtype)
     net = feedforward(cols(prob.data, batch_idx), param, model, net)
-    n = net.num_sampled_data
 
     residual = net.Z[L + 1] - Y
     loss = np.linalg.norm(residual, "fro") ** 2
@@ -66,39 +68,5 @@ def lossgrad_subset(prob, param, model, net, batch_idx, task):
     if task == "funonly":
         return net, loss
 
-    dXidS = 2 * residual
-    for m in range(L, LC, -1):                                  # fully-connected layers
-        trace.record(m, "backward", "dXidS", dXidS)
-        net.dlossdW[m] = mtimes(dXidS, net.Z[m].T)
-        net.dlossdb[m] = np.sum(dXidS, axis=1, keepdims=True)
-        trace.record(m, "backward", "dlossdW", net.dlossdW[m])
-        trace.record(m, "backward", "dlossdb", net.dlossdb[m])
-        if m > 1:
-            dXidS = mtimes(ftype(model.weight[m], dtype).T, dXidS)
-            trace.record(m, "backward", "WtDelta", dXidS)
-            dXidS = dXidS * (net.Z[m] > 0)
-            trace.record(m, "backward", "activation", dXidS)
-
-    dXidS = reshape(dXidS, model.ch_input[LC + 1], -1)
-    for m in range(LC, 0, -1):                                  # convolutional layers
-        trace.record(m, "backward", "dXidS", dXidS)
-        if model.wd_subimage_pool[m] > 1:
-            dXidS = reshape(vTP(param, model, net, m, dXidS, "pool_gradient"),
-                            model.ch_input[m + 1], -1)
-            trace.record(m, "backward", "pool_gradient", dXidS)
-        net.dlossdW[m] = mtimes(dXidS, net.phiZ[m].T)
-        net.dlossdb[m] = np.sum(dXidS, axis=1, keepdims=True)
-        trace.record(m, "backward", "dlossdW", net.dlossdW[m])
-        trace.record(m, "backward", "dlossdb", net.dlossdb[m])
-        if m > 1:
-            V = mtimes(ftype(model.weight[m], dtype).T, dXidS)
-            trace.record(m, "backward", "WtDelta", V)
-            dXidS = reshape(vTP(param, model, net, m, V, "phi_gradient"),
-                            model.ch_input[m], -1)
-            trace.record(m, "backward", "phi_gradient", dXidS)
-            a_pad, b_pad = model.ht_pad[m], model.wd_pad[m]
-            dXidS = cols(dXidS, vec(net.idx_pad[m] + a_pad * b_pad * np.arange(n)))
-            trace.record(m, "backward", "unpad", dXidS)
-            dXidS = dXidS * (net.Z[m] > 0)
-            trace.record(m, "backward", "activation", dXidS)
+    net.dlossdW, net.dlossdb = JTv(model, net, 2 * residual)   # the backward pass, eqs. (19)-(28)
     return net, loss

@@ -83,7 +83,7 @@ def test_gradient_matches_finite_differences(name, port_path):
 def test_finite_differences_catch_a_wrong_gradient(monkeypatch):
     """The check above can fail: a backward pass that forgets the activation
     mask of conv layers is caught."""
-    import simplecnn_py.lossgrad_subset as mod
+    import simplecnn_py.JTv as mod
     real = mod.vTP
 
     def broken(param, model, net, m, V, op):
