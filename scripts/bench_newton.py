@@ -4,6 +4,7 @@
     .venv/bin/python scripts/bench_newton.py [--instances 256 1024] [--jacobian 1 0]
         [--precision double] [--repeats 2] [--config CFG] [--data DATA.mat]
         [--matlab-dir DIR] [--seed 1] [--no-octave] [--json FILE] [--timeout SEC]
+        [--extra-options '-GNsize 256 ...']
 
 The work, the same on both sides: ``cnn_train -s 1 -iter_max 1`` on the first
 N instances of ``../shared/data/mnist-demo.mat`` (``--rowmajor --normalize``
@@ -36,9 +37,12 @@ the subset's ``feedforward``).  Octave runs as ``octave-cli`` with its own
 BLAS threads; the port with its fast paths (``SIMPLECNN_REFERENCE=1`` times
 the reference path).  The machine is noisy: compare the ratios of one run.
 
-The table goes to stdout, ``--json FILE`` writes every measurement.
-``measure(...)`` is the entry point for ``simplecnn bench`` (it returns the
-rows; ``print_table(rows)`` prints them).
+``--extra-options`` is appended to both sides' option string (e.g.
+``-GNsize 256``: the subset is then every instance, the case where the
+Gauss-Newton part dominates).  The table goes to stdout, ``--json FILE``
+writes every measurement (times, per-part times, #CG, f, alpha, line-search
+passes, GNsize).  ``measure(...)`` is the entry point for ``simplecnn
+bench`` (it returns the rows; ``print_table(rows)`` prints them).
 """
 from __future__ import annotations
 

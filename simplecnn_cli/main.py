@@ -1,4 +1,4 @@
-"""``simplecnn``: the console command.
+"""simplecnn: the simpleNN CNN routines in Python, and a cross-checker against the MATLAB original under Octave.
 
 Each sub-command is a module of this package with ``add_parser(sub)`` and
 ``run(args) -> int``.  Errors become one line and an exit code:
@@ -37,10 +37,12 @@ def _load(name):
         raise
 
 
-def build_parser():
+def build_parser(only=None):
+    """The parser; with ``only`` (a sub-command name) just that sub-command's
+    module is imported, which keeps start-up short."""
     parser = _Parser(prog="simplecnn", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMANDS:
+    for name in ([only] if only in COMMANDS else COMMANDS):
         mod = _load(name)
         if mod is not None:
             mod.add_parser(sub)
@@ -48,7 +50,8 @@ def build_parser():
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(only=argv[0] if argv else None)
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()

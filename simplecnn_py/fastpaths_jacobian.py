@@ -52,6 +52,8 @@ tracing is on or the net's index maps are not the standard ones, as
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from . import fastpaths
@@ -59,10 +61,37 @@ from .cells_to_vec import cells_to_vec
 from .conventions import cell, ftype, mtimes
 from .vec_to_cells import vec_to_cells
 
-__all__ = ["jacobian", "jtbjv", "r_jtbjv", "LazyDzdS", "pool_jacobian_into", "phi_jacobian_into"]
+__all__ = ["jacobian", "jtbjv", "r_jtbjv", "LazyDzdS", "pool_jacobian_into", "phi_jacobian_into",
+           "single_threaded_blas"]
 
 F = "F"
 _CHUNK_BYTES = 8 * 2**20       # intermediates of one instance chunk (per thread)
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Inside, OpenBLAS runs one thread (when the fast paths are on and
+    numpy's OpenBLAS is found; else nothing changes).
+
+    For a loop that alternates the fast paths (which run their own threads
+    with single-threaded BLAS) with small BLAS calls of its own: after a
+    threaded BLAS call, OpenBLAS's idle worker spins for about 0.1 s and holds
+    a core that the fast paths' next call needs (measured: a 13-instance
+    ``R_JTBJv`` right after a threaded 87,600-long dot product takes 25 ms
+    instead of 15).  ``newton`` runs its iterations inside.  The small calls
+    (CG's dot products, norms) then sum in one thread: the same values up to
+    rounding, and independent of the number of cores.
+    """
+    blas = fastpaths._openblas() if fastpaths.enabled() else None
+    if blas is None:
+        yield
+        return
+    before = blas[1]()
+    blas[0](1)
+    try:
+        yield
+    finally:
+        blas[0](before)
 
 
 # --- kernels -------------------------------------------------------------------

@@ -29,6 +29,11 @@ lambda after its update), and at the end::
 ``total_CG``.  Random draws: ``param.stream.randperm`` (a
 ``simplecnn_py.rng.Stream``, so the harness can replay them to Octave).
 The caller's ``model`` is not modified (MATLAB's value semantics).
+
+With the fast paths on, the iterations run inside
+``fastpaths_jacobian.single_threaded_blas()``: the fast paths thread
+themselves, and a threaded BLAS call between them (CG's dot products) would
+leave OpenBLAS's worker spinning on a core they need.
 """
 from __future__ import annotations
 
@@ -37,6 +42,7 @@ import math
 
 import numpy as np
 
+from simplecnn_py import fastpaths_jacobian
 from simplecnn_py.CG import CG
 from simplecnn_py.cells_to_vec import cells_to_vec
 from simplecnn_py.conventions import cell, cols, struct
@@ -52,6 +58,12 @@ ALPHA_MIN = 1e-10
 
 
 def newton(prob, param, model, net):
+    with fastpaths_jacobian.single_threaded_blas():
+        return newton_iterations(prob, param, model, net)
+
+
+def newton_iterations(prob, param, model, net):
+    """The body of ``newton.m``."""
     l = prob.l
     GNsize = param.GNsize
     n_subsets = math.ceil(l / GNsize)

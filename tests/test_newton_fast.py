@@ -33,6 +33,7 @@ from simplecnn_py.JTBJv import JTBJv
 from simplecnn_py.R_JTBJv import R_JTBJv
 from simplecnn_py.vTP import vTP
 
+from conftest import needs_octave
 from test_port_common import CONFIGS, MNIST_SHAPE, make_param, make_prob, perturb_biases
 
 SHAPES = dict(CONFIGS)
@@ -264,6 +265,18 @@ def test_r_jtbjv_many_chunks_threads_and_the_fast_feedforward(tiny_chunks, monke
     assert same_bytes(fastpaths_jacobian.r_jtbjv(model, fast_net, v), many)
 
 
+def test_single_threaded_blas_inside_newton_only_with_fast_paths():
+    blas = fastpaths._openblas()
+    if blas is None:
+        pytest.skip("numpy's OpenBLAS library not found")
+    before = blas[1]()
+    with fastpaths_jacobian.single_threaded_blas():
+        assert blas[1]() == 1
+    assert blas[1]() == before
+    with fastpaths.use_reference(), fastpaths_jacobian.single_threaded_blas():
+        assert blas[1]() == before
+
+
 # --- Newton on both paths ------------------------------------------------------------
 
 @pytest.mark.parametrize("jacobian", [1, 0])
@@ -288,3 +301,35 @@ def test_newton_takes_the_same_steps_on_both_paths(jacobian, capsys):
     assert getattr(fast, "lambda") == getattr(ref, "lambda")
     np.testing.assert_allclose(fast.f, ref.f, rtol=1e-12)
     np.testing.assert_allclose(fast.gnorm, ref.gnorm, rtol=1e-12)
+
+
+# --- the benchmark's driver ------------------------------------------------------------
+
+@needs_octave
+def test_bench_newton_does_the_same_work_on_both_sides(tmp_path, capsys):
+    """scripts/bench_newton.py (tiny run): both sides run one Newton iteration
+    on the same weights, data and subset, so #CG and f agree; the per-part
+    times add up to the total.  (Speed is not asserted.)"""
+    import importlib.util
+    import json
+
+    from conftest import REPO
+
+    spec = importlib.util.spec_from_file_location("bench_newton", REPO / "scripts" / "bench_newton.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = bench.measure(instances=(40,), jacobian=(1, 0), repeats=1, timeout=300)
+    assert len(rows) == 2
+    for r in rows:
+        py, oc = r["python"], r["octave"]
+        assert "error" not in oc, oc
+        assert r["same_work"]["cg_equal"] and r["same_work"]["f_rel_err"] <= 1e-9, r["same_work"]
+        assert py["GNsize"] == 2 and py["cg"] >= 1 and py["funonly_passes"] >= 1
+        for side in (py, oc):
+            assert abs(sum(side["parts"].values()) - side["seconds"]) <= 1e-9 + 1e-6 * side["seconds"]
+            assert side["parts"]["fungrad"] > 0 and side["parts"]["CG"] > 0 and side["parts"]["funonly"] > 0
+    assert rows[0]["octave"]["parts"]["Jacobian"] > 0 and rows[1]["octave"]["parts"]["Jacobian"] == 0
+    bench.print_table(rows)
+    out = capsys.readouterr().out
+    assert "ratio" in out and "#CG equal" in out
+    json.dumps(rows)                                           # what --json writes
