@@ -36,7 +36,7 @@ def JTBJv(model, net, v):
             return Gv
     L, LC, nL = model.L, model.LC, model.nL
     n = net.num_sampled_data
-    VW, vb = vec_to_cells(model, v)
+    VW, vb = vec_to_cells(v, model)
     phi = cell([net.phiZ[m] if m <= LC else net.Z[m] for m in range(1, L + 1)])
 
     Jv_ = np.zeros((nL, n), dtype=v.dtype)

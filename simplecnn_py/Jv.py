@@ -45,7 +45,7 @@ def phiZ_of(model, net, Z, m):
 def Jv(model, net, v):
     L, LC = model.L, model.LC
     n = net.num_sampled_data
-    VW, vb = vec_to_cells(model, v)
+    VW, vb = vec_to_cells(v, model)
 
     R_Z = None
     for m in range(1, LC + 1):

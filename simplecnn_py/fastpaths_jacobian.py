@@ -289,7 +289,7 @@ def jtbjv(model, net, v):
     n = int(net.num_sampled_data)
     compact = dzdS.compact if isinstance(dzdS, LazyDzdS) else {}
     idx_pool = dzdS.idx_pool if compact else None
-    VW, vb = vec_to_cells(model, v)
+    VW, vb = vec_to_cells(v, model)
     VW = [None] + [np.asfortranarray(VW[m]) for m in range(1, L + 1)]
     vb = [None] + [vb[m] for m in range(1, L + 1)]
     geo = {ly.m: ly for ly in layers}
@@ -380,7 +380,7 @@ def r_jtbjv(model, net, v):
         return None
     L, LC = int(model.L), int(model.LC)
     n = int(net.num_sampled_data)
-    VW, vb = vec_to_cells(model, v)
+    VW, vb = vec_to_cells(v, model)
     VW = [None] + [np.asfortranarray(VW[m]) for m in range(1, L + 1)]
     vb = [None] + [vb[m] for m in range(1, L + 1)]
     W = [None] + [ftype(model.weight[m], dtype) for m in range(1, L + 1)]

@@ -163,7 +163,7 @@ def fresh_net(model, net):
 def update_weights(model, theta, alpha, s):
     """A copy of ``model`` with ``weight{m}``, ``bias{m}`` from the flat ``theta + alpha*s``."""
     model = copy.copy(model)
-    model.weight, model.bias = vec_to_cells(model, theta + alpha * s)
+    model.weight, model.bias = vec_to_cells(theta + alpha * s, model)
     return model
 
 

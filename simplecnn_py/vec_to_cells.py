@@ -1,4 +1,4 @@
-"""``[W, b] = vec_to_cells(model, v)``: the inverse of ``cells_to_vec``.
+"""``[W, b] = vec_to_cells(v, model)``: the inverse of ``cells_to_vec``.
 
 MATLAB original (current layout, ``cnn/vec_to_cells.m``)::
 
@@ -17,7 +17,7 @@ from simplecnn_py.conventions import cell, reshape
 __all__ = ["vec_to_cells"]
 
 
-def vec_to_cells(model, v: np.ndarray):
+def vec_to_cells(v: np.ndarray, model):
     L = model.L
     var_ptr = np.asarray(model.var_ptr).reshape(-1)
     W, b = cell(L), cell(L)

@@ -44,7 +44,7 @@ def setup(name, n=4, seed=0, precision="double"):
 
 def with_theta(model, theta):
     out = type(model)(**vars(model))
-    out.weight, out.bias = vec_to_cells(model, theta)
+    out.weight, out.bias = vec_to_cells(theta, model)
     return out
 
 
