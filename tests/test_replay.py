@@ -14,31 +14,13 @@ import numpy as np
 import pytest
 import scipy.io
 
-from conftest import needs_octave
+from conftest import TINY_CONFIG, needs_octave, octave_quote as _q
 from simplecnn_harness.replay import (REPLAY_DIR, Draw, RecordingStream, Replay, ReplayDivergence,
                                       draws_from_log, write_draws)
 from simplecnn_py.rng import Stream
 
 REPO = Path(__file__).resolve().parent.parent
 CURRENT = REPO / "matlab_ref" / "current" / "MATLAB"
-
-TINY_CONFIG = """% tiny non-square net: 7 x 6 x 2 inputs, 3 classes
-L = 4;
-LC = 2;
-LF = 2;
-ht_input = 7;
-wd_input = 6;
-ch_input = [2,3,4];
-wd_pad_added = [1,1];
-wd_filter = [3,2];
-strides = [1,2];
-wd_subimage_pool = [2,1];
-full_neurons = [5,3];
-"""
-
-
-def _q(s):
-    return str(s).replace("'", "''")
 
 
 # --- Python side only ------------------------------------------------------------
