@@ -66,6 +66,27 @@ class Span:
     end_line: int         # 1-based line of its last code character
 
 
+
+def _string_end(src: str, i: int, quote: str, backslash: bool) -> int:
+    """Index of the closing ``quote`` of the string literal opening at
+    ``src[i]`` (a doubled quote stays inside; with ``backslash``, so does an
+    escaped character), or of its last character when the line ends first."""
+    n = len(src)
+    j = i + 1
+    while j < n:
+        if backslash and src[j] == "\\":
+            j += 2
+            continue
+        if src[j] == quote:
+            if j + 1 < n and src[j + 1] == quote:
+                j += 2
+                continue
+            return j
+        if src[j] == "\n":
+            return j - 1
+        j += 1
+    return j
+
 def scan(src: str) -> list[Span]:
     """Split MATLAB source into statements (see the module docstring)."""
     spans: list[Span] = []
@@ -171,36 +192,13 @@ def scan(src: str) -> list[Span]:
                     put(c)                                # "a '" outside brackets: transpose
                     i += 1
                     continue
-            j = i + 1
-            while j < n:
-                if src[j] == "'":
-                    if j + 1 < n and src[j + 1] == "'":
-                        j += 2
-                        continue
-                    break
-                if src[j] == "\n":
-                    j -= 1
-                    break
-                j += 1
+            j = _string_end(src, i, "'", backslash=False)
             lit = src[i:j + 1]
             put(lit, "'" + "_" * max(len(lit) - 2, 0) + "'")
             i = j + 1
             continue
         if c == '"':
-            j = i + 1
-            while j < n:
-                if src[j] == "\\":
-                    j += 2
-                    continue
-                if src[j] == '"':
-                    if j + 1 < n and src[j + 1] == '"':
-                        j += 2
-                        continue
-                    break
-                if src[j] == "\n":
-                    j -= 1
-                    break
-                j += 1
+            j = _string_end(src, i, '"', backslash=True)
             lit = src[i:j + 1]
             put(lit, '"' + "_" * max(len(lit) - 2, 0) + '"')
             i = j + 1
