@@ -528,7 +528,27 @@ def _phiZ_of(ly, Z, n):
     return phiZ
 
 
-class LazyPhiZ(cell):
+class LazyCell(cell):
+    """A cell whose entries are built the first time they are read: iterating,
+    converting and comparing go through ``__getitem__``, so a lazy cell reads
+    exactly as the filled one.  Subclasses define ``__getitem__``."""
+
+    __slots__ = ()
+
+    def __iter__(self):
+        return (self[m] for m in range(1, len(self) + 1))
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(list(self), dtype=dtype)
+
+    def __eq__(self, other):
+        return isinstance(other, cell) and list(self) == list(other)
+
+    def tolist(self):
+        return list(self)
+
+
+class LazyPhiZ(LazyCell):
     """``net.phiZ`` as the fused ``lossgrad_subset`` leaves it.
 
     The fused pass keeps phiZ{m} only chunk by chunk, in cache: writing the
@@ -552,17 +572,6 @@ class LazyPhiZ(cell):
             super().__setitem__(m, value)
         return value
 
-    def __iter__(self):
-        return (self[m] for m in range(1, len(self) + 1))
-
-    def __array__(self, dtype=None, copy=None):
-        return np.asarray(list(self), dtype=dtype)
-
-    def __eq__(self, other):
-        return isinstance(other, cell) and list(self) == list(other)
-
-    def tolist(self):
-        return list(self)
 
     def built(self, m):
         """True once phiZ{m} has been built (for tests and the benchmark)."""

@@ -143,7 +143,7 @@ def _chunk_size(layers, nL, itemsize):
     return max(1, _CHUNK_BYTES // per)
 
 
-class LazyDzdS(cell):
+class LazyDzdS(fastpaths.LazyCell):
     """``net.dzdS`` as the fast ``Jacobian`` leaves it.
 
     For a pooled conv layer m, ``dzdS{m}`` is ``vTP(..., 'pool_Jacobian')``
@@ -189,17 +189,6 @@ class LazyDzdS(cell):
         """False while dzdS{m} exists in its compact form only (tests, benchmark)."""
         return self._v[int(m) - 1] is not None
 
-    def __iter__(self):
-        return (self[m] for m in range(1, len(self) + 1))
-
-    def __array__(self, dtype=None, copy=None):
-        return np.asarray(list(self), dtype=dtype)
-
-    def __eq__(self, other):
-        return isinstance(other, cell) and list(self) == list(other)
-
-    def tolist(self):
-        return list(self)
 
 
 def jacobian(model, net):
@@ -343,17 +332,24 @@ def jtbjv(model, net, v):
                 acc["db", m] += np.sum(T, axis=1, keepdims=True)
         return acc
 
+    return _sum_parts(part, _groups(n, chunk), L)
+
+
+
+def _sum_parts(part, groups, L):
+    """Run ``part`` over the chunk groups (threads), add the per-group
+    ``("dW", m)``/``("db", m)`` sums in a fixed order, and return them as one
+    flat vector (``cells_to_vec``)."""
     def add(total, acc):
         for key in total:
             total[key] += acc[key]
         return total
 
-    total = fastpaths._run_parts(part, _groups(n, chunk), fold=add)
+    total = fastpaths._run_parts(part, groups, fold=add)
     dW, db = cell(L), cell(L)
     for m in range(1, L + 1):
         dW[m], db[m] = total["dW", m], total["db", m]
     return cells_to_vec(dW, db)
-
 
 def _mtimes_into(out, A, B):
     """out = A*B for Fortran-ordered out."""
@@ -470,13 +466,4 @@ def r_jtbjv(model, net, v):
             backward(c0, c1, u, acc, work)
         return acc
 
-    def add(total, acc):
-        for key in total:
-            total[key] += acc[key]
-        return total
-
-    total = fastpaths._run_parts(part, _groups(n, chunk), fold=add)
-    dW, db = cell(L), cell(L)
-    for m in range(1, L + 1):
-        dW[m], db[m] = total["dW", m], total["db", m]
-    return cells_to_vec(dW, db)
+    return _sum_parts(part, _groups(n, chunk), L)
