@@ -21,5 +21,9 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 \
   | grep -v "is ignored: it is neither a file nor a directory" || true
-.venv/bin/python -c "import simplecnn_py, simplecnn_harness" 
+# byte-compile now: an editable install leaves that to the first import, which
+# never writes the cache when PYTHONDONTWRITEBYTECODE is set (every run then
+# compiles the package again, ~40 ms of each simplecnn process)
+.venv/bin/python -m compileall -q simplecnn_py simplecnn_cli simplecnn_harness >/dev/null
+.venv/bin/python -c "import simplecnn_py, simplecnn_harness"
 echo "setup: ready (.venv/bin/simplecnn)" >&2

@@ -1,5 +1,5 @@
 import sys
 
-from simplecnn_cli.main import main
+from simplecnn_cli.main import cli
 
-sys.exit(main())
+sys.exit(cli())

@@ -19,7 +19,6 @@ from pathlib import Path
 from simplecnn_cli.bench import ITEMS
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data" / "mnist-demo.mat"
 
 
 def _median(values):
@@ -125,9 +124,7 @@ class Inputs:
     """Config, model (weights from --seed) and l instances, as the port holds them."""
 
     def __init__(self, args, workdir):
-        import numpy as np
-
-        from simplecnn_py.datafile import load_data
+        from simplecnn_cli.bench_newton import WARMUP_INSTANCES, bench_data
         from simplecnn_py.read_config import read_config
 
         self.workdir = workdir
@@ -138,35 +135,12 @@ class Inputs:
             self.config = workdir / "bench-1-32-64-64.config"
             self.config.write_text(DEFAULT_CONFIG)
             self.config_name = "1-32-64-64 (MNIST 28x28x1)"
-        param = read_config(str(self.config))
-        self.param = param
-        need = max(args.instances)
-        a, b, d = param.ht_input, param.wd_input, param.ch_input[1]
-        data_file, rowmajor = args.data, args.rowmajor
-        if data_file is None and SHARED_DATA.exists() and (a, b, d, param.nL) == (28, 28, 1, 10):
-            data_file, rowmajor = str(SHARED_DATA), True
-        if data_file:
-            prob = load_data(data_file, param, rowmajor=rowmajor)
-            Z = prob.Z.toarray() if hasattr(prob.Z, "toarray") else np.asarray(prob.Z, dtype=np.float64)
-            y = np.asarray(prob.y, dtype=np.float64).reshape(-1)
-            if data_file == str(SHARED_DATA) and args.data is None:
-                Z = Z / 255.0                              # the upstream example's scaling
-                Z = Z - Z.mean(axis=0, keepdims=True)
-            reps = -(-need // Z.shape[0])
-            if reps > 1:        # more instances asked than the file has: repeat it
-                Z, y = np.tile(Z, (reps, 1)), np.tile(y, reps)
-            self.data_desc = f"{Path(data_file).name} ({'first ' if reps == 1 else 'repeated to '}{need})"
-        else:
-            g = np.random.default_rng(args.seed)
-            Z = g.standard_normal((need, a * b * d))
-            y = np.concatenate([np.arange(1, param.nL + 1), g.integers(1, param.nL + 1, need)])[:need]
-            self.data_desc = f"random N(0,1) images, {need} instances"
-        self.Z_all = np.ascontiguousarray(Z[:need])      # column-major images, one instance a row
-        self.y_all = y[:need].astype(np.float64)
-        labels = np.unique(self.y_all)
-        if np.unique(self.y_all[:min(args.instances)]).size != labels.size and labels.size <= min(args.instances):
-            # every size must see all labels (check_data's rule): put one of each first
-            self.y_all[:labels.size] = labels
+        self.param = read_config(str(self.config))
+        # the one loader of the benchmarks (simplecnn_cli/bench_newton.py): --data as given, else the
+        # shared MNIST file (row-major, Z/255 minus the mean) for a 28x28x1 10-class config, else random
+        self.y_all, self.Z_all, self.data_desc = bench_data(
+            self.config, args.data, max(args.instances), args.seed, rowmajor=args.rowmajor,
+            smallest=min(min(args.instances), WARMUP_INSTANCES))
         self.seed = args.seed
 
     def problem(self, precision, n):
@@ -598,72 +572,23 @@ def square_rate(precision, repeats):
 
 # --- Newton and Gauss-Newton products ----------------------------------------------------------
 
-NEWTON_DRIVER = """\
-function bench_newton(tree, config_file, input_file, output_file, options, repeats)
-% One Newton iteration of the tree's cnn_train path (current layout), with
-% the weights and data of input_file (simplecnn bench).
-addpath(fullfile(tree, 'MATLAB', 'cnn'));
-addpath(fullfile(tree, 'MATLAB', 'opt'));
-global gpu_use float_type
-S = load(input_file);
-param = parse_options(options);
-gpu_use = 0;
-if param.ftype == 0
-  float_type = 'single';
-else
-  float_type = 'double';
-end
-config = read_config(config_file);
-model = init_model(config);
-for m = 1 : numel(S.weight)
-  model.weight{m} = feval(float_type, S.weight{m});
-  model.bias{m} = feval(float_type, S.bias{m});
-end
-prob = check_data(S.y, S.Z, model);
-model.label_enum = prob.label_enum;
-param.C = param.C*prob.l;
-param.GNsize = min(param.GNsize, prob.l);
-net = init_net(model, param);
-[m2, info] = newton(prob, param, model, net);
-times = zeros(1, repeats);
-cg = zeros(1, repeats);
-for r = 1 : repeats
-  net = init_net(model, param);
-  tic;
-  [m2, info] = newton(prob, param, model, net);
-  times(r) = toc;
-  cg(r) = info.total_CG;
-end
-f = info.f;
-save('-v7', output_file, 'times', 'cg', 'f');
-end
-"""
-
-
 def measure_newton(inp, param, model, prob, precision, repeats, record, newton_tree, timeout):
     """A Gauss-Newton product on a subset, and one Newton iteration here and
     under Octave (current layout), on the same weights and data."""
-    import contextlib
     import importlib.util
-    import io
 
     import numpy as np
-    import scipy.io
 
     if importlib.util.find_spec("simplecnn_py.JTBJv") is None:
         record("gn", "Gauss-Newton product", None, None, error="simplecnn_py.JTBJv not present")
         return
+    from simplecnn_cli.bench_newton import newton_row, options_for
     from simplecnn_py.cells_to_vec import cells_to_vec
-    from simplecnn_py.check_data import check_data
-    from simplecnn_py.conventions import struct
     from simplecnn_py.feedforward import feedforward
     from simplecnn_py.init_net import init_net
     from simplecnn_py.Jacobian import Jacobian
     from simplecnn_py.JTBJv import JTBJv
-    from simplecnn_py.newton import newton
-    from simplecnn_py.parse_options import parse_options
     from simplecnn_py.R_JTBJv import R_JTBJv
-    from simplecnn_py.rng import Stream
 
     nGN = min(prob.l, 64)
     net = init_net(param, model)
@@ -678,64 +603,23 @@ def measure_newton(inp, param, model, prob, precision, repeats, record, newton_t
     med, times = _median_time(lambda: JTBJv(model, net, v), repeats)
     record("gn", f"JTBJv, Gauss-Newton product with stored Jacobian ({nGN} instances)", med, times)
 
-    # one Newton iteration on all n instances: the GNsize subset is all of
-    # them (a permutation), so both sides solve the same system whatever
-    # their random streams
+    # one Newton iteration on all n instances (simplecnn_cli/bench_newton.py, as
+    # scripts/bench_newton.py): the GNsize subset is all of them, and Octave is
+    # served the port's permutation, so both sides solve the same system
     n = prob.l
-    options = (f"-s 1 -iter_max 1 -GNsize {n} -bsize {n} -Jacobian 0 -C 0.01 "
-               f"-ftype {0 if precision == 'single' else 1}")
-    y, Z = inp.y_all[:n], inp.Z_all[:n]
-
-    def one_iteration():
-        p = parse_options(options)
-        p.stream = Stream(0)
-        config, m, _ = inp.problem(precision, n)
-        pr = check_data(struct(y=y.copy(), Z=Z), config, where="bench data")
-        m.label_enum = pr.label_enum
-        m.gpu_use, m.float_type = False, p.precision
-        p.C = p.C * pr.l
-        p.GNsize = min(p.GNsize, pr.l)
-        with contextlib.redirect_stdout(io.StringIO()):
-            t0 = time.perf_counter()
-            _, info = newton(pr, p, m, init_net(config, m))
-            return time.perf_counter() - t0, info
-
-    one_iteration()
-    runs = [one_iteration() for _ in range(repeats)]
-    py_times = [t for t, _ in runs]
-    info = runs[-1][1]
-    py_cg = int(info.total_CG)
-    record("newton", f"Newton iteration, ours ({n} instances, GNsize {n}, R-operator)",
-           _median(py_times), py_times, cg=py_cg, f=float(info.f[-1]))
-
-    octave = shutil.which("octave-cli") or shutil.which("octave")
-    tree = Path(newton_tree)
-    if octave is None or not (tree / "MATLAB" / "opt" / "newton.m").exists():
-        record("newton_octave", "Newton iteration, Octave", None, None,
-               error="octave-cli or a current-layout tree with MATLAB/opt/newton.m not found")
+    options = options_for(0, precision, f"-GNsize {n} -bsize {n} -C 0.01")
+    row = newton_row(inp.y_all[:n], inp.Z_all[:n], inp.config, options, seed=inp.seed, repeats=repeats,
+                     matlab_dir=newton_tree, timeout=timeout, workdir=inp.workdir)
+    py = row["python"]
+    record("newton", f"Newton iteration, ours ({n} instances, GNsize {py['GNsize']}, R-operator)",
+           py["seconds"], py["times"], cg=py["cg"], f=py["f"], parts=py["parts"], alpha=py["alpha"],
+           funonly_passes=py["funonly_passes"], GNsize=py["GNsize"], options=options, port_path=py["port_path"])
+    oc = row["octave"]
+    if "seconds" not in oc:
+        record("newton_octave", "Newton iteration, Octave", None, None, error=oc["error"])
         return
-    d = inp.workdir
-    (d / "bench_newton.m").write_text(NEWTON_DRIVER)
-    fin, fout = d / f"newton-in-{precision}-{n}.mat", d / f"newton-out-{precision}-{n}.mat"
-    W = np.empty((model.L, 1), dtype=object)
-    b = np.empty((model.L, 1), dtype=object)
-    for m in range(1, model.L + 1):
-        W[m - 1, 0] = np.asarray(model.weight[m], np.float64)
-        b[m - 1, 0] = np.asarray(model.bias[m], np.float64).reshape(-1, 1)
-    scipy.io.savemat(str(fin), {"weight": W, "bias": b, "y": y.reshape(-1, 1), "Z": Z}, format="5")
-    call = (f"bench_newton('{tree.resolve()}', '{inp.config}', '{fin}', '{fout}', '{options}', {repeats})")
-    wall, rss, rc, so, se = _run_process_rss([octave, "--no-gui", "--norc", "--quiet", "--no-window-system",
-                                              "--eval", f"addpath('{d}'); {call}"], timeout)
-    if rc != 0 or not fout.exists():
-        tail = (se or so or "").strip().splitlines()[-3:]
-        record("newton_octave", "Newton iteration, Octave", None, None, error=f"exit {rc}: {' | '.join(tail)}")
-        return
-    v = scipy.io.loadmat(str(fout))
-    times = [float(t) for t in np.ravel(v["times"])]
-    oct_cg = int(np.ravel(v["cg"])[-1])
-    f_oct = float(np.ravel(v["f"])[-1])
-    record("newton_octave", f"Newton iteration, Octave {tree.name} (current layout)", _median(times),
-           times, cg=oct_cg, f=f_oct, rel_err_vs_ours=abs(f_oct - float(info.f[-1])) / abs(f_oct))
+    record("newton_octave", f"Newton iteration, Octave {Path(newton_tree).name} (current layout)", oc["seconds"],
+           oc["times"], cg=oc["cg"], f=oc["f"], rel_err_vs_ours=row["same_work"]["f_rel_err"], parts=oc["parts"])
 
 
 # --- the table -----------------------------------------------------------------------------------

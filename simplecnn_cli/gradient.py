@@ -15,10 +15,13 @@ MATLAB equivalent (seed layout)::
 
 ``loss`` is the batch loss of ``lossgrad_subset`` over all instances (no
 regularisation, no division by l), ``dlossdW``/``dlossdb`` its gradients.
-When all instances would need more than about 512 MiB of intermediates the work
-is split into consecutive chunks of instances (``--bsize`` sets the chunk),
-and losses and gradients are summed, as ``fungrad_minibatch`` sums its
-batches; the sum differs from one call only by rounding.
+On the fast path one call takes all instances: it keeps only a few MiB of
+intermediates per thread whatever the batch (docs/performance.md).  On the
+reference path (``SIMPLECNN_REFERENCE=1``), when all instances would need more
+than about 512 MiB of intermediates, the work is split into consecutive chunks
+of instances, and losses and gradients are summed, as ``fungrad_minibatch``
+sums its batches; the sum differs from one call only by rounding.  ``--bsize``
+sets the chunk on either path.
 """
 from __future__ import annotations
 
@@ -40,7 +43,8 @@ def add_parser(sub):
     p.add_argument("--rowmajor", action="store_true",
                    help="images in Z are stored row-major (the shipped MNIST demo files)")
     p.add_argument("--bsize", type=int, default=None, metavar="N",
-                   help="instances per lossgrad_subset call (default: all, or chunks of about 512 MiB of intermediates)")
+                   help="instances per lossgrad_subset call (default: all; on the reference path, chunks of "
+                        "about 512 MiB of intermediates)")
     p.add_argument("--out", required=True, metavar="OUT.mat", help="output MAT file (loss, dlossdW, dlossdb)")
     return p
 
@@ -90,9 +94,9 @@ def run(args) -> int:
 def gradient(prob, param, model, bsize=None):
     """``lossgrad_subset`` over all instances: ``(loss, dlossdW, dlossdb)``.
 
-    One call on ``1:l`` when it fits (``bsize`` None and the intermediates
-    need less than about 512 MiB), else consecutive chunks of ``bsize``
-    instances whose losses and gradients are summed.
+    One call on ``1:l`` when it fits (``bsize`` None and, on the reference
+    path, the intermediates need less than about 512 MiB), else consecutive
+    chunks of ``bsize`` instances whose losses and gradients are summed.
     """
     import numpy as np
 
@@ -103,7 +107,10 @@ def gradient(prob, param, model, bsize=None):
     from simplecnn_py import fastpaths
 
     l, L = prob.l, model.L
-    bsize = bsize or auto_bsize(param, model, l)
+    if not bsize:
+        # the fused fast path holds a few MiB per thread whatever the batch
+        # (gradient_only below), and one call is faster than several
+        bsize = l if fastpaths.enabled() else auto_bsize(param, model, l)
     net = init_net(param, model)
     loss, dlossdW, dlossdb = 0, cell(L), cell(L)
     with fastpaths.gradient_only():     # only the loss and gradients are wanted (docs/performance.md)

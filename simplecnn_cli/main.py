@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from simplecnn_py.errors import EnvironmentProblem, InputError, ParityFailure
@@ -21,6 +22,13 @@ COMMANDS = {
     "compare-train": "compare_train",
     "bench": "bench",
 }
+
+
+# sub-commands that start no Octave session and leave nothing behind: the
+# console command ends their process without the interpreter's teardown
+# (freeing every array, joining the thread pool, about 30 ms of a ~0.9 s
+# `simplecnn gradient`); their output files are closed by then
+QUICK_EXIT = {"gradient", "predict", "train"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -72,5 +80,17 @@ def main(argv=None) -> int:
         return 130
 
 
+def cli():
+    """The console command ``simplecnn``: ``main()``, then the process ends
+    (at once, after flushing, for the ``QUICK_EXIT`` sub-commands)."""
+    argv = sys.argv[1:]
+    rc = main(argv)
+    if argv and argv[0] in QUICK_EXIT:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(rc)
+    return rc
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

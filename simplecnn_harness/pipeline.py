@@ -73,6 +73,7 @@ class Result:
     notes: list = field(default_factory=list)
     loss: dict = field(default_factory=dict)
     heatmap: dict | None = None
+    port_path: str = "fast"           # the port's path that ran: "fast" or "reference" (fastpaths.enabled())
 
     def to_json(self) -> dict:
         return {
@@ -93,6 +94,7 @@ class Result:
             "pooling_flips": self.pooling,
             "notes": self.notes,
             "timings": self.timings,
+            "port_path": self.port_path,
         }
 
 
@@ -242,6 +244,8 @@ def run_compare(opts: Options) -> Result:
 
     _say(opts, f"compare: Python port, {n} instances, {opts.precision} precision")
     t0 = time.perf_counter()
+    from simplecnn_py import fastpaths
+    port_path = "fast" if fastpaths.enabled() else "reference"
     net_py, loss_py, P = python_side(param, model, prob)
     timings["python_s"] = time.perf_counter() - t0
 
@@ -261,6 +265,7 @@ def run_compare(opts: Options) -> Result:
         result = judge(param, model, prob, net_py, P, M, opts.precision, rtol, opts.mode, dtype)
         timings["compare_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - t_start
+    result.port_path = port_path
     result.layout = layout.name
     result.tree = str(layout.root)
     result.config = config_desc

@@ -11,13 +11,18 @@ maps they are not.  This module computes the same things with strided views:
 routine (reference)         fast path here
 ==========================  ==============================================
 padding (``idx_pad``)       one slice assignment into a zero-bordered array
-phiZ (``idx_phiZ``)         one strided copy per filter offset (i, j)
+phiZ (``idx_phiZ``)         one strided copy per filter offset (i, j); or,
+                            rows in (c, i, j) order, one copy in all
+                            (``phiZ_cij_into``, ``phiZT_cij_into``)
 crop (``idx_pad`` columns)  one slice of the padded array
 maxpooling (first max)      running ``maximum`` over the h*h window offsets,
                             then the first offset equal to the maximum
+                            (``first_max_into``)
 vTP ``pool_*``              direct assignment: windows do not overlap, so
                             each target gets one value (``0 + v``, as
-                            accumarray adds it to zero)
+                            accumarray adds it to zero); or, from the
+                            winners' window offsets, one masked write per
+                            offset (``scatter_by_offsets``)
 vTP ``phi_*``               one strided add per filter offset, width offset
                             DEScending, then height offset DEScending: the
                             order in which accumarray meets the
@@ -30,11 +35,11 @@ Data movement is bit-identical to the reference, and so are the scatter-adds
 one with ``np.array_equal`` on the raw bytes.
 
 ``lossgrad_subset`` and ``feedforward`` also have a fused path: instances are
-processed in chunks of a few instances (about 8 MiB of intermediates, so they
-stay in cache), each chunk running the forward and then the backward pass
-through all layers, in two threads with single-threaded BLAS (numpy releases
-the GIL in products, copies and ufuncs).  ``W'*Delta`` is computed one filter
-offset at a time (``phi_gradient_blocks_into``), so neither it nor the phi
+processed in chunks of a few instances (about 8 MiB of intermediates),
+each chunk running the forward and then the backward pass through all
+layers, in two threads with single-threaded BLAS (numpy releases the GIL in
+products, copies and ufuncs).  ``W'*Delta`` is computed one filter offset
+at a time (``phi_gradient_blocks_into``), so neither it nor the phi
 gradient of the whole batch is ever built.  Per instance, the values are
 the reference's up to the rounding of the products: OpenBLAS's sums depend
 on the width of a product and on its thread count (the reference itself
@@ -45,6 +50,31 @@ rounding; pooling winners agree unless two entries tie to the last bit.
 by chunk, then group by group in a fixed order.  Chunks and groups depend on
 the shapes and the number of instances only, so the results do not depend on
 the number of cores or on which thread ran what (bit for bit).
+
+What the fused pass keeps to itself it lays out for speed, not as MATLAB
+does (the products do not care; every kernel below is tested against the
+reference's own layout):
+
+* a chunk's phiZ has its rows in (channel, height offset, width offset)
+  order, ``phiZ[cij_rows(d, h), :]``, built by one copy of a strided view
+  of the padded input (``phiZ_cij_into``: runs of d channels at both ends;
+  the reference's rows put h*h entries between two channels), and W{m}'s
+  columns are permuted to match (dlossdW{m} is permuted back).  With one
+  channel (the first layer) it is stored transposed, one column per filter
+  offset (``phiZT_cij_into``), and the columns are pool-major
+  (``pool_major_cols``): the positions of each pooling window offset form
+  one block laid out like the pooled output, so pooling and its scatter run
+  on whole blocks (the first layer has no phi gradient, whose adds want
+  the natural order);
+* max pooling comes before sigma: max(sigma(S)) = sigma(max(S)) bit for bit
+  (np.maximum(x, 0) is +0 for all x <= 0, -0 included, and keeps NaN), on a
+  quarter of the values.  The winner is kept as its window offset (one byte,
+  ``maxpool_offsets_into``; offset 0 where sigma's window is all zeros, as
+  the first entry wins there) and the backward scatter writes each offset's
+  share of the window at once (``scatter_by_offsets``); MATLAB's 1-based
+  ``idx_pool`` is built only when read (``LazyIdxPool``);
+* ``S + b`` runs with b repeated down a whole conv column, and dlossdb is a
+  matrix-vector product with ones.
 
 ``lossgrad_subset`` keeps phiZ only chunk by chunk: ``net.phiZ`` is a
 ``LazyPhiZ`` that builds phiZ{m} again, the same bits, when it is read
@@ -79,15 +109,18 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from . import trace
 from .conventions import cell
 
 __all__ = [
-    "enabled", "use_reference", "gradient_only", "LazyPhiZ",
+    "enabled", "use_reference", "gradient_only", "LazyPhiZ", "LazyIdxPool",
     "padding_and_phiZ", "maxpooling", "vTP", "feedforward", "lossgrad_subset",
-    "pad_into", "phiZ_into", "crop", "maxpool_into", "pool_scatter_into", "phi_scatter_into",
-    "phi_gradient_blocks_into",
+    "pad_into", "phiZ_into", "phiZ_cij_into", "phiZT_cij_into", "cij_rows", "pool_major_cols", "crop",
+    "first_max_into", "maxpool_offsets_into", "idx_from_offsets", "maxpool_into",
+    "pool_scatter_into", "scatter_by_offsets", "scatter_by_offsets_stacked", "pool_scatter_offsets_into",
+    "phi_scatter_into", "phi_gradient_blocks_into",
 ]
 
 F = "F"
@@ -163,6 +196,74 @@ def phiZ_into(P6, pad4, h, s):
             P6[i, j] = pad4[:, _span(i, a_out, s), _span(j, b_out, s), :]
 
 
+def _phiZ_source(pad4, h, s, pool=1):
+    """pad4 (d, a_pad, b_pad, n) read as phiZ's entries, a strided view.
+
+    (d, h, h, a_out, b_out, n): [c, i, j, r, q, n] = pad(c, r*s + i, q*s + j, n),
+    entry (c + d*(i + h*j), column r + a_out*q + a_out*b_out*n) of the
+    (c, i, j)-ordered phiZ.  With ``pool`` > 1 (pool-major columns, see
+    ``pool_major_cols``) the output position is r = pool*ro + ip,
+    q = pool*qo + jp, and the view is (d, h, h, a_out/pool, b_out/pool, n,
+    pool, pool) [c, i, j, ro, qo, n, ip, jp].
+    """
+    d, a_pad, b_pad, n = pad4.shape
+    sc, sr, sq, sn = pad4.strides
+    a_out, b_out = (a_pad - h) // s + 1, (b_pad - h) // s + 1
+    if pool == 1:
+        return as_strided(pad4, (d, h, h, a_out, b_out, n), (sc, sr, sq, s * sr, s * sq, sn), writeable=False)
+    return as_strided(pad4, (d, h, h, a_out // pool, b_out // pool, n, pool, pool),
+                      (sc, sr, sq, pool * s * sr, pool * s * sq, sn, s * sr, s * sq), writeable=False)
+
+
+def cij_rows(d, h):
+    """The row order of ``phiZ_cij_into``: row c + d*(i + h*j) of its phiZ is
+    row i + h*j + h*h*c of the reference phiZ (numpy indices)."""
+    c = np.arange(d)[:, None, None]
+    i = np.arange(h)[None, :, None]
+    j = np.arange(h)[None, None, :]
+    return (i + h * j + h * h * c).reshape(-1, order=F)
+
+
+def pool_major_cols(a_conv, b_conv, pool, n):
+    """The column order of a pool-major phiZ (``phiZ_cij_into(..., pool)``):
+    its column ro + a_o*qo + a_o*b_o*inst + a_o*b_o*n*(ip + pool*jp)
+    (a_o = a_conv/pool, b_o = b_conv/pool) is the reference's column
+    r + a_conv*q + a_conv*b_conv*inst with r = pool*ro + ip, q = pool*qo + jp:
+    the columns of each pooling window offset (ip, jp) form one block, laid
+    out like the pooled output (numpy indices)."""
+    a_o, b_o = a_conv // pool, b_conv // pool
+    ro = np.arange(a_o)[:, None, None, None, None]
+    qo = np.arange(b_o)[None, :, None, None, None]
+    inst = np.arange(n)[None, None, :, None, None]
+    ip = np.arange(pool)[None, None, None, :, None]
+    jp = np.arange(pool)[None, None, None, None, :]
+    return ((pool * ro + ip) + a_conv * (pool * qo + jp) + a_conv * b_conv * inst).reshape(-1, order=F)
+
+
+def phiZ_cij_into(P, pad4, h, s, pool=1):
+    """P_phi for a phiZ the caller keeps to itself: P (rows x columns) =
+    ``phiZ[cij_rows(d, h), :]``, rows in (channel, height offset, width
+    offset) order, or with ``pool`` > 1 also the columns pool-major,
+    ``phiZ[cij_rows(d, h)][:, pool_major_cols(...)]``.
+
+    Every filter offset's block is channel-fastest like pad4, so one copy of
+    the windows view moves runs of d values at both ends (the reference
+    layout has stride h*h between channels, one copy per offset).
+    """
+    src = _phiZ_source(pad4, h, s, pool)
+    np.copyto(P.reshape(src.shape, order=F), src)
+
+
+def phiZT_cij_into(PT, pad4, h, s, pool=1):
+    """The transpose of ``phiZ_cij_into``'s P, PT (columns x rows): for
+    d = 1 every filter offset is one column of PT, copied in runs of a_out
+    values (in phiZ each value lands h*h entries after the previous one).
+    BLAS reads the transpose at no cost."""
+    src = _phiZ_source(pad4, h, s, pool)
+    shape = src.shape[3:] + src.shape[:3]
+    np.copyto(PT.reshape(shape, order=F), src.transpose(tuple(range(3, src.ndim)) + (0, 1, 2)))
+
+
 def crop(pad4, p, a, b):
     """The backward P_pad: the interior (d, a, b, n) of a padded array (a view)."""
     return pad4[:, p:p + a, p:p + b, :]
@@ -177,6 +278,64 @@ def pool_base(d, a_conv, h, a_out, b_out):
     return 1 + c + d * (r * h + a_conv * (q * h))
 
 
+def _pool_windows(A4, h, a_out, b_out):
+    """The h*h pooling window offsets of A4 (d, a_conv, b_conv, n) as
+    strided views (d, a_out, b_out, n), in window order (height offset
+    fastest)."""
+    return [A4[:, _span(i, a_out, h), _span(j, b_out, h), :] for j in range(h) for i in range(h)]
+
+
+def first_max_into(M, K, wins, work):
+    """M = the entrywise maximum of the equally shaped arrays ``wins`` (a
+    window's entries in window order) and K (uint8 or int64) the index of the
+    first one equal to it, as MATLAB's ``max`` picks the first maximal entry.
+    """
+    # the maximum, taken in window order: np.maximum(w, M) returns M, the
+    # earlier entry, on a tie (+0 against -0 included), so M ends as the
+    # first maximal entry bit for bit (test_maxpooling_first_max_and_signed_zeros)
+    np.copyto(M, wins[0])
+    for w in wins[1:]:
+        np.maximum(w, M, out=M)
+    # the first index q whose entry equals the maximum, in Horner form:
+    # K = ne0*(1 + ne1*(1 + ... (1 + ne_{Q-2}))), ne_q = (entry q != max)
+    # (integer arithmetic: masked copies are slow on strided views)
+    Q = len(wins)
+    if Q == 1:
+        K.fill(0)
+        return
+    np.not_equal(wins[Q - 2], M, out=K)
+    ne = _scratch(work, "ne", M.shape, np.bool_)
+    for q in range(Q - 3, -1, -1):
+        np.add(K, 1, out=K)
+        np.not_equal(wins[q], M, out=ne)
+        np.multiply(K, ne, out=K)
+
+
+def maxpool_offsets_into(M4, k4, S4, h, work):
+    """Max pooling of S4 (d, a_conv, b_conv, n) with h x h windows, winners
+    as window offsets: M4 (d, a_out, b_out, n) gets the window maxima, k4
+    (same shape, ``offset_dtype(h)``) the offset q = i + h*j (height offset
+    fastest, the window order of ``idx_phiZ_pool``) of the first entry equal
+    to the maximum.
+    """
+    first_max_into(M4, k4, _pool_windows(S4, h, M4.shape[1], M4.shape[2]), work)
+
+
+def offset_dtype(h):
+    """The dtype of window offsets 0..h*h-1."""
+    return np.uint8 if h * h <= 255 else np.int64
+
+
+def idx_from_offsets(idx4, k4, base, a_conv, h):
+    """1-based positions within the instance (``idx_pool``) of the winners
+    given as window offsets k4 (d, a_out, b_out, n): offset q = i + h*j of
+    the window whose first entry is at ``base`` (``pool_base``) is position
+    base + d*(i + a_conv*j).  Writes idx4 (int64, same shape)."""
+    d = k4.shape[0]
+    offs = np.array([d * (i + a_conv * j) for j in range(h) for i in range(h)], dtype=np.int64)
+    np.add(offs[k4], base[..., None], out=idx4)
+
+
 def maxpool_into(Zout4, idx4, S4, h, base, work):
     """Max pooling of S4 (d, a_conv, b_conv, n) with h x h windows.
 
@@ -185,29 +344,9 @@ def maxpool_into(Zout4, idx4, S4, h, base, work):
     entry in the window order of ``idx_phiZ_pool`` (height offset fastest),
     as MATLAB's ``max`` picks it.  ``work`` is a dict of scratch arrays.
     """
-    d, a_conv, _, n = S4.shape
-    a_out, b_out = Zout4.shape[1], Zout4.shape[2]
-    shape = (d, a_out, b_out, n)
-    win = [S4[:, _span(i, a_out, h), _span(j, b_out, h), :] for j in range(h) for i in range(h)]
-    # the maximum, taken in window order: np.maximum(w, M) returns M, the
-    # earlier entry, on a tie (+0 against -0 included), so M ends as the
-    # first maximal entry bit for bit (test_maxpooling_first_max_and_signed_zeros)
-    np.copyto(Zout4, win[0])
-    for w in win[1:]:
-        np.maximum(w, Zout4, out=Zout4)
-    # the first offset k whose entry equals the maximum, in Horner form:
-    # k = ne0*(1 + ne1*(1 + ... (1 + ne_{h*h-2}))), ne_q = (entry q != max)
-    # (uint8 arithmetic: masked copies are slow on strided views)
-    k = _scratch(work, "k", shape, np.uint8 if h * h <= 255 else np.int64)
-    ne = _scratch(work, "ne", shape, np.bool_)
-    k.fill(0)
-    for q in range(len(win) - 2, -1, -1):
-        np.add(k, 1, out=k)
-        np.not_equal(win[q], Zout4, out=ne)
-        np.multiply(k, ne, out=k)
-    # offset k = i + h*j  ->  position base + d*(i + a_conv*j)
-    offs = np.array([d * (i + a_conv * j) for j in range(h) for i in range(h)], dtype=np.int64)
-    np.add(offs[k], base[..., None], out=idx4)
+    k = _scratch(work, "k", Zout4.shape, offset_dtype(h))
+    maxpool_offsets_into(Zout4, k, S4, h, work)
+    idx_from_offsets(idx4, k, base, S4.shape[1], h)
 
 
 def pool_scatter_into(G4, V4, idx4, work):
@@ -222,6 +361,51 @@ def pool_scatter_into(G4, V4, idx4, work):
     vals = _scratch(work, "vals", V4.shape, G4.dtype)
     np.add(V4, G4.dtype.type(0), out=vals)
     G4.reshape(-1, order=F)[flat.reshape(-1, order=F)] = vals.reshape(-1, order=F)
+
+
+def scatter_by_offsets(targets, V, K, work):
+    """targets[q] = ``0 + v`` where K == q and +0 elsewhere, for every q,
+    bit for bit: the pooling scatter of V (vec(V)' P_pool) into the window
+    offsets ``targets`` (arrays shaped like V), K the winners' offsets.
+
+    Each target is written once, as the bits of ``0 + v`` times (K == q) in
+    integers, so that a non-winner gets +0 whatever v is (-0, Inf, NaN: a
+    float product would leak them).
+    """
+    ints = np.dtype(f"i{V.dtype.itemsize}")
+    vals = _scratch(work, "vals", V.shape, V.dtype)
+    np.add(V, V.dtype.type(0), out=vals)
+    bits = vals.view(ints)
+    eq = _scratch(work, "eq", V.shape, np.bool_)
+    for q, target in enumerate(targets):
+        np.equal(K, q, out=eq)
+        np.multiply(bits, eq, out=target.view(ints))
+
+
+def scatter_by_offsets_stacked(G2, V, K, work):
+    """``scatter_by_offsets`` into the columns of G2 (numel(V) x Q, column q
+    the target of offset q, as in a pool-major layout): one comparison and
+    one product over all of G2, broadcasting V and K."""
+    ints = np.dtype(f"i{V.dtype.itemsize}")
+    vals = _scratch(work, "vals", V.shape, V.dtype)
+    np.add(V, V.dtype.type(0), out=vals)
+    eq = _scratch(work, "eq2", G2.shape, np.bool_)
+    np.equal(K.reshape((-1, 1), order=F), np.arange(G2.shape[1], dtype=K.dtype), out=eq)
+    np.multiply(vals.view(ints).reshape((-1, 1), order=F), eq, out=G2.view(ints))
+
+
+def pool_scatter_offsets_into(G4, V4, k4, h, work):
+    """``pool_scatter_into`` with the winners given as window offsets k4
+    (``maxpool_offsets_into``): G4 (d, a_conv, b_conv, n) gets ``0 + v`` at
+    the winner of each window and +0 everywhere else, bit for bit; rows and
+    columns past the last whole window are zeroed."""
+    a_conv, b_conv = G4.shape[1], G4.shape[2]
+    a_out, b_out = V4.shape[1], V4.shape[2]
+    scatter_by_offsets(_pool_windows(G4, h, a_out, b_out), V4, k4, work)
+    if a_conv > h * a_out:
+        G4[:, h * a_out:] = 0
+    if b_conv > h * b_out:
+        G4[:, :, h * b_out:] = 0
 
 
 def phi_scatter_into(out4, V6, h, s):
@@ -255,12 +439,18 @@ def phi_gradient_blocks_into(out4, Wblocks, D, h, s, a_out, b_out, work):
     """
     d, _, _, n = out4.shape
     V = _scratch(work, "Vij", (d, D.shape[1]), out4.dtype)
+    V4 = V.reshape((d, a_out, b_out, n), order=F)
     out4.fill(0)
+    first = True
     for j in range(h - 1, -1, -1):
         for i in range(h - 1, -1, -1):
             _mtimes_into(V, Wblocks[i + h * j].T, D)
             tgt = out4[:, _span(i, a_out, s), _span(j, b_out, s), :]
-            np.add(tgt, V.reshape((d, a_out, b_out, n), order=F), out=tgt)
+            if first:       # 0 + V, as adding to the zeros (without reading them)
+                np.add(V4, out4.dtype.type(0), out=tgt)
+                first = False
+            else:
+                np.add(tgt, V4, out=tgt)
 
 
 def _zero_bordered(work, key, shape, dtype):
@@ -277,14 +467,26 @@ def _scratch(work, name, shape, dtype):
     """A scratch array of ``shape`` from ``work``, F-order.
 
     A buffer is made half as large again as first asked for, so that a
-    chunk one instance longer (see ``_split``) fits as well.
+    chunk one instance longer (see ``_split``) fits as well.  The views
+    handed out are kept with their buffer (the same call returns the same
+    view: no slicing and reshaping on every chunk).
     """
+    views = work.get((name, dtype))
+    view = views.get(shape) if views is not None else None
+    if view is not None:
+        return view
     size = math.prod(shape)
-    buf = work.get((name, np.dtype(dtype)))
+    buf = work.get(("buf", name, np.dtype(dtype)))
     if buf is None or buf.size < size:
         buf = np.empty(size + size // 2, dtype=dtype)
-        work[(name, np.dtype(dtype))] = buf
-    return buf[:size].reshape(shape, order=F)
+        work[("buf", name, np.dtype(dtype))] = buf
+        for key in [key for key in work if len(key) == 2 and key[0] == name and key[1] == dtype]:
+            del work[key]                  # views of the old buffer
+        views = work[(name, dtype)] = {}
+    elif views is None:
+        views = work[(name, dtype)] = {}
+    view = views[shape] = buf[:size].reshape(shape, order=F)
+    return view
 
 
 # --- layer geometry and the standard index maps -------------------------------
@@ -466,12 +668,13 @@ def _thread_work():
 
 
 NGROUPS = 16          # the chunks of a batch form at most 16 groups (fixed by n and the shapes)
+FUSED_GROUPS = 64     # ... at most 64 in the fused pass (smaller groups: less time with one core idle at the end)
 
 
-def _split(n, chunk):
+def _split(n, chunk, groups=NGROUPS):
     """Instances 0..n-1 in n // chunk chunks (at least one) of consecutive
-    instances whose sizes differ by one at most, in at most NGROUPS groups of
-    consecutive chunks.
+    instances whose sizes differ by one at most, in at most ``groups`` groups
+    of consecutive chunks.
 
     So no chunk is shorter than ``chunk`` unless n is (a one-column product is
     a slow matrix-vector product), and none much longer.  The chunks and groups
@@ -484,7 +687,7 @@ def _split(n, chunk):
         c1 = c0 + size + (1 if c < extra else 0)
         chunks.append((c0, c1))
         c0 = c1
-    per = -(-len(chunks) // NGROUPS)
+    per = -(-len(chunks) // groups)
     return [chunks[k:k + per] for k in range(0, len(chunks), per)]
 
 
@@ -575,6 +778,40 @@ class LazyPhiZ(LazyCell):
 
     def built(self, m):
         """True once phiZ{m} has been built (for tests and the benchmark)."""
+        return self._v[int(m) - 1] is not None
+
+
+class LazyIdxPool(LazyCell):
+    """``net.idx_pool`` as the fused pass leaves it: the winners are kept as
+    window offsets (``maxpool_offsets_into``, one byte each), and
+    ``net.idx_pool[m]`` builds MATLAB's 1-based positions from them the first
+    time it is read (``idx_from_offsets``), and keeps them."""
+
+    __slots__ = ("_make",)
+
+    def __init__(self, layers, offsets):
+        super().__init__(len(layers))
+        self._make = (layers, offsets)
+
+    _lock = threading.Lock()        # threads of a fast path may read it first
+
+    def __getitem__(self, m):
+        value = super().__getitem__(m)
+        layers, offsets = self._make
+        if value is None and int(m) in offsets:
+            with self._lock:
+                value = super().__getitem__(m)
+                if value is None:
+                    ly, K = layers[int(m) - 1], offsets[int(m)]
+                    value = np.empty(K.shape, dtype=np.int64, order=F)
+                    shape = (ly.d_out, ly.a_out, ly.b_out, K.shape[1])
+                    idx_from_offsets(value.reshape(shape, order=F), K.reshape(shape, order=F), ly.base, ly.a_conv,
+                                     ly.pool)
+                    super().__setitem__(m, value)
+        return value
+
+    def built(self, m):
+        """True once idx_pool{m} has been built (for tests)."""
         return self._v[int(m) - 1] is not None
 
 
@@ -679,28 +916,64 @@ class _Fused:
         self.per1 = net.Z[1].shape[1] // n if n else 0     # columns of Z{1} per instance
         if self.keep_phiZ or not keep_net:
             net.phiZ = cell(len(layers))
+        self.offsets = {}            # the batch's pooling winners as window offsets (kept nets)
         for ly in layers:
             if self.keep_phiZ:
                 net.phiZ[ly.m] = np.empty((ly.rows, ly.ncol * n), dtype=dtype, order=F)
             cols = (ly.a_out * ly.b_out) if ly.pool > 1 else ly.ncol
             net.Z[ly.m + 1] = np.empty((ly.d_out, cols * n), dtype=dtype, order=F) if keep_net else None
             if ly.pool > 1:
-                net.idx_pool[ly.m] = (np.empty((ly.d_out * ly.a_out * ly.b_out, n), dtype=np.int64, order=F)
-                                      if keep_net else None)
+                net.idx_pool[ly.m] = None
+                if keep_net:
+                    self.offsets[ly.m] = np.empty((ly.d_out * ly.a_out * ly.b_out, n), dtype=offset_dtype(ly.pool),
+                                                  order=F)
         for m in range(self.LC + 1, self.L + 1):
             net.Z[m + 1] = np.empty((self.W[m].shape[0], n), dtype=dtype, order=F) if keep_net else None
         self.chunk = _chunk_size(layers, self.dtype.itemsize)
+        # phiZ kept (feedforward): the reference's layout.  A chunk's own
+        # phiZ: rows in (c, i, j) order (phiZ_cij_into), W{m}'s columns
+        # permuted to match (self.rows; None: the reference's order, as for
+        # d = 1), and dlossdW{m} permuted back at the end ...
+        self.rows = {ly.m: None if self.keep_phiZ or ly.d == 1 else cij_rows(ly.d, ly.h) for ly in layers}
+        # ... and for the first layer (no phi gradient) the columns pool-major
+        # (pool_major_cols): each pooling window offset one block of columns
+        # laid out like the pooled output, so that pooling and its scatter
+        # run on whole blocks
+        self.pool_major = {ly.m: (not self.keep_phiZ and ly.m == 1 and ly.pool > 1 and ly.a_conv % ly.pool == 0
+                                  and ly.b_conv % ly.pool == 0) for ly in layers}
+        self.WK = {ly.m: self.W[ly.m] if self.rows[ly.m] is None else np.asfortranarray(self.W[ly.m][:, self.rows[ly.m]])
+                   for ly in layers}
+        # b{m} once for each row of a conv output, d_out*a_conv values: S + b
+        # in runs that long (a (d_out, 1) operand makes runs of d_out)
+        self.btile = {ly.m: np.tile(self.b[ly.m][:, 0], ly.a_conv)[:, None] for ly in layers}
         # W{m}(:, rows of filter offset (i, j)), for phi_gradient_blocks_into
-        self.Wblocks = {ly.m: [np.asfortranarray(self.W[ly.m][:, k::ly.h * ly.h]) for k in range(ly.h * ly.h)]
+        # (consecutive columns of WK in the (c, i, j) order)
+        self.Wblocks = {ly.m: [self.WK[ly.m][:, ly.d * q:ly.d * (q + 1)] if self.rows[ly.m] is not None
+                               else np.asfortranarray(self.W[ly.m][:, q::ly.h * ly.h]) for q in range(ly.h * ly.h)]
                         for ly in layers}
 
-    def _phiZ(self, m, c0, c1, work):
-        """phiZ{m} of instances c0:c1: in net.phiZ{m}, or in a chunk buffer
-        when the batch's phiZ is not kept (lossgrad_subset)."""
-        ly = self.layers[m - 1]
+    def _phiZ(self, m, c0, c1, work, pad4=None):
+        """phiZ{m} of instances c0:c1, rows x columns (built from pad4 when
+        given): in net.phiZ{m} when the batch's phiZ is kept (feedforward),
+        else in a chunk buffer, rows in (c, i, j) order (``self.rows``),
+        columns pool-major when ``self.pool_major[m]``, stored transposed
+        when d = 1 (``phiZT_cij_into``)."""
+        ly, k = self.layers[m - 1], c1 - c0
         if self.keep_phiZ:
-            return self.net.phiZ[m][:, c0 * ly.ncol:c1 * ly.ncol]
-        return _scratch(work, ("phiZ", m), (ly.rows, ly.ncol * (c1 - c0)), self.dtype)
+            P = self.net.phiZ[m][:, c0 * ly.ncol:c1 * ly.ncol]
+            if pad4 is not None:
+                phiZ_into(P.reshape((ly.h, ly.h, ly.d, ly.a_conv, ly.b_conv, k), order=F), pad4, ly.h, ly.s)
+            return P
+        pool = ly.pool if self.pool_major[m] else 1
+        if ly.d == 1:
+            PT = _scratch(work, ("phiZT", m), (ly.ncol * k, ly.rows), self.dtype)
+            if pad4 is not None:
+                phiZT_cij_into(PT, pad4, ly.h, ly.s, pool)
+            return PT.T
+        P = _scratch(work, ("phiZ", m), (ly.rows, ly.ncol * k), self.dtype)
+        if pad4 is not None:
+            phiZ_cij_into(P, pad4, ly.h, ly.s, pool)
+        return P
 
     def _chunk_of(self, name, m, c0, c1, rows, per, dtype, work):
         """Columns of instances c0:c1 (``per`` columns each) of net.<name>{m},
@@ -710,33 +983,48 @@ class _Fused:
         return _scratch(work, (name, m), (rows, per * (c1 - c0)), dtype)
 
     def forward_chunk(self, c0, c1, work):
-        """The forward pass of instances c0:c1; returns their Z{m} (2-D views)."""
+        """The forward pass of instances c0:c1; returns their Z{m} (2-D views)
+        and, under ("k", m), their pooling winners as window offsets."""
         net, k = self.net, c1 - c0
         Z = {1: net.Z[1][:, c0 * self.per1:c1 * self.per1]}
         for ly in self.layers:
             m = ly.m
             pad4 = _zero_bordered(work, ("pad", ly.key()), (ly.d, ly.a_pad, ly.b_pad, 2 * self.chunk), self.dtype)
             pad_into(pad4[..., :k], Z[m].reshape((ly.d, ly.a, ly.b, k), order=F), ly.p)
-            phiZ = self._phiZ(m, c0, c1, work)
-            phiZ_into(phiZ.reshape((ly.h, ly.h, ly.d, ly.a_conv, ly.b_conv, k), order=F),
-                      pad4[..., :k], ly.h, ly.s)
+            phiZ = self._phiZ(m, c0, c1, work, pad4[..., :k])
             if ly.pool > 1:
                 S = _scratch(work, ("S", m), (ly.d_out, ly.ncol * k), self.dtype)
             else:
                 S = self._chunk_of("Z", m + 1, c0, c1, ly.d_out, ly.ncol, self.dtype, work)
-            _mtimes_into(S, self.W[m], phiZ)                     # S = W*phiZ + b
-            S += self.b[m]
-            np.maximum(S, 0, out=S)                              # sigma(S)
+            _mtimes_into(S, self.WK[m], phiZ)                    # S = W*phiZ + b
+            S2 = S.reshape((ly.d_out * ly.a_conv, ly.b_conv * k), order=F)
+            np.add(S2, self.btile[m], out=S2)
             if ly.pool > 1:
+                # pooling first, then sigma on the pooled values:
+                # max(sigma(S)) = sigma(max(S)) bit for bit (np.maximum(x, 0)
+                # gives +0 for every x <= 0, -0 included, and keeps NaN)
                 per = ly.a_out * ly.b_out
-                Z[m + 1] = self._chunk_of("Z", m + 1, c0, c1, ly.d_out, per, self.dtype, work)
-                I = self._chunk_of("idx_pool", m, c0, c1, ly.d_out * per, 1, np.int64, work)
-                maxpool_into(Z[m + 1].reshape((ly.d_out, ly.a_out, ly.b_out, k), order=F),
-                             I.reshape((ly.d_out, ly.a_out, ly.b_out, k), order=F),
-                             S.reshape((ly.d_out, ly.a_conv, ly.b_conv, k), order=F),
-                             ly.pool, ly.base, work)
-                Z["I", m] = I
+                Zm = self._chunk_of("Z", m + 1, c0, c1, ly.d_out, per, self.dtype, work)
+                K = (self.offsets[m][:, c0:c1] if self.keep_net
+                     else _scratch(work, ("k", m), (ly.d_out * per, k), offset_dtype(ly.pool)))
+                if self.pool_major[m]:
+                    Q = per * k
+                    first_max_into(Zm, K.reshape(Zm.shape, order=F),
+                                   [S[:, q * Q:(q + 1) * Q] for q in range(ly.pool * ly.pool)], work)
+                else:
+                    shape = (ly.d_out, ly.a_out, ly.b_out, k)
+                    maxpool_offsets_into(Zm.reshape(shape, order=F), K.reshape(shape, order=F),
+                                         S.reshape((ly.d_out, ly.a_conv, ly.b_conv, k), order=F), ly.pool, work)
+                np.maximum(Zm, 0, out=Zm)                       # sigma
+                # the winner in sigma(S): the same where the maximum is > 0
+                # (or NaN); where it is <= 0 the window of sigma(S) is all +0,
+                # and the first entry wins
+                nz = _scratch(work, "nz", Zm.shape, np.bool_)
+                np.not_equal(Zm, 0, out=nz)
+                np.multiply(K, nz.reshape(K.shape, order=F), out=K)
+                Z[m + 1], Z["k", m] = Zm, K
             else:
+                np.maximum(S, 0, out=S)                          # sigma(S)
                 Z[m + 1] = S
         Z[self.LC + 1] = Z[self.LC + 1].reshape((-1, k), order=F)
         for m in range(self.LC + 1, self.L + 1):
@@ -750,49 +1038,53 @@ class _Fused:
 
     def backward_chunk(self, c0, c1, Z, Y, acc, work):
         """Loss and gradient sums of instances c0:c1 (their Z from
-        forward_chunk), added into ``acc``."""
+        forward_chunk), added into ``acc`` (dW{m} with columns in phiZ's row
+        order, ``self.rows``)."""
         k, L, LC = c1 - c0, self.L, self.LC
         residual = Z[L + 1] - Y[:, c0:c1]
         r = residual.reshape(-1, order=F)
-        acc["loss"] += np.dot(r, r)
+        _accumulate(acc, "loss", np.dot(r, r))
         dXidS = 2 * residual
         for m in range(L, LC, -1):                               # fully-connected layers
-            acc["dW", m] += _mtimes(dXidS, Z[m].T)
-            acc["db", m] += np.add.reduce(dXidS, axis=1, keepdims=True)
+            _accumulate(acc, ("dW", m), _mtimes(dXidS, Z[m].T))
+            _accumulate(acc, ("db", m), np.add.reduce(dXidS, axis=1, keepdims=True))
             dXidS = _mtimes(self.W[m].T, dXidS)
             dXidS *= (Z[m] > 0)
         for ly in reversed(self.layers):                         # convolutional layers
             m = ly.m
             if ly.pool > 1:
                 G = _scratch(work, ("G", m), (ly.d_out, ly.ncol * k), self.dtype)
-                pool_scatter_into(G.reshape((ly.d_out, ly.a_conv, ly.b_conv, k), order=F),
-                                  dXidS.reshape((ly.d_out, ly.a_out, ly.b_out, k), order=F),
-                                  Z["I", m].reshape((ly.d_out, ly.a_out, ly.b_out, k), order=F), work)
+                if self.pool_major[m]:
+                    Q = ly.a_out * ly.b_out * k
+                    scatter_by_offsets_stacked(G.reshape((ly.d_out * Q, ly.pool * ly.pool), order=F),
+                                               dXidS.reshape((ly.d_out, Q), order=F),
+                                               Z["k", m].reshape((ly.d_out, Q), order=F), work)
+                else:
+                    shape = (ly.d_out, ly.a_out, ly.b_out, k)
+                    pool_scatter_offsets_into(G.reshape((ly.d_out, ly.a_conv, ly.b_conv, k), order=F),
+                                              dXidS.reshape(shape, order=F), Z["k", m].reshape(shape, order=F),
+                                              ly.pool, work)
                 dXidS = G
             else:
                 dXidS = dXidS.reshape((ly.d_out, -1), order=F)
-            phiZ = self._phiZ(m, c0, c1, work)              # as the forward pass left it
-            acc["dW", m] += _mtimes(dXidS, phiZ.T)
-            acc["db", m] += np.add.reduce(dXidS, axis=1, keepdims=True)
+            phiZ = self._phiZ(m, c0, c1, work)                   # as the forward pass left it
+            _accumulate(acc, ("dW", m), _mtimes(dXidS, phiZ.T))
+            _accumulate(acc, ("db", m), np.matmul(dXidS, _ones(work, dXidS.shape[1], self.dtype))[:, None])
             if m > 1:                                            # V = W'*dXidS, vec(V)' P_phi
                 pad4 = _scratch(work, ("dpad", m), (ly.d, ly.a_pad, ly.b_pad, k), self.dtype)
                 phi_gradient_blocks_into(pad4, self.Wblocks[m], dXidS, ly.h, ly.s, ly.a_conv, ly.b_conv, work)
                 nxt = _scratch(work, ("dX", m), (ly.d, ly.a, ly.b, k), self.dtype)
-                np.multiply(crop(pad4, ly.p, ly.a, ly.b), Z[m].reshape((ly.d, ly.a, ly.b, k), order=F) > 0, out=nxt)
+                pos = _scratch(work, ("pos", m), (ly.d, ly.a, ly.b, k), np.bool_)
+                np.greater(Z[m].reshape((ly.d, ly.a, ly.b, k), order=F), 0, out=pos)
+                np.multiply(crop(pad4, ly.p, ly.a, ly.b), pos, out=nxt)
                 dXidS = nxt.reshape((ly.d, -1), order=F)
 
     def run(self, Y=None):
         """Forward pass; with Y also the loss and gradients.  Returns the sums."""
-        parts = _split(self.n, self.chunk)
-        L = self.L
+        parts = _split(self.n, self.chunk, FUSED_GROUPS)
 
         def part(chunks, work):
-            acc = None
-            if Y is not None:
-                acc = {"loss": self.dtype.type(0)}
-                for m in range(1, L + 1):
-                    acc["dW", m] = np.zeros(self.W[m].shape, dtype=self.dtype, order=F)
-                    acc["db", m] = np.zeros((self.W[m].shape[0], 1), dtype=self.dtype, order=F)
+            acc = {} if Y is not None else None
             for c0, c1 in chunks:
                 Z = self.forward_chunk(c0, c1, work)
                 if Y is not None:
@@ -805,12 +1097,37 @@ class _Fused:
             return total
 
         total = _run_parts(part, parts, fold=add if Y is not None else None)
+        if Y is not None:
+            for ly in self.layers:                               # dW{m} back in W{m}'s column order
+                rows = self.rows[ly.m]
+                if rows is not None:
+                    dW = np.empty_like(total["dW", ly.m])
+                    dW[:, rows] = total["dW", ly.m]
+                    total["dW", ly.m] = dW
         net = self.net
         if self.keep_net:
             if not self.keep_phiZ:
                 net.phiZ = LazyPhiZ(self.layers, [net.Z[ly.m] for ly in self.layers], self.n)
+            net.idx_pool = LazyIdxPool(self.layers, self.offsets)
             net.Z[self.LC + 1] = net.Z[self.LC + 1].reshape((-1, self.n), order=F)
         return total if Y is not None else None
+
+
+def _accumulate(acc, key, value):
+    """acc[key] += value, the first value taken as it is (a fresh array)."""
+    if key in acc:
+        acc[key] += value
+    else:
+        acc[key] = value
+
+
+def _ones(work, n, dtype):
+    """A vector of n ones (this thread's, kept)."""
+    key = ("ones", np.dtype(dtype))
+    buf = work.get(key)
+    if buf is None or buf.size < n:
+        buf = work[key] = np.ones(max(n, 2 * buf.size if buf is not None else n), dtype=dtype)
+    return buf[:n]
 
 
 def _mtimes(A, B):

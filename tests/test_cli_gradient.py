@@ -266,7 +266,7 @@ MATLAB_REF = REPO / "matlab_ref" / "seed"
 @needs_octave
 @pytest.mark.skipif(not (MATLAB_REF / "cnn" / "lossgrad_subset.m").exists(), reason="matlab_ref/seed not present")
 @pytest.mark.parametrize("config", ["small", "demo"])
-def test_parity_with_matlab_ref_under_octave(case, config):
+def test_parity_with_matlab_ref_under_octave(case, config, port_path):
     """The command's OUT.mat equals matlab_ref's lossgrad_subset over 1:l, run
     under Octave on the same config, data and weights (normwise <= 1e-13)."""
     d = case["dir"]

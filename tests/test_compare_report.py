@@ -65,7 +65,8 @@ def defect_tree(tmp_path_factory):
 
 
 @needs_octave
-def test_two_configs_pass_against_matlab_ref(tmp_path):
+def test_two_configs_pass_against_matlab_ref(tmp_path, port_path):
+    port_path.subprocess()                   # compare runs in the script's subprocesses
     out = tmp_path / "report"
     proc = run_script(*CONFIGS, "--instances", 16, "--out", out)
     assert proc.returncode == 0, proc.stderr
@@ -76,6 +77,7 @@ def test_two_configs_pass_against_matlab_ref(tmp_path):
     for row, cfg in zip(rows, CONFIGS):
         result = json.loads((out / f"{cfg.stem}.json").read_text())
         assert result["pass"] and result["instances"] == 16
+        port_path.reported(result["port_path"])
         err, stage = worst_of(result)
         assert row[0] == str(cfg) and row[1] == "seed" and row[2] == "PASS"
         assert row[3] == f"layer {stage['layer']}, {stage['direction']}, {stage['stage']}"

@@ -116,7 +116,7 @@ def test_compare_rows_verdicts():
     "-s 1 -iter_max 3 -Jacobian 1 -GNsize 20 -bsize 16",
     "-s 1 -iter_max 3 -Jacobian 0 -GNsize 20 -bsize 16",
 ])
-def test_newton_parity(tiny, options, capsys):
+def test_newton_parity(tiny, options, capsys, port_path):
     rc, out = _run(tiny, options, "--html", str(tiny / "report.html"))
     text = capsys.readouterr()
     assert rc == 0, text.out + text.err
@@ -130,11 +130,14 @@ def test_newton_parity(tiny, options, capsys):
     assert re.search(r"\[matlab\] 3-iter f: ", text.err) and re.search(r"\[python\] 1-iter f: ", text.err)
     page = (tiny / "report.html").read_text()
     assert "<svg" in page and "<table>" in page and "PASS" in page
+    if not port_path.reference:              # the Gauss-Newton products ran on their fast paths
+        product = "jtbjv" if "-Jacobian 1" in options else "r_jtbjv"
+        assert port_path.served.get(f"fastpaths_jacobian.{product}"), port_path.served
 
 
 @needs_octave
 @pytest.mark.parametrize("solver", ["2", "3"])
-def test_sgd_and_adam_parity(tiny, solver, capsys):
+def test_sgd_and_adam_parity(tiny, solver, capsys, port_path):
     rc, out = _run(tiny, f"-s {solver} -epoch_max 2 -bsize 16 -momentum 0.5" if solver == "2"
                    else f"-s {solver} -epoch_max 2 -bsize 16 -lr 0.01")
     assert rc == 0, capsys.readouterr().out
@@ -210,7 +213,7 @@ def test_bad_input_and_broken_environment(tiny, tmp_path, capsys):
 # --- models both ways ----------------------------------------------------------------
 
 @needs_octave
-def test_python_model_predicts_the_same_in_octave(tiny, tmp_path, capsys):
+def test_python_model_predicts_the_same_in_octave(tiny, tmp_path, capsys, port_path):
     from simplecnn_harness.session import OctaveSession
     from simplecnn_py.cnn_predict import cnn_predict
     from simplecnn_py.cnn_train import cnn_train
@@ -235,7 +238,7 @@ def test_python_model_predicts_the_same_in_octave(tiny, tmp_path, capsys):
 
 @needs_octave
 @pytest.mark.parametrize("how", ["variable", "struct"])
-def test_matlab_model_loads_in_python_and_predicts_the_same(tiny, tmp_path, how):
+def test_matlab_model_loads_in_python_and_predicts_the_same(tiny, tmp_path, how, port_path):
     from simplecnn_harness.session import OctaveSession
     from simplecnn_py.cnn_predict import cnn_predict
     from simplecnn_py.model_file import load_model
@@ -262,7 +265,7 @@ def test_matlab_model_loads_in_python_and_predicts_the_same(tiny, tmp_path, how)
 
 
 @needs_octave
-def test_newton_parity_on_the_mnist_demo(shared_data, tmp_path, capsys):
+def test_newton_parity_on_the_mnist_demo(shared_data, tmp_path, capsys, port_path):
     """Real images (many exact ReLU zeros, pooling ties) on the 1-32-64-64 shape."""
     out = tmp_path / "mnist.json"
     rc = main(["compare-train", "--config", str(CURRENT / "config" / "mnist-demo-layer4.config"),

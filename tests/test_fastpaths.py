@@ -174,6 +174,149 @@ def test_phi_scatter_order_matters():
     assert same_bytes(fastpaths.vTP(param, model, net, m, V, "phi_gradient"), want)
 
 
+# --- the fused pass's own layouts: the same bits, reordered ------------------------
+
+def pooled_geometry(model, m):
+    """(d_out, a_conv, b_conv, pool, a_out, b_out) of conv layer m."""
+    return (int(model.ch_input[m + 1]), int(model.ht_conv[m]), int(model.wd_conv[m]),
+            int(model.wd_subimage_pool[m]), int(model.ht_input[m + 1]), int(model.wd_input[m + 1]))
+
+
+@pytest.mark.parametrize("precision", ["double", "single"])
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_phiZ_cij_layouts_bit_identical(name, precision):
+    """phiZ with rows in (c, i, j) order, its transpose, and pool-major
+    columns: the reference phiZ's entries, reordered by cij_rows and
+    pool_major_cols, bit for bit."""
+    n = 5
+    param, model, prob, net = setup(name, n, precision)
+    for m in range(1, model.LC + 1):
+        ly = fastpaths._Layer(model, m)
+        with fastpaths.use_reference():
+            want = padding_and_phiZ(model, net, m)
+        pad4 = np.zeros((ly.d, ly.a_pad, ly.b_pad, n), dtype=want.dtype, order="F")
+        fastpaths.pad_into(pad4, np.reshape(net.Z[m], (ly.d, ly.a, ly.b, n), order="F"), ly.p)
+        rows = fastpaths.cij_rows(ly.d, ly.h)
+        assert sorted(rows) == list(range(ly.rows))
+        pools = [1] + ([ly.pool] if ly.pool > 1 and ly.a_conv % ly.pool == 0 and ly.b_conv % ly.pool == 0 else [])
+        for pool in pools:
+            cols = (np.arange(want.shape[1]) if pool == 1
+                    else fastpaths.pool_major_cols(ly.a_conv, ly.b_conv, pool, n))
+            assert sorted(cols) == list(range(want.shape[1]))
+            P = np.full((ly.rows, ly.ncol * n), np.nan, dtype=want.dtype, order="F")
+            fastpaths.phiZ_cij_into(P, pad4, ly.h, ly.s, pool)
+            assert same_bytes(P, np.asfortranarray(want[rows][:, cols])), (name, m, pool)
+            PT = np.full((ly.ncol * n, ly.rows), np.nan, dtype=want.dtype, order="F")
+            fastpaths.phiZT_cij_into(PT, pad4, ly.h, ly.s, pool)
+            assert same_bytes(PT, np.asfortranarray(want[rows][:, cols].T)), (name, m, pool)
+
+
+def special_values(shape, dtype, seed):
+    """Values with exact ties, +0 and -0, negatives, and a few large ones."""
+    g = np.random.default_rng(seed)
+    V = g.standard_normal(shape).astype(dtype)
+    V[g.random(shape) < 0.2] = 0.0
+    V[g.random(shape) < 0.2] = -0.0
+    V[g.random(shape) < 0.1] = 1.5                   # exact ties between positive entries
+    V[g.random(shape) < 0.1] = -2.5                  # ... and negative ones
+    return V
+
+
+@pytest.mark.parametrize("precision", ["double", "single"])
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_pooling_before_sigma_and_offsets_give_the_references_bits(name, precision):
+    """The fused pass pools S and then applies sigma, keeping the winners as
+    window offsets: sigma(max(S)) equals maxpooling(sigma(S)) bit for bit,
+    and the offsets (0 where the window of sigma(S) is all zeros) give the
+    reference's idx_pool, on windows full of ties and signed zeros; the
+    pool-major blocks give the same."""
+    n = 4
+    param, model, prob, net = setup(name, n, precision)
+    dtype = net.Z[1].dtype
+    for m in range(1, model.LC + 1):
+        d, a_conv, b_conv, h, a_out, b_out = pooled_geometry(model, m)
+        if h == 1:
+            continue
+        S = np.asfortranarray(special_values((d, a_conv * b_conv * n), dtype, m))
+        sub = struct(**vars(net))
+        sub.Z = net.Z.__class__(len(net.Z))
+        sub.Z[m + 1] = np.maximum(S, 0)
+        with fastpaths.use_reference():
+            Zref, Iref = maxpooling(model, sub, m)
+        shape = (d, a_out, b_out, n)
+        M = np.empty(shape, dtype=dtype, order="F")
+        K = np.empty(shape, dtype=fastpaths.offset_dtype(h), order="F")
+        fastpaths.maxpool_offsets_into(M, K, np.reshape(S, (d, a_conv, b_conv, n), order="F"), h, {})
+        Z = np.maximum(M, 0)
+        K *= (Z != 0)
+        idx = np.empty(shape, dtype=np.int64, order="F")
+        fastpaths.idx_from_offsets(idx, K, fastpaths.pool_base(d, a_conv, h, a_out, b_out), a_conv, h)
+        assert same_bytes(Z.reshape(Zref.shape, order="F"), Zref), (name, m)
+        assert same_bytes(idx.reshape(Iref.shape, order="F"), Iref), (name, m)
+        if a_conv % h == 0 and b_conv % h == 0:       # pool-major: the windows are column blocks
+            Spm = np.asfortranarray(S[:, fastpaths.pool_major_cols(a_conv, b_conv, h, n)])
+            Q = a_out * b_out * n
+            Mpm = np.empty((d, Q), dtype=dtype, order="F")
+            Kpm = np.empty((d, Q), dtype=K.dtype, order="F")
+            fastpaths.first_max_into(Mpm, Kpm, [Spm[:, q * Q:(q + 1) * Q] for q in range(h * h)], {})
+            assert same_bytes(Mpm, M.reshape((d, Q), order="F"))
+            Kpm *= (np.maximum(Mpm, 0) != 0)
+            assert same_bytes(Kpm, K.reshape((d, Q), order="F")), (name, m)
+
+
+@pytest.mark.parametrize("precision", ["double", "single"])
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_scatter_by_offsets_bit_identical(name, precision):
+    """The pooling scatter from window offsets (strided, and into pool-major
+    blocks) against vTP 'pool_gradient' at the matching idx_pool, with -0,
+    Inf and NaN among the values: 0 + v at the winner, +0 everywhere else
+    (no NaN or Inf leaks into the other entries), leftover rows and columns
+    zero, bit for bit."""
+    n = 4
+    param, model, prob, net = setup(name, n, precision)
+    dtype = net.Z[1].dtype
+    g = np.random.default_rng(5)
+    for m in range(1, model.LC + 1):
+        d, a_conv, b_conv, h, a_out, b_out = pooled_geometry(model, m)
+        if h == 1:
+            continue
+        shape = (d, a_out, b_out, n)
+        K = np.asfortranarray(g.integers(0, h * h, shape).astype(fastpaths.offset_dtype(h)))
+        V = special_values(shape, dtype, m)
+        V.reshape(-1)[:3] = [np.inf, -np.inf, np.nan]
+        V = np.asfortranarray(V)
+        idx = np.empty(shape, dtype=np.int64, order="F")
+        fastpaths.idx_from_offsets(idx, K, fastpaths.pool_base(d, a_conv, h, a_out, b_out), a_conv, h)
+        sub = struct(**vars(net))
+        sub.idx_pool = net.idx_pool.__class__(len(net.idx_pool))
+        sub.idx_pool[m] = idx.reshape((d * a_out * b_out, n), order="F")
+        with fastpaths.use_reference():
+            want = vTP(param, model, sub, m, V.reshape((d, -1), order="F"), "pool_gradient")
+        G = np.full((d, a_conv, b_conv, n), np.nan, dtype=dtype, order="F")
+        fastpaths.pool_scatter_offsets_into(G, V, K, h, {})
+        assert same_bytes(G.reshape(-1, order="F"), want), (name, m)
+        assert np.count_nonzero(~np.isfinite(G)) == 3              # Inf, -Inf, NaN at their winners only
+        if a_conv % h == 0 and b_conv % h == 0:
+            Q = a_out * b_out * n
+            G2 = np.full((d * Q, h * h), np.nan, dtype=dtype, order="F")
+            fastpaths.scatter_by_offsets_stacked(G2, V.reshape((d, Q), order="F"), K.reshape((d, Q), order="F"), {})
+            cols = fastpaths.pool_major_cols(a_conv, b_conv, h, n)
+            back = np.empty((d, a_conv * b_conv * n), dtype=dtype, order="F")
+            back[:, cols] = G2.reshape((d, -1), order="F")
+            assert same_bytes(back.reshape(-1, order="F"), want), (name, m)
+
+
+def test_scratch_views_follow_their_buffer():
+    """_scratch hands out the same view for the same request, and a fresh
+    one on a new buffer once a larger request has replaced the old one."""
+    work = {}
+    a = fastpaths._scratch(work, "x", (2, 3), np.float64)
+    assert fastpaths._scratch(work, "x", (2, 3), np.float64) is a and a.flags.f_contiguous
+    big = fastpaths._scratch(work, "x", (20, 30), np.float64)
+    b = fastpaths._scratch(work, "x", (2, 3), np.float64)
+    assert b is not a and np.shares_memory(b, big) and not np.shares_memory(b, a)
+
+
 @pytest.mark.parametrize("name", ["nonsquare_stride2", "three_conv", "mnist_small"])
 def test_crop_equals_idx_pad_columns(name):
     """The backward P_pad: the padded array's interior equals the columns
@@ -211,13 +354,18 @@ def test_fused_lossgrad_subset(name, precision, tol):
         assert net.Z[m].shape == ref.Z[m].shape and net.Z[m].dtype == ref.Z[m].dtype
         assert rel(net.Z[m], ref.Z[m]) <= tol, ("Z", m)
     assert isinstance(net.phiZ, fastpaths.LazyPhiZ) and not net.phiZ.built(1)
+    assert isinstance(net.idx_pool, fastpaths.LazyIdxPool)
     for m in range(1, model.LC + 1):
         with fastpaths.use_reference():
             want = padding_and_phiZ(model, net, m)    # phiZ of this net's own Z{m}
         assert same_bytes(net.phiZ[m], want), ("phiZ", m)               # built on reading
         assert net.phiZ.built(m)
         if model.wd_subimage_pool[m] > 1:
-            assert same_bytes(net.idx_pool[m], ref.idx_pool[m]), ("idx_pool", m)
+            assert not net.idx_pool.built(m)
+            assert same_bytes(net.idx_pool[m], ref.idx_pool[m]), ("idx_pool", m)   # built on reading
+            assert net.idx_pool.built(m)
+        else:
+            assert net.idx_pool[m] is None and ref.idx_pool[m] is None
     assert net.num_sampled_data == ref.num_sampled_data == n
     assert np.asarray(loss).dtype == np.asarray(loss_ref).dtype
     assert rel(loss, loss_ref) <= tol
@@ -228,8 +376,10 @@ def test_fused_lossgrad_subset(name, precision, tol):
         assert rel(net.dlossdb[m], ref.dlossdb[m]) <= tol, ("dlossdb", m)
 
 
-def test_fused_mnist_shape_many_chunks():
-    """The real shape with enough instances for several chunks in each half."""
+def test_fused_mnist_shape_many_chunks(monkeypatch):
+    """The real shape with enough instances for several groups of several
+    chunks (sums within a group, then over groups)."""
+    monkeypatch.setattr(fastpaths, "FUSED_GROUPS", 4)
     param = make_param(**MNIST_SHAPE)
     model = perturb_biases(init_model(param, seed=4))
     prob = make_prob(model, 130, seed=4)
@@ -237,7 +387,7 @@ def test_fused_mnist_shape_many_chunks():
     with fastpaths.use_reference():
         ref, loss_ref = lossgrad_subset(prob, param, model, init_net(param, model), batch, "fungrad")
     net, loss = fastpaths.lossgrad_subset(prob, param, model, init_net(param, model), batch, "fungrad")
-    groups = fastpaths._split(130, fastpaths._chunk_size(fastpaths._fusable(model, net), 8))
+    groups = fastpaths._split(130, fastpaths._chunk_size(fastpaths._fusable(model, net), 8), fastpaths.FUSED_GROUPS)
     assert len(groups) > 2 and len(groups[0]) > 1
     for m in range(1, model.LC + 1):
         assert same_bytes(net.idx_pool[m], ref.idx_pool[m]) and rel(net.Z[m + 1], ref.Z[m + 1]) <= 1e-13
@@ -274,8 +424,8 @@ def test_fused_funonly_and_feedforward():
 def test_gradient_only_keeps_nothing_but_gives_the_same_gradient():
     param = make_param(**MNIST_SHAPE)
     model = perturb_biases(init_model(param, seed=2))
-    prob = make_prob(model, 48, seed=2)
-    batch = np.arange(1, 49)
+    prob = make_prob(model, 96, seed=2)
+    batch = np.arange(1, 97)
     net, loss = fastpaths.lossgrad_subset(prob, param, model, init_net(param, model), batch, "fungrad")
     with fastpaths.gradient_only():
         lean, loss2 = fastpaths.lossgrad_subset(prob, param, model, init_net(param, model), batch, "fungrad")
@@ -292,12 +442,13 @@ def test_gradient_only_keeps_nothing_but_gives_the_same_gradient():
 
 
 def test_fused_results_do_not_depend_on_threads():
-    """The batch is split in two fixed halves whatever the cores: one thread
-    or two give the same bits."""
+    """The batch is split in fixed chunks and groups whatever the cores (here
+    30 chunks in 4 groups): one thread or two give the same bits."""
     code = (
         "import numpy as np, sys; sys.path.insert(0, 'tests');"
         "from test_fastpaths import setup; from simplecnn_py import fastpaths;"
         "from simplecnn_py.init_net import init_net;"
+        "fastpaths._CHUNK_BYTES, fastpaths.FUSED_GROUPS = 1, 4;"
         "param, model, prob, _ = setup('mnist_small', 30);"
         "net, loss = fastpaths.lossgrad_subset(prob, param, model, init_net(param, model), np.arange(1, 31), 'fungrad');"
         "sys.stdout.write(np.concatenate([np.ravel(net.dlossdW[m]) for m in range(1, 5)] + [np.ravel(loss)]).tobytes().hex())"

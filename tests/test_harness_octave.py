@@ -60,12 +60,13 @@ def square_config(tmp_path):
     return f
 
 
-def test_default_compare(capsys, tmp_path):
+def test_default_compare(capsys, tmp_path, port_path):
     j, h = tmp_path / "c.json", tmp_path / "c.html"
     rc, out, err = run_cli(capsys, "--json", j, "--html", h)
     assert rc == 0, out + err
     assert "PASS" in out
     d = json.loads(j.read_text())
+    port_path.reported(d["port_path"])
     assert d["pass"] is True and d["layout"] == "seed" and d["first_divergence"] is None
     L, LC = 4, 3
     compared = {(s["layer"], s["direction"]) for s in d["stages"] if s["ok"] is not None}
@@ -79,28 +80,30 @@ def test_default_compare(capsys, tmp_path):
     assert page.count("<svg") == 2 and "://" not in page.replace("http://www.w3.org/2000/svg", "")
 
 
-def test_current_layout_single_precision(capsys, tmp_path):
+def test_current_layout_single_precision(capsys, tmp_path, port_path):
     j = tmp_path / "c.json"
     rc, out, err = run_cli(capsys, "--matlab-dir", CURRENT, "--config", TINY_CURRENT, "--instances", 12,
                            "--precision", "single", "--json", j)
     assert rc == 0, out + err
     d = json.loads(j.read_text())
+    port_path.reported(d["port_path"])
     assert d["layout"] == "current" and d["precision"] == "single" and d["rtol"] == 1e-4
     idx_pad = [s for s in d["stages"] if s["stage"] == "idx_pad"]
     assert idx_pad and all(s["ok"] is None and "idx_pad" in s["note"] for s in idx_pad)
     assert any(s["stage"] == "unpad" and s["ok"] for s in d["stages"])   # found by size in JTv
 
 
-def test_single_precision_mnist_shape(capsys, tmp_path):
+def test_single_precision_mnist_shape(capsys, tmp_path, port_path):
     j = tmp_path / "c.json"
     rc, out, err = run_cli(capsys, "--instances", 16, "--precision", "single", "--json", j)
     assert rc == 0, out + err
     d = json.loads(j.read_text())
+    port_path.reported(d["port_path"])
     assert all(s["rel_err"] <= 1e-4 for s in d["stages"] if s["ok"] and s["rel_err"] is not None)
     assert any(s["rel_err"] and s["rel_err"] > 0 for s in d["stages"])   # single really differs a little
 
 
-def test_isolated_mode_localises_the_defect(capsys, tmp_path):
+def test_isolated_mode_localises_the_defect(capsys, tmp_path, port_path):
     rc, out, err = run_cli(capsys, "--config", NONSQUARE, "--instances", 5, "--mode", "isolated")
     assert rc == 0, out + err
     bad = tree_copy(tmp_path, "defect", {"cnn/init_net.m": [
@@ -110,6 +113,7 @@ def test_isolated_mode_localises_the_defect(capsys, tmp_path):
                            "--mode", "isolated", "--json", j)
     assert rc == 1
     d = json.loads(j.read_text())
+    port_path.reported(d["port_path"])
     failing = {(s["layer"], s["direction"], s["stage"]) for s in d["stages"] if s["ok"] is False}
     # in isolation only the stages that use the wrong idx_phiZ differ
     assert failing == {(1, "forward", "idx_phiZ"), (1, "forward", "phiZ"), (2, "forward", "idx_phiZ"),
@@ -145,7 +149,7 @@ def test_injected_sign_error_at_layer_2(capsys, tmp_path):
     assert ok[(1, "backward", "dlossdW")] is False                              # after it: wrong
 
 
-def test_near_tie_pooling_flips_are_explained(capsys, tmp_path):
+def test_near_tie_pooling_flips_are_explained(capsys, tmp_path, port_path):
     """A maxpooling that lets the last maximal entry win: ties (ReLU zeros) flip."""
     flip = tree_copy(tmp_path, "lastmax", {"cnn/maxpooling.m": [
         ("[Zout, I] = max(reshape(Z, h*h, []), [], 1);",
@@ -154,6 +158,7 @@ def test_near_tie_pooling_flips_are_explained(capsys, tmp_path):
     rc, out, err = run_cli(capsys, "--matlab-dir", flip, "--config", LAYER3, "--instances", 10, "--json", j)
     assert rc == 0, out + err
     d = json.loads(j.read_text())
+    port_path.reported(d["port_path"])
     flips = d["pooling_flips"]
     assert flips and all(v["count"] > 0 and v["near_ties"] == v["count"] for v in flips.values())
     assert any("near-ties" in s["note"] for s in d["stages"] if s["stage"] == "idx_pool")
@@ -227,11 +232,12 @@ def test_bad_input_exits_2(capsys, tmp_path):
     assert rc == 2 and "--instances" in err
 
 
-def test_mnist_demo_data(capsys, tmp_path, shared_data):
+def test_mnist_demo_data(capsys, tmp_path, shared_data, port_path):
     j = tmp_path / "m.json"
     rc, out, err = run_cli(capsys, "--data", shared_data / "mnist-demo.mat", "--instances", 64, "--json", j)
     assert rc == 0, out + err
     d = json.loads(j.read_text())
+    port_path.reported(d["port_path"])
     assert d["instances"] == 64 and d["pass"]
 
 

@@ -305,31 +305,81 @@ def test_newton_takes_the_same_steps_on_both_paths(jacobian, capsys):
 
 # --- the benchmark's driver ------------------------------------------------------------
 
-@needs_octave
-def test_bench_newton_does_the_same_work_on_both_sides(tmp_path, capsys):
-    """scripts/bench_newton.py (tiny run): both sides run one Newton iteration
-    on the same weights, data and subset, so #CG and f agree; the per-part
-    times add up to the total.  (Speed is not asserted.)"""
+def _load_script():
     import importlib.util
-    import json
 
     from conftest import REPO
 
-    spec = importlib.util.spec_from_file_location("bench_newton", REPO / "scripts" / "bench_newton.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    rows = bench.measure(instances=(40,), jacobian=(1, 0), repeats=1, timeout=300)
+    spec = importlib.util.spec_from_file_location("bench_newton_script", REPO / "scripts" / "bench_newton.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+@needs_octave
+def test_bench_newton_does_the_same_work_on_both_sides(tmp_path, capsys, port_path):
+    """simplecnn_cli/bench_newton.py (tiny run, the MNIST shape): both sides
+    run one Newton iteration on the same weights, data and subset, so #CG and
+    f agree; the per-part times add up to the total.  (Speed is not asserted.)"""
+    import json
+
+    from simplecnn_cli import bench_newton
+
+    script = _load_script()                  # scripts/bench_newton.py is a thin wrapper of the module
+    assert script.measure is bench_newton.measure and script.main is bench_newton.main
+    rows = bench_newton.measure(instances=(40,), jacobian=(1, 0), repeats=1, timeout=300)
     assert len(rows) == 2
     for r in rows:
         py, oc = r["python"], r["octave"]
         assert "error" not in oc, oc
+        assert py["port_path"] == port_path.name
         assert r["same_work"]["cg_equal"] and r["same_work"]["f_rel_err"] <= 1e-9, r["same_work"]
         assert py["GNsize"] == 2 and py["cg"] >= 1 and py["funonly_passes"] >= 1
         for side in (py, oc):
             assert abs(sum(side["parts"].values()) - side["seconds"]) <= 1e-9 + 1e-6 * side["seconds"]
             assert side["parts"]["fungrad"] > 0 and side["parts"]["CG"] > 0 and side["parts"]["funonly"] > 0
     assert rows[0]["octave"]["parts"]["Jacobian"] > 0 and rows[1]["octave"]["parts"]["Jacobian"] == 0
-    bench.print_table(rows)
+    bench_newton.print_table(rows)
     out = capsys.readouterr().out
     assert "ratio" in out and "#CG equal" in out
     json.dumps(rows)                                           # what --json writes
+
+
+@needs_octave
+def test_bench_newton_any_config_and_data_file(tmp_path, capsys):
+    """Not only MNIST: a non-square two-channel config and a column-major data
+    file with labels 4/7/9, through scripts/bench_newton.py's command line and
+    through ``simplecnn bench``'s Newton rows (the same code): both sides do
+    the same work (#CG equal, f to 1e-9) on the file's instances."""
+    import json
+
+    from conftest import TINY_CONFIG
+    from simplecnn_cli.main import main
+    from simplecnn_py.datafile import save_data
+
+    cfg, data = tmp_path / "tiny.config", tmp_path / "tiny.mat"
+    cfg.write_text(TINY_CONFIG)
+    g = np.random.default_rng(3)
+    y = np.array([4.0, 7.0, 9.0])[g.integers(0, 3, 30)]
+    save_data(data, y, g.standard_normal((30, 7 * 6 * 2)))
+    out = tmp_path / "newton.json"
+    assert _load_script().main(["--config", str(cfg), "--data", str(data), "--instances", "30", "--jacobian", "1",
+                                "--repeats", "1", "--timeout", "300", "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["instances"] == 30 and row["data"].startswith("tiny.mat (first 30")
+    assert "error" not in row["octave"], row["octave"]
+    assert row["same_work"]["cg_equal"] and row["same_work"]["f_rel_err"] <= 1e-9, row["same_work"]
+    assert "#CG equal" in capsys.readouterr().out
+
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--config", str(cfg), "--data", str(data), "--instances", "30", "--precision", "double",
+                 "--repeats", "1", "--skip", "reference,minibatch,memory,gradient,octave,torch,gemm",
+                 "--json", str(out)]) == 0
+    rows = {r["item"]: r for r in json.loads(out.read_text())["blocks"][0]["rows"]}
+    ours, octave = rows["newton"], rows["newton_octave"]
+    assert "error" not in octave, octave
+    for r in (ours, octave):
+        assert {"what", "seconds", "times", "cg", "f", "parts"} <= set(r)
+    assert ours["GNsize"] == 30 and ours["cg"] == octave["cg"] >= 1
+    assert octave["rel_err_vs_ours"] <= 1e-9
+    assert "Newton iteration, ours (30 instances, GNsize 30" in capsys.readouterr().out

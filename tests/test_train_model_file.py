@@ -128,7 +128,7 @@ def octave(body, tmp_path):
 
 
 @needs_octave
-def test_python_model_loads_in_octave_and_predicts_the_same(setup, tmp_path, capsys):
+def test_python_model_loads_in_octave_and_predicts_the_same(setup, tmp_path, capsys, port_path):
     cfg, y, Z = setup
     for options in ("-s 1 -iter_max 3 -GNsize 10", "-s 3 -epoch_max 2 -ftype 0"):
         model = trained(setup, options)
@@ -156,7 +156,7 @@ def test_python_model_loads_in_octave_and_predicts_the_same(setup, tmp_path, cap
 
 
 @needs_octave
-def test_octave_model_loads_in_python_and_predicts_the_same(setup, tmp_path, capsys):
+def test_octave_model_loads_in_python_and_predicts_the_same(setup, tmp_path, capsys, port_path):
     cfg, y, Z = setup
     scipy.io.savemat(tmp_path / "d.mat", {"y": y.reshape(-1, 1), "Z": Z})
     out = octave(f"""
