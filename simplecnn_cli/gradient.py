@@ -70,7 +70,12 @@ def run(args) -> int:
 
     prob = load_data(args.data, param, rowmajor=args.rowmajor)
     prob = check_data(prob, param, where=args.data)
-    model = init_model(param, seed=args.seed)
+    if args.weights:                    # He init's draws would be replaced at once
+        from simplecnn_py.rng import NoDraws
+
+        model = init_model(param, seed=NoDraws())
+    else:
+        model = init_model(param, seed=args.seed)
     if args.weights:
         weight, bias = load_weights(args.weights, param)
         for m in range(1, model.L + 1):

@@ -40,3 +40,26 @@ class Stream:
         """``randperm(n)`` or ``randperm(n, k)``: 1-based, as a row vector."""
         p = self._g.permutation(n)[: (n if k is None else k)] + 1
         return self._keep("randperm", p.astype(np.float64)).astype(np.int64)
+
+
+class NoDraws(Stream):
+    """A stream that draws nothing: ``randn``/``rand`` give zeros.
+
+    For a model whose weights are replaced right after ``init_model`` (as
+    ``simplecnn gradient --weights`` does): the He draws would be thrown
+    away, and not making a generator keeps ``numpy.random`` out of the
+    process.  ``randperm`` is refused.
+    """
+
+    def __init__(self):
+        self.seed = None
+        self._g = None
+        self.log = None
+
+    def randn(self, m, n=None):
+        return np.zeros((m, m if n is None else n), order="F")
+
+    rand = randn
+
+    def randperm(self, n, k=None):
+        raise TypeError("NoDraws serves no permutation")

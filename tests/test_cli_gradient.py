@@ -125,6 +125,25 @@ def test_seed_without_weights(case):
     assert a["loss"][0, 0] == b["loss"][0, 0] != c["loss"][0, 0]
 
 
+def test_weights_replace_the_initialisation(case):
+    """With --weights the He draws are skipped (rng.NoDraws): the seed plays no part,
+    and the model's shapes and fields are init_model's."""
+    from simplecnn_py.init_model import init_model
+    from simplecnn_py.rng import NoDraws
+
+    a = run_gradient(case, "--seed", "3", out="a.mat")
+    b = run_gradient(case, "--seed", "4", out="b.mat")
+    assert a["loss"][0, 0] == b["loss"][0, 0]
+    assert all(np.array_equal(a["dlossdW"][m, 0], b["dlossdW"][m, 0]) for m in range(4))
+    drawn, zeros = init_model(case["param"], seed=0), init_model(case["param"], seed=NoDraws())
+    for m in range(1, 5):
+        assert zeros.weight[m].shape == drawn.weight[m].shape and not zeros.weight[m].any()
+        assert np.array_equal(zeros.bias[m], drawn.bias[m])
+    assert np.array_equal(zeros.var_ptr, drawn.var_ptr)
+    with pytest.raises(TypeError):
+        NoDraws().randperm(3)
+
+
 def test_single_precision_end_to_end(case):
     d = run_gradient(case, out="d.mat")
     s = run_gradient(case, "--precision", "single", out="s.mat")
