@@ -372,26 +372,29 @@ def scatter_by_offsets(targets, V, K, work):
     integers, so that a non-winner gets +0 whatever v is (-0, Inf, NaN: a
     float product would leak them).
     """
-    ints = np.dtype(f"i{V.dtype.itemsize}")
-    vals = _scratch(work, "vals", V.shape, V.dtype)
-    np.add(V, V.dtype.type(0), out=vals)
-    bits = vals.view(ints)
+    bits = _plus_zero_bits(V, work)
     eq = _scratch(work, "eq", V.shape, np.bool_)
     for q, target in enumerate(targets):
         np.equal(K, q, out=eq)
-        np.multiply(bits, eq, out=target.view(ints))
+        np.multiply(bits, eq, out=target.view(bits.dtype))
+
+
+def _plus_zero_bits(V, work):
+    """The bits of ``0 + V`` (what accumarray stores: -0 becomes +0) as
+    same-sized integers, in a scratch array."""
+    vals = _scratch(work, "vals", V.shape, V.dtype)
+    np.add(V, V.dtype.type(0), out=vals)
+    return vals.view(np.dtype(f"i{V.dtype.itemsize}"))
 
 
 def scatter_by_offsets_stacked(G2, V, K, work):
     """``scatter_by_offsets`` into the columns of G2 (numel(V) x Q, column q
     the target of offset q, as in a pool-major layout): one comparison and
     one product over all of G2, broadcasting V and K."""
-    ints = np.dtype(f"i{V.dtype.itemsize}")
-    vals = _scratch(work, "vals", V.shape, V.dtype)
-    np.add(V, V.dtype.type(0), out=vals)
+    bits = _plus_zero_bits(V, work)
     eq = _scratch(work, "eq2", G2.shape, np.bool_)
     np.equal(K.reshape((-1, 1), order=F), np.arange(G2.shape[1], dtype=K.dtype), out=eq)
-    np.multiply(vals.view(ints).reshape((-1, 1), order=F), eq, out=G2.view(ints))
+    np.multiply(bits.reshape((-1, 1), order=F), eq, out=G2.view(bits.dtype))
 
 
 def pool_scatter_offsets_into(G4, V4, k4, h, work):
@@ -750,6 +753,11 @@ class LazyCell(cell):
     def tolist(self):
         return list(self)
 
+    def built(self, m):
+        """True once entry m has been built (for tests and the benchmark);
+        reading it would build it."""
+        return self._v[int(m) - 1] is not None
+
 
 class LazyPhiZ(LazyCell):
     """``net.phiZ`` as the fused ``lossgrad_subset`` leaves it.
@@ -774,11 +782,6 @@ class LazyPhiZ(LazyCell):
             value = _phiZ_of(layers[int(m) - 1], Zs[int(m) - 1], n)
             super().__setitem__(m, value)
         return value
-
-
-    def built(self, m):
-        """True once phiZ{m} has been built (for tests and the benchmark)."""
-        return self._v[int(m) - 1] is not None
 
 
 class LazyIdxPool(LazyCell):
@@ -809,10 +812,6 @@ class LazyIdxPool(LazyCell):
                                      ly.pool)
                     super().__setitem__(m, value)
         return value
-
-    def built(self, m):
-        """True once idx_pool{m} has been built (for tests)."""
-        return self._v[int(m) - 1] is not None
 
 
 def maxpooling(model, net, m):
