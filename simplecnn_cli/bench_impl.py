@@ -792,6 +792,22 @@ def _blas_name():
 
         cfg = np.show_config(mode="dicts")
         blas = cfg["Build Dependencies"]["blas"]
-        return f"{blas.get('name')} {blas.get('version')}"
+        name = f"{blas.get('name')} {blas.get('version')}"
     except Exception:
-        return "BLAS unknown"
+        name = "BLAS unknown"
+    core = _openblas_core()
+    if core:
+        name += f", {core} kernels"
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    if forced is not None:      # inherited by the Octave runs too
+        name += f", OPENBLAS_CORETYPE={forced}"
+    return name
+
+
+def _openblas_core():
+    """The kernels numpy's OpenBLAS chose (e.g. Haswell, SkylakeX), or None.
+    OpenBLAS picks them by CPU when it loads, unless ``OPENBLAS_CORETYPE``
+    names them; the matrix-product rate depends on it (docs/performance.md)."""
+    from simplecnn_py import fastpaths
+
+    return fastpaths._openblas_corename()

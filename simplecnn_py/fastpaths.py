@@ -106,7 +106,6 @@ import itertools
 import math
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -456,13 +455,41 @@ def phi_gradient_blocks_into(out4, Wblocks, D, h, s, a_out, b_out, work):
                 np.add(tgt, V4, out=tgt)
 
 
+_ARENA_BYTES = 16 * 2**20    # scratch of a thread comes from arenas of at least this size
+_HUGE = 2**21                # a transparent huge page
+
+
+def _arena_empty(work, size, dtype):
+    """An uninitialised 1-D array of ``size`` items from this thread's arena.
+
+    The scratch of a pass (about 20 MiB per thread here, in some 30 arrays)
+    is carved out of a few large blocks instead of allocated array by array:
+    numpy asks the kernel for transparent huge pages for allocations of 4 MiB
+    and more, so the first pass of a process takes a few page faults of 2 MiB
+    instead of thousands of 4 KiB (~2.5 us each on this machine's VM), and
+    later passes run with fewer TLB misses.  Views start on 64-byte lines.
+    """
+    dtype = np.dtype(dtype)
+    nbytes = -(-size * dtype.itemsize // 64) * 64
+    arena = work.get("arena")
+    if arena is None or arena[1] + nbytes > arena[0].size:
+        block = np.empty(max(_ARENA_BYTES, nbytes) + _HUGE, dtype=np.uint8)
+        start = -block.ctypes.data % _HUGE                   # from a huge-page boundary
+        arena = work["arena"] = [block[start:start + max(_ARENA_BYTES, nbytes)], 0]
+    block, offset = arena
+    arena[1] = offset + nbytes
+    return block[offset:offset + size * dtype.itemsize].view(dtype)
+
+
 def _zero_bordered(work, key, shape, dtype):
     """A zero array kept in ``work`` whose border stays zero: callers write
     only its interior (the padding buffers)."""
     key = ("zero", key, tuple(shape), np.dtype(dtype))
     buf = work.get(key)
     if buf is None:
-        buf = work[key] = np.zeros(shape, dtype=dtype, order=F)
+        buf = _arena_empty(work, math.prod(shape), dtype).reshape(shape, order=F)
+        buf[...] = 0
+        work[key] = buf
     return buf
 
 
@@ -481,7 +508,7 @@ def _scratch(work, name, shape, dtype):
     size = math.prod(shape)
     buf = work.get(("buf", name, np.dtype(dtype)))
     if buf is None or buf.size < size:
-        buf = np.empty(size + size // 2, dtype=dtype)
+        buf = _arena_empty(work, size + size // 2, dtype)
         work[("buf", name, np.dtype(dtype))] = buf
         for key in [key for key in work if len(key) == 2 and key[0] == name and key[1] == dtype]:
             del work[key]                  # views of the old buffer
@@ -557,8 +584,49 @@ def _standard(net, layer, which):
 # that time (OpenBLAS's own threads would fight ours for the two cores).
 
 NPARTS = max(1, min(8, os.cpu_count() or 1))     # threads (at most)
-_pool = None
+_helpers = None
 _pool_lock = threading.Lock()
+
+
+class _Helpers:
+    """``n`` threads kept for the passes (so their scratch dicts persist),
+    each running the job it is handed.
+
+    A few lines of ``threading`` instead of ``concurrent.futures``, whose
+    import (with ``logging``) is ~6 ms of every ``simplecnn`` process.
+    """
+
+    def __init__(self, n):
+        self.n = n
+        self._go = [threading.Semaphore(0) for _ in range(n)]
+        self._done = threading.Semaphore(0)
+        self._job, self._errors = None, []
+        for k in range(n):
+            threading.Thread(target=self._serve, args=(k,), name=f"simplecnn-{k + 1}", daemon=True).start()
+
+    def _serve(self, k):
+        while True:
+            self._go[k].acquire()
+            try:
+                self._job()
+            except BaseException as e:      # handed to the caller of run()
+                self._errors.append(e)
+            finally:
+                self._done.release()
+
+    def run(self, job, count):
+        """``job()`` in ``count`` helpers and in the calling thread at once;
+        returns when all are done, raising the first exception any raised."""
+        self._job, self._errors = job, []
+        for go in self._go[:count]:
+            go.release()
+        try:
+            job()
+        finally:
+            for _ in range(count):
+                self._done.acquire()
+        if self._errors:
+            raise self._errors[0]
 
 
 _blas = False        # not looked up yet
@@ -579,11 +647,23 @@ def _openblas():
                 g = getattr(lib, f"scipy_openblas_get_num_threads{suffix}", None)
                 if s is not None and g is not None:
                     s.argtypes, s.restype, g.restype = [ctypes.c_int], None, ctypes.c_int
-                    _blas = (s, g)
+                    c = getattr(lib, f"scipy_openblas_get_corename{suffix}", None)
+                    if c is not None:
+                        c.restype = ctypes.c_char_p
+                    _blas = (s, g, c)
                     return _blas
         except OSError:
             continue
     return _blas
+
+
+def _openblas_corename():
+    """The kernels numpy's OpenBLAS runs (``"Haswell"``, ``"SkylakeX"``, ...),
+    or None if unknown (reported by ``simplecnn bench``)."""
+    blas = _openblas()
+    if blas is None or blas[2] is None:
+        return None
+    return blas[2]().decode(errors="replace")
 
 
 def _workers():
@@ -613,7 +693,7 @@ def _run_parts(fn, groups, fold=None):
     small, and OpenBLAS's own threads would fight ours for the cores (and
     spin badly when other processes hold them).
     """
-    global _pool
+    global _helpers
     nw = _workers()
     blas = _openblas()
     done, state, lock = {}, {"next": 0, "total": None}, threading.Lock()
@@ -640,19 +720,23 @@ def _run_parts(fn, groups, fold=None):
                 for i, g in enumerate(groups):
                     finish(i, fn(g, work))
             else:
-                if _pool is None:
-                    _pool = ThreadPoolExecutor(max_workers=NPARTS, thread_name_prefix="simplecnn")
+                if _helpers is None:
+                    _helpers = _Helpers(NPARTS - 1)
                 taken = itertools.count()              # next() is atomic under the GIL
+                failed = []
 
                 def worker():
                     work = _thread_work()
                     for i in iter(lambda: next(taken), None):
-                        if i >= len(groups):
+                        if i >= len(groups) or failed:
                             return
-                        finish(i, fn(groups[i], work))
+                        try:
+                            finish(i, fn(groups[i], work))
+                        except BaseException:
+                            failed.append(i)           # the other threads stop too
+                            raise
 
-                for f in [_pool.submit(worker) for _ in range(nw)]:
-                    f.result()
+                _helpers.run(worker, nw - 1)
         finally:
             if before is not None:
                 blas[0](before)

@@ -462,6 +462,46 @@ def test_fused_results_do_not_depend_on_threads():
     assert outs[0] and outs[0] == outs[1]
 
 
+def test_scratch_arrays_from_the_arena_are_aligned_and_apart(monkeypatch):
+    """Scratch arrays are carved out of a thread's arena: each starts on a
+    64-byte line, none overlaps another, a full arena is followed by a new
+    one, and zero-bordered buffers start as zeros."""
+    monkeypatch.setattr(fastpaths, "_ARENA_BYTES", 4096)
+    work = {}
+    arrays = [fastpaths._scratch(work, ("t", k), (3 + k, 5), np.float64) for k in range(40)]
+    arrays += [fastpaths._scratch(work, ("u", k), (7, k + 1), np.uint8) for k in range(40)]
+    arrays.append(fastpaths._scratch(work, "big", (1000, 3), np.float32))   # more than an arena
+    for k, a in enumerate(arrays):
+        a[...] = k
+    for k, a in enumerate(arrays):
+        assert a.ctypes.data % 64 == 0 and a.flags.f_contiguous
+        assert (a == k).all()                    # nothing else wrote over it
+    assert len({id(a.base) for a in arrays}) > 1
+    z = fastpaths._zero_bordered({"arena": [np.full(8192, 255, np.uint8), 0]}, "pad", (4, 6), np.float64)
+    assert z.shape == (4, 6) and not z.any()
+
+
+@pytest.mark.parametrize("bad_group", [0, 5, 11])
+def test_run_parts_raises_a_group_error_and_runs_again(monkeypatch, bad_group):
+    """An exception in any group (whichever thread runs it) reaches the caller,
+    the other threads stop taking groups, and the next pass runs normally."""
+    monkeypatch.setenv("SIMPLECNN_THREADS", "2")
+    ran = []
+
+    def fn(group, work):
+        ran.append(group)
+        if group == bad_group:
+            raise MemoryError(f"group {group}")
+        return group
+
+    with pytest.raises(MemoryError, match=f"group {bad_group}"):
+        fastpaths._run_parts(fn, list(range(12)))
+    assert len(ran) <= 12
+    assert fastpaths._run_parts(lambda g, work: g * g, list(range(12))) == [g * g for g in range(12)]
+    assert fastpaths._run_parts(lambda g, work: g, list(range(12)), fold=lambda a, b: a * 10 + b) \
+        == int("".join(str(g) for g in range(10))) * 100 + 10 * 10 + 11
+
+
 # --- stepping aside ---------------------------------------------------------------
 
 def test_fast_paths_step_aside_for_foreign_index_maps():

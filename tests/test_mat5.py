@@ -1,6 +1,8 @@
 """simplecnn_py.mat5 (the fast MAT v5 reader/writer) against scipy.io, the
 reference path, on files written by scipy, by Octave and the shipped data."""
+import os
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -122,3 +124,60 @@ def test_written_files_read_by_scipy(tmp_path):
     assert same(ours["c"], variables["c"])
     with pytest.raises(mat5.Unsupported):
         mat5.write(tmp_path / "x.mat", {"i": np.arange(3)})
+
+
+# --- prefetch -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_prefetched_read_gives_the_same_arrays(tmp_path, compress, monkeypatch):
+    path = tmp_path / "c.mat"
+    scipy.io.savemat(path, corpus(), do_compression=compress)
+    names = list(corpus())
+    plain = mat5.read(path, names)
+    inflated = []
+    real = mat5.zlib.decompress
+    monkeypatch.setattr(mat5.zlib, "decompress", lambda *a: inflated.append(1) or real(*a))
+    mat5.prefetch(str(path), names)
+    mat5._prefetched[os.path.abspath(path)][0].join()
+    done_in_thread = len(inflated)
+    fetched = mat5.read(path, names)
+    assert set(fetched) == set(plain) and all(same(fetched[k], plain[k]) for k in names)
+    if compress:                      # all inflating was done by the prefetch
+        assert done_in_thread == len(names) and len(inflated) == done_in_thread
+    assert not mat5._prefetched       # used once
+
+
+def test_a_prefetch_for_other_names_is_not_used(tmp_path):
+    path = tmp_path / "c.mat"
+    scipy.io.savemat(path, corpus(), do_compression=True)
+    mat5.prefetch(path, ["u8"])
+    got = mat5.read(path, ["u8", "dbl"])
+    assert same(got["dbl"], corpus()["dbl"]) and same(got["u8"], corpus()["u8"])
+
+
+def test_a_prefetch_that_fails_leaves_the_error_to_read(tmp_path):
+    missing = tmp_path / "none.mat"
+    mat5.prefetch(missing, ["y"])        # does not raise
+    with pytest.raises(FileNotFoundError):
+        mat5.read(missing, ["y"])
+    bad = tmp_path / "bad.mat"
+    bad.write_bytes(b"MATLAB 5.0".ljust(126, b" ") + b"IM" + b"\x0f\x00\x00\x00\x10\x00\x00\x00" + b"not zlib" * 2)
+    mat5.prefetch(bad, ["y"])
+    with pytest.raises(Exception) as e:
+        mat5.read(bad, ["y"])
+    assert not isinstance(e.value, AssertionError)
+    h5 = tmp_path / "h.mat"                # not MAT v5: the prefetch keeps nothing
+    h5.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(600))
+    mat5.prefetch(h5, ["y"])
+    thread, _, result = mat5._prefetched.pop(os.path.abspath(h5))
+    thread.join()
+    assert result == []
+
+
+def test_mat5_can_start_before_numpy_is_loaded():
+    """simplecnn gradient prefetches its data file before numpy is imported."""
+    code = ("import sys; import simplecnn_py.mat5 as m; assert 'numpy' not in sys.modules, 'numpy loaded'; "
+            "m.prefetch('/nonexistent.mat', ['y']); m._prefetched.popitem()[1][0].join(); "
+            "assert 'numpy' not in sys.modules, 'numpy loaded by the thread'")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
