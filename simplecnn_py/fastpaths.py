@@ -617,6 +617,7 @@ class _Helpers:
     def run(self, job, count):
         """``job()`` in ``count`` helpers and in the calling thread at once;
         returns when all are done, raising the first exception any raised."""
+        count = min(count, self.n)
         self._job, self._errors = job, []
         for go in self._go[:count]:
             go.release()
@@ -720,8 +721,8 @@ def _run_parts(fn, groups, fold=None):
                 for i, g in enumerate(groups):
                     finish(i, fn(g, work))
             else:
-                if _helpers is None:
-                    _helpers = _Helpers(NPARTS - 1)
+                if _helpers is None or _helpers.n < nw - 1:
+                    _helpers = _Helpers(nw - 1)        # (an older, smaller set just stays idle)
                 taken = itertools.count()              # next() is atomic under the GIL
                 failed = []
 

@@ -502,6 +502,18 @@ def test_run_parts_raises_a_group_error_and_runs_again(monkeypatch, bad_group):
         == int("".join(str(g) for g in range(10))) * 100 + 10 * 10 + 11
 
 
+def test_run_parts_with_more_threads_than_helpers(monkeypatch):
+    """More threads asked for than helpers made so far: a larger set is made
+    (no wait for helpers that do not exist)."""
+    fastpaths._run_parts(lambda g, work: g, list(range(4)))
+    monkeypatch.setattr(fastpaths, "NPARTS", 4)
+    monkeypatch.setenv("SIMPLECNN_THREADS", "4")
+    if fastpaths._workers() < 4:
+        pytest.skip("numpy's OpenBLAS not found: the groups run in one thread")
+    assert fastpaths._run_parts(lambda g, work: g + 1, list(range(9))) == list(range(1, 10))
+    assert fastpaths._helpers.n >= 3
+
+
 # --- stepping aside ---------------------------------------------------------------
 
 def test_fast_paths_step_aside_for_foreign_index_maps():
