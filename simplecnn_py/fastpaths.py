@@ -473,9 +473,10 @@ def _arena_empty(work, size, dtype):
     nbytes = -(-size * dtype.itemsize // 64) * 64
     arena = work.get("arena")
     if arena is None or arena[1] + nbytes > arena[0].size:
-        block = np.empty(max(_ARENA_BYTES, nbytes) + _HUGE, dtype=np.uint8)
+        capacity = max(_ARENA_BYTES, nbytes)
+        block = np.empty(capacity + _HUGE, dtype=np.uint8)
         start = -block.ctypes.data % _HUGE                   # from a huge-page boundary
-        arena = work["arena"] = [block[start:start + max(_ARENA_BYTES, nbytes)], 0]
+        arena = work["arena"] = [block[start:start + capacity], 0]
     block, offset = arena
     arena[1] = offset + nbytes
     return block[offset:offset + size * dtype.itemsize].view(dtype)
