@@ -21,6 +21,7 @@ from simplecnn_py.datafile import save_data, save_weights
 from simplecnn_py.read_config import read_config, weight_shapes
 
 from conftest import needs_octave
+from test_port_common import rel
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -315,9 +316,6 @@ def test_parity_with_matlab_ref_under_octave(case, config, port_path):
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     py, oc = scipy.io.loadmat(d / "py.mat"), scipy.io.loadmat(d / "oct.mat")
-
-    def rel(a, b):
-        return np.linalg.norm(a - b) / max(np.linalg.norm(b), np.finfo(float).tiny)
 
     assert rel(py["loss"], oc["loss"]) <= 1e-13
     L = oc["dlossdW"].shape[0]

@@ -29,28 +29,12 @@ from simplecnn_py.maxpooling import maxpooling
 from simplecnn_py.padding_and_phiZ import padding_and_phiZ
 from simplecnn_py.vTP import vTP
 
-from test_port_common import CONFIGS, MNIST_SHAPE, make_param, make_prob, perturb_biases
+from test_port_common import FAST_PATH_SHAPES, MNIST_SHAPE, make_param, make_prob, perturb_biases, rel, same_bytes
 
 # more shapes than the port tests: stride larger than the filter (gaps),
 # 1x1 filters, pooling width 4 with leftovers, a single instance
-SHAPES = dict(CONFIGS)
-SHAPES.update({
-    "stride_gt_filter": dict(ht=12, wd=9, ch=[2, 3], pad=[1], filt=[2], stride=[3], pool=[2], full=[3]),
-    "filter1_pool4": dict(ht=10, wd=11, ch=[3, 4, 2], pad=[0, 2], filt=[1, 3], stride=[1, 2],
-                          pool=[4, 1], full=[2]),
-    "mnist_small": dict(MNIST_SHAPE, ch=[1, 4, 6, 5]),
-})
-
-
-def same_bytes(a, b):
-    """Bit-identical: same dtype, shape and raw bytes (so +0.0 != -0.0)."""
-    a, b = np.asarray(a), np.asarray(b)
-    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes(order="A") == b.tobytes(order="A")
-
-
-def rel(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return np.linalg.norm(a - b) / max(np.linalg.norm(a), 1e-300)
+SHAPES = dict(FAST_PATH_SHAPES)
+SHAPES["stride_gt_filter"] = dict(ht=12, wd=9, ch=[2, 3], pad=[1], filt=[2], stride=[3], pool=[2], full=[3])
 
 
 def setup(name, n, precision="double", seed=0, ties=True):

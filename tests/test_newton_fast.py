@@ -34,25 +34,9 @@ from simplecnn_py.R_JTBJv import R_JTBJv
 from simplecnn_py.vTP import vTP
 
 from conftest import needs_octave
-from test_port_common import CONFIGS, MNIST_SHAPE, make_param, make_prob, perturb_biases
+from test_port_common import FAST_PATH_SHAPES, make_param, make_prob, perturb_biases, rel, same_bytes
 
-SHAPES = dict(CONFIGS)
-SHAPES.update({
-    "filter1_pool4": dict(ht=10, wd=11, ch=[3, 4, 2], pad=[0, 2], filt=[1, 3], stride=[1, 2],
-                          pool=[4, 1], full=[2]),
-    "mnist_small": dict(MNIST_SHAPE, ch=[1, 4, 6, 5]),
-})
-
-
-def same_bytes(a, b):
-    """Bit-identical values (so +0.0 != -0.0), whatever the memory order."""
-    a, b = np.asarray(a), np.asarray(b)
-    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes(order="F") == b.tobytes(order="F")
-
-
-def rel(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300)
+SHAPES = FAST_PATH_SHAPES
 
 
 def setup(name, n, precision="double", seed=0):

@@ -81,6 +81,28 @@ CONFIGS = {
 MNIST_SHAPE = dict(ht=28, wd=28, ch=[1, 32, 64, 64], pad=[2, 1, 1], filt=[5, 3, 3],
                    stride=[1, 1, 1], pool=[2, 2, 2], full=[10])
 
+# the configurations above, a 1x1 filter with pool 4, and a small MNIST shape:
+# the shapes the fast paths are checked on (tests/test_fastpaths.py, test_newton_fast.py)
+FAST_PATH_SHAPES = dict(CONFIGS)
+FAST_PATH_SHAPES.update({
+    "filter1_pool4": dict(ht=10, wd=11, ch=[3, 4, 2], pad=[0, 2], filt=[1, 3], stride=[1, 2],
+                          pool=[4, 1], full=[2]),
+    "mnist_small": dict(MNIST_SHAPE, ch=[1, 4, 6, 5]),
+})
+
+
+def same_bytes(a, b):
+    """Bit-identical values (so +0.0 != -0.0): same dtype, shape and raw
+    bytes, whatever the memory order."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes(order="F") == b.tobytes(order="F")
+
+
+def rel(got, ref):
+    """Relative error of ``got`` against the reference ``ref`` (2-norm)."""
+    got, ref = np.asarray(got, np.float64), np.asarray(ref, np.float64)
+    return np.linalg.norm(got - ref) / max(np.linalg.norm(ref), 1e-300)
+
 
 # --- init_model / init_net -------------------------------------------------
 
