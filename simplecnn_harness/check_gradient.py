@@ -106,7 +106,7 @@ class Verdict:
         for r in self.rows:
             rel = "" if r.rel is None else f"{r.rel:.2e}"
             shape = " x ".join(map(str, r.shape))
-            out.append(f"{r.layer:>5}  {r.stage:<14} {shape:<12} {rel:>11}  {r.status}")
+            out.append(f"{r.layer or '':>5}  {r.stage:<14} {shape:<12} {rel:>11}  {r.status}")
         out.append(self.message)
         return out
 
@@ -257,12 +257,12 @@ def _local(A, P, rtol, l):
     if pp > 0:
         c = float(np.vdot(A, P)) / pp
         if _rel(A, c * P) <= rtol:
-            named = {0.5: "yours is half: the loss with 1/2, or (Z-Y) for 2*(Z-Y)",
-                     2.0: "yours is twice the port's",
-                     1.0 / l: f"yours is 1/l (l = {l}): the mean over the batch",
-                     0.5 / l: f"yours is 1/(2l) (l = {l}): the mean with 1/2",
-                     2.0 / l: f"yours is 2/l (l = {l})", -1.0: "yours has the opposite sign: (Y - Z)"}
-            for k, text in named.items():
+            named = ((0.5, "yours is half: the loss with 1/2, or (Z-Y) for 2*(Z-Y)"),
+                     (1.0 / l, f"yours is 1/l (l = {l}): the mean over the batch"),
+                     (0.5 / l, f"yours is 1/(2l) (l = {l}): the mean with 1/2"),
+                     (2.0, "yours is twice the port's"), (2.0 / l, f"yours is 2/l (l = {l})"),
+                     (-1.0, "yours has the opposite sign: (Y - Z)"))
+            for k, text in named:
                 if abs(c - k) <= 1e-6 * abs(k):
                     return "loss_convention", text
             return None, f"yours is {c:.6g} times the port's"
@@ -324,6 +324,11 @@ def check_gradient(prob, param, model, mine, loss_mine=None, rtol=1e-6, where="M
     order = stage_order(model)
     _check_shapes(mine, port, order, where)
     verdict = Verdict(ok=True, loss_port=loss, loss_mine=loss_mine, rtol=rtol)
+    if loss_mine is not None:                   # the forward pass first
+        rel = abs(loss_mine - loss) / max(abs(loss), 1e-300)
+        verdict.rows.append(Row(0, "loss", "match" if rel <= rtol else "differs", rel, (1, 1)))
+        if rel > rtol:
+            verdict.ok, verdict.first = False, (0, "loss")
     for key in order:
         A = mine.get(key)
         if A is None:
@@ -336,11 +341,9 @@ def check_gradient(prob, param, model, mine, loss_mine=None, rtol=1e-6, where="M
         verdict.rows.append(Row(key[0], key[1], status, None if rel == float("inf") else rel, A.shape))
         if status == "differs" and verdict.ok:
             verdict.ok, verdict.first = False, key
-    if loss_mine is not None and abs(loss_mine - loss) > rtol * max(abs(loss), 1e-300) and verdict.ok:
-        verdict.ok, verdict.first = False, (0, "loss")
+    if verdict.first == (0, "loss"):
         verdict.cause, verdict.detail = _loss_cause(loss_mine, loss, prob.l)
-        return verdict
-    if not verdict.ok:
+    elif not verdict.ok:
         v = port[(model.L, "dXidS")]
         verdict.cause, verdict.detail = diagnose(mine, port, verdict.first, model, net, v, prob.l, rtol)
     return verdict

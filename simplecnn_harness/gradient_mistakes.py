@@ -43,6 +43,7 @@ class Mistake:
     layer: int | None = None        # None: at every layer where it applies
     arg: object = None
     where: str | None = None        # index_slip: 'pool' | 'phi' | 'unpad'
+    spill: bool = False             # index_slip at 'pool': one scatter over the batch (spills over)
 
     def at(self, m):
         return self.layer is None or self.layer == m
@@ -84,16 +85,23 @@ def mistakes(model):
     for where, layers in (("pool", pooled), ("phi", phi), ("unpad", phi)):
         for k in (+1, -1):
             if layers:
-                out += [Mistake("index_slip", None, k, where)] + [Mistake("index_slip", m, k, where) for m in layers]
+                for spill in ((False, True) if where == "pool" else (False,)):
+                    out += [Mistake("index_slip", None, k, where, spill)]
+                    out += [Mistake("index_slip", m, k, where, spill) for m in layers]
     square = [m for m in range(1, L + 1) if m > 1 and model.weight[m].shape[0] == model.weight[m].shape[1]]
     out += [Mistake("transposed_W", m) for m in square]
     return out
 
 
-def _rows(row, d, mistake, m, arg):
-    """``reshape(row, d, [])``, row-major when the mistake says so."""
+def _rows(row, d, n, mistake, m, arg):
+    """``reshape(row, d, [])``; with a row-major mistake here, each instance's
+    block of d*k values is read as numpy's ``reshape(block, (d, k))`` does
+    (order='C': the k values of channel 0 first, where simpleNN has the d
+    channels of position 1 first)."""
     if mistake is not None and mistake.kind == "rowmajor" and mistake.arg == arg and mistake.at(m):
-        return np.asfortranarray(np.reshape(row, (d, -1), order="C"))
+        per_instance = reshape(np.asarray(row), -1, n)                       # column i = instance i
+        out = np.reshape(per_instance.T, (n, d, -1), order="C")             # out[i, c, k]
+        return np.asfortranarray(np.reshape(np.transpose(out, (1, 0, 2)), (d, -1), order="C"))
     return reshape(row, d, -1)
 
 
@@ -144,20 +152,25 @@ def backward(model, net, v, mistake=None):
         dXidS = mask(m, dXidS)
         rec[(m, "activation")] = dXidS
 
-    dXidS = _rows(dXidS, model.ch_input[LC + 1], mistake, None, "boundary")
+    dXidS = _rows(dXidS, model.ch_input[LC + 1], n, mistake, None, "boundary")
     for m in range(LC, 0, -1):
         rec[(m, "dXidS")] = dXidS
         h = model.wd_subimage_pool[m]
         if h > 1:
             d, a, b = model.ch_input[m + 1], model.ht_conv[m], model.wd_conv[m]
+            a_o = model.ht_input[m + 1] * model.wd_input[m + 1]          # pooled positions per instance
             if mistake is not None and mistake.kind == "pool_every" and mistake.at(m):
                 row = _every_position(dXidS, d, a, b, h, n, mistake.arg)
             elif _slip(mistake, "pool", m):
-                subs = net.idx_pool[m] + d * a * b * np.arange(n)
-                row = _scatter_shifted(subs, dXidS, d * a * b * n, _slip(mistake, "pool", m))
+                k = _slip(mistake, "pool", m)
+                if mistake.spill:           # one accumarray over the batch: into the next instance
+                    row = _scatter_shifted(net.idx_pool[m] + d * a * b * np.arange(n), dXidS, d * a * b * n, k)
+                else:                       # instance by instance: what falls off an instance is lost
+                    row = np.concatenate([_scatter_shifted(net.idx_pool[m][:, i], dXidS[:, i * a_o:(i + 1) * a_o],
+                                                           d * a * b, k) for i in range(n)])
             else:
                 row = vTP(None, model, net, m, dXidS, "pool_gradient")
-            dXidS = _rows(row, d, mistake, m, "pool")
+            dXidS = _rows(row, d, n, mistake, m, "pool")
             rec[(m, "pool_gradient")] = dXidS
         dzdW[m] = mtimes(dXidS, net.phiZ[m].T)
         dzdb[m] = np.sum(dXidS, axis=1, keepdims=True)
@@ -172,7 +185,7 @@ def backward(model, net, v, mistake=None):
                 row = _scatter_shifted(subs, V, N * n, _slip(mistake, "phi", m))
             else:
                 row = vTP(None, model, net, m, V, "phi_gradient")
-            dXidS = _rows(row, d, mistake, m, "phi")
+            dXidS = _rows(row, d, n, mistake, m, "phi")
             rec[(m, "phi_gradient")] = dXidS
             idx = vec(net.idx_pad[m] + a_pad * b_pad * np.arange(n))
             k = _slip(mistake, "unpad", m)
