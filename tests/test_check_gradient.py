@@ -160,11 +160,15 @@ MISTAKES = {
 
 @pytest.mark.parametrize("with_deltas", [True, False], ids=["with-deltas", "gradients-only"])
 @pytest.mark.parametrize("name", sorted(MISTAKES))
-def test_classic_mistake_is_named(case, name, with_deltas):
+def test_classic_mistake_is_named(case, files, name, with_deltas):
+    """The wrong gradient, saved as MINE.mat, read back and diagnosed."""
     param, model, prob = case
+    tmp, cfg = files
     cause, first_with, first_without = MISTAKES[name]
     dW, db, stages = student(param, model, prob, mistake=name)
-    verdict = check_gradient(prob, param, model, as_mine(dW, db, stages if with_deltas else None))
+    mine = tmp / f"{name}-{with_deltas}.mat"
+    save_mine(mine, dW, db, **(stages if with_deltas else {}))
+    verdict = check_gradient_files(cfg, tmp / "data.mat", tmp / "w.mat", mine)
     text = "\n".join(verdict.lines())
     assert not verdict.ok, text
     assert verdict.first == (first_with if with_deltas else first_without), text
