@@ -48,6 +48,23 @@ class Mistake:
     def at(self, m):
         return self.layer is None or self.layer == m
 
+    def first_stage(self, model):
+        """The first (m, stage) of the backward pass this mistake changes."""
+        L, LC = model.L, model.LC
+        if self.kind == "rowmajor" and self.arg == "boundary":
+            return (LC, "dXidS")
+        stage = {"no_mask": "activation", "pool_every": "pool_gradient", "transposed_W": "WtDelta",
+                 "rowmajor": f"{self.arg}_gradient"}.get(self.kind)
+        if self.kind == "index_slip":
+            stage = {"pool": "pool_gradient", "phi": "phi_gradient", "unpad": "unpad"}[self.where]
+        if self.layer is not None:
+            return (self.layer, stage)
+        if self.kind == "no_mask":
+            return (L, stage) if L > LC else (LC, stage)
+        if stage == "pool_gradient":
+            return (max(m for m in range(1, LC + 1) if model.wd_subimage_pool[m] > 1), stage)
+        return (LC, stage)
+
     def describe(self):
         at = "every layer" if self.layer is None else f"layer {self.layer}"
         if self.kind == "no_mask":
@@ -121,13 +138,40 @@ def _slip(mistake, where, m):
     return 0
 
 
-def backward(model, net, v, mistake=None):
+class _Stop(Exception):
+    pass
+
+
+class _Records(dict):
+    """The stages computed so far; stops the pass once ``until`` is stored."""
+
+    def __init__(self, until):
+        super().__init__()
+        self.until = until
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        if key == self.until:
+            raise _Stop
+
+
+def backward(model, net, v, mistake=None, until=None):
     """JTv's backward pass with ``mistake`` (None: none): ``(dzdW, dzdb, records)``,
-    records keyed ``(m, stage)`` with docs/design.md's backward stage names."""
+    records keyed ``(m, stage)`` with docs/design.md's backward stage names.
+    With ``until`` = (m, stage) the pass stops once that stage is computed
+    (dzdW, dzdb are then None)."""
+    rec = _Records(until)
+    try:
+        dzdW, dzdb = _backward(model, net, v, mistake, rec)
+    except _Stop:
+        return None, None, dict(rec)
+    return dzdW, dzdb, dict(rec)
+
+
+def _backward(model, net, v, mistake, rec):
     L, LC = model.L, model.LC
     n = net.num_sampled_data
     dtype = v.dtype
-    rec = {}
     dzdW, dzdb = cell(L), cell(L)
 
     def weight_product(m, D):
@@ -200,7 +244,7 @@ def backward(model, net, v, mistake=None):
             rec[(m, "unpad")] = dXidS
             dXidS = mask(m, dXidS)
             rec[(m, "activation")] = dXidS
-    return dzdW, dzdb, rec
+    return dzdW, dzdb
 
 
 def _every_position(D, d, a, b, h, n, how):
