@@ -280,3 +280,24 @@ def test_files_api_on_the_shipped_demo(tmp_path):
     verdict = check_gradient_files(cfg, data, w, tmp_path / "mean.mat")
     assert not verdict.ok and verdict.first == (0, "loss") and verdict.cause == "loss_convention"
     assert "1/l" in verdict.message
+
+
+def test_mistake_free_backward_is_the_ports_and_each_mistake_changes_its_first_stage(case):
+    """gradient_mistakes.backward without a mistake gives the port's traced
+    stages bit for bit; each mistake changes the stage it names first and none
+    before it (what the diagnosis relies on to skip candidates)."""
+    from simplecnn_harness.check_gradient import port_backward, stage_order
+    from simplecnn_harness.gradient_mistakes import backward, mistakes
+
+    param, model, prob = case
+    net, loss, port = port_backward(prob, param, model)
+    v = port[(model.L, "dXidS")]
+    _, _, rec = backward(model, net, v)
+    assert rec.keys() == port.keys() == set(stage_order(model))
+    for key in rec:
+        np.testing.assert_array_equal(rec[key], port[key], err_msg=str(key))
+    order = stage_order(model)
+    for mk in mistakes(model):
+        _, _, rec = backward(model, net, v, mk)
+        first = next(k for k in order if not np.array_equal(rec[k], port[k]))
+        assert first == mk.first_stage(model), (mk, first)
