@@ -42,7 +42,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
