@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -55,34 +56,129 @@ class MatlabCodeError(OctaveError):
     """The user's MATLAB code failed under Octave (exit 2, one line)."""
 
 
-def copy_tree(layout: Layout, dest: Path, instrument: bool = True) -> tuple[dict[int, Stmt], list[Path]]:
-    """Copy the tree's code to ``dest`` and instrument the stage files there."""
+ORIG = "simplecnn_orig__"          # prefix of a wrapped routine's original in the copy
+
+
+def copy_tree(layout: Layout, dest: Path, instrument: bool = True,
+              origins: dict | None = None) -> tuple[dict[int, Stmt], list[Path]]:
+    """Copy the tree's code to ``dest``, expose the subfunctions the driver
+    calls, instrument the stage files and wrap the boundary routines there.
+
+    ``origins`` (filled when given) maps each file of the copy whose lines
+    come from a user's file to ``(user file, first user line - 1)``; wrapper
+    files map to None (never the user's code)."""
     root = layout.root
+    origins = {} if origins is None else origins
     dirs = set()
     for src in _code_files(root):
         rel = src.relative_to(root)
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, target)
+        origins[str(target)] = (src, 0)
         if src.suffix == ".m" and not any(p == "private" or p.startswith(("+", "@")) for p in rel.parts[:-1]):
             dirs.add(target.parent)
+    for name in layout.expose:
+        _expose(layout, name, dest, origins)
     stmts: dict[int, Stmt] = {}
     if instrument:
         next_id = 1
         for role, names in (("forward", layout.forward_files), ("backward", layout.backward_files)):
             for name in names:
-                sig = layout.functions.get(name)
+                sig = layout.signature(name)
                 if sig is None:
                     continue
-                rel = sig.file.relative_to(root)
-                target = dest / rel
+                target = _copy_of(layout, name, dest)
                 src = target.read_text(encoding="utf-8", errors="replace")
-                new, table = instrument_source(src, role, str(rel), next_id)
+                new, table = instrument_source(src, role, str(sig.file.relative_to(root)), next_id)
                 target.write_text(new, encoding="utf-8")
                 for s in table:
                     stmts[s.id] = s
                 next_id += len(table) + 1
+        for name in layout.boundary:
+            _wrap(layout, name, dest, origins)
     return stmts, sorted(dirs, key=lambda p: (-len(p.relative_to(dest).parts), str(p)))
+
+
+def _copy_of(layout: Layout, name: str, dest: Path) -> Path:
+    sig = layout.signature(name)
+    if name in layout.functions:
+        return dest / sig.file.relative_to(layout.root)
+    return dest / sig.file.relative_to(layout.root).parent / f"{name}.m"
+
+
+def _expose(layout: Layout, name: str, dest: Path, origins: dict):
+    """Write subfunction ``name`` out into its own file beside its host (with
+    the host's other subfunctions after it, so its calls to them still work):
+    a subfunction cannot be called from outside its file."""
+    sig = layout.subfunctions[name]
+    src = sig.file.read_text(encoding="utf-8", errors="replace")
+    from .layouts import parse_functions
+
+    sigs = parse_functions(sig.file)
+    bounds = [s.offset for s in sigs] + [len(src)]
+    pieces, first = [], None
+    for k, s in enumerate(sigs):
+        if k == 0:
+            continue                       # the host's main function stays in the host
+        text = src[bounds[k]:bounds[k + 1]]
+        if s.name == name:
+            pieces.insert(0, text)
+            first = s
+        else:
+            pieces.append(text)
+    target = dest / sig.file.relative_to(layout.root).parent / f"{name}.m"
+    body = pieces[0]
+    rest = "".join(pieces[1:])
+    if not body.endswith("\n"):
+        body += "\n"
+    target.write_text(body + rest, encoding="utf-8")
+    # only the exposed function's own lines map back exactly
+    origins[str(target)] = (sig.file, first.line - 1)
+
+
+def wrapper_source(sig, orig: str) -> str:
+    """The boundary wrapper of routine ``sig``: records its numeric inputs,
+    announces it (``@@simplecnn-routine NAME`` on Octave's output), calls the
+    original (renamed ``orig``) with the same arguments and number of
+    outputs, and records its numeric outputs.  Records are named
+    ``b:NAME:in:ARG[:op]`` / ``b:NAME:out:K[:op]`` (op: the char arguments,
+    e.g. vTP's 'pool_gradient'); their layer is the argument named m."""
+    args = [a for a in sig.args if a != "varargin"]
+    names = "{" + ", ".join(f"'{a}'" for a in args) + "}"
+    lower = [a.lower() for a in args]
+    layer_pos = next((k + 1 for k, a in enumerate(lower) if a in ("m", "layer")), 0)
+    extra = ""
+    if sig.name == "maxpooling" and "net" in lower and layer_pos and not any(
+            a.lower().startswith("z") for a in args):
+        # maxpooling(model, net, m) reads sigma(S^m) from net.Z{m+1}
+        k = lower.index("net") + 1
+        extra = (f"if numel(varargin) >= {max(k, layer_pos)}\n"
+                 f"\tsimplecnn_rec__('put', 'b:maxpooling:in:Z', varargin{{{k}}}.Z{{varargin{{{layer_pos}}}+1}}, "
+                 f"varargin{{{layer_pos}}});\nend\n")
+    return (f"function varargout = {sig.name}(varargin)\n"
+            f"% harness wrapper (simplecnn): records the inputs and outputs of {sig.name}\n"
+            f"simplecnn_bnd__('in', '{sig.name}', {layer_pos}, varargin, {names});\n"
+            f"{extra}"
+            f"varargout = cell(1, max(nargout, 1));\n"
+            f"[varargout{{:}}] = {orig}(varargin{{:}});\n"
+            f"simplecnn_bnd__('out', '{sig.name}', {layer_pos}, varargin, {names}, varargout);\n"
+            f"end\n")
+
+
+def _wrap(layout: Layout, name: str, dest: Path, origins: dict):
+    sig = layout.functions[name]
+    target = dest / sig.file.relative_to(layout.root)
+    src = target.read_text(encoding="utf-8", errors="replace")
+    orig = ORIG + name
+    head, body = src[:sig.offset], src[sig.offset:]
+    body = re.sub(r"^(function\s*(?:\[[^\]]*\]\s*=\s*|[A-Za-z_]\w*\s*=\s*)?)([A-Za-z_]\w*)",
+                  lambda m: m.group(1) + orig, body, count=1)
+    renamed = target.with_name(orig + ".m")
+    renamed.write_text(head + body, encoding="utf-8")
+    origins[str(renamed)] = origins.pop(str(target), (sig.file, 0))
+    target.write_text(wrapper_source(sig, orig), encoding="utf-8")
+    origins[str(target)] = None
 
 
 def _code_files(root: Path):
@@ -172,7 +268,8 @@ def run_matlab(session: OctaveSession, layout: Layout, param, model, prob, preci
     code_dir = workdir / f"{tag}-code"
     out_dir = workdir / f"{tag}-out"
     out_dir.mkdir(parents=True, exist_ok=True)
-    stmts, dirs = copy_tree(layout, code_dir, instrument)
+    origins: dict = {}
+    stmts, dirs = copy_tree(layout, code_dir, instrument, origins)
     if want_phiZ is None:
         want_phiZ = not any(s.kind == "phiZ" for s in stmts.values())
     N = int(prob.l)
@@ -184,7 +281,8 @@ def run_matlab(session: OctaveSession, layout: Layout, param, model, prob, preci
     opt = {
         "layout": layout.name, "task": layout.task_grad, "nout": float(len(layout.lossgrad.outputs)),
         "net_out": float(layout.net_out), "loss_out": float(layout.loss_out), "precision": precision,
-        "want_phiZ": float(bool(want_phiZ)), "merge_init_model": float("init_model" in layout.functions),
+        "want_phiZ": float(bool(want_phiZ)), "init_model_call": layout.calls.get("init_model", ""),
+        "init_net_call": layout.calls["init_net"], "lossgrad_call": layout.calls["lossgrad_subset"],
         "config_file": str(Path(param.config_file).resolve())
         if "read_config" in layout.functions and getattr(param, "config_file", None) else "",
     }
@@ -204,7 +302,7 @@ def run_matlab(session: OctaveSession, layout: Layout, param, model, prob, preci
     t2 = time.perf_counter()
     err = read_error(out_dir)
     if err is not None:
-        raise _code_error(layout, code_dir, err)
+        raise _code_error(layout, code_dir, err, origins)
     records = read_records(out_dir)
     outputs = {}
     for r in records:
@@ -220,22 +318,37 @@ def run_matlab(session: OctaveSession, layout: Layout, param, model, prob, preci
     return run
 
 
-def _code_error(layout: Layout, code_dir: Path, err) -> MatlabCodeError:
-    """One line: Octave's message and the user's file, line and function."""
+def _code_error(layout: Layout, code_dir: Path, err, origins: dict | None = None) -> MatlabCodeError:
+    """One line: Octave's message and the USER's file, line and function (the
+    temporary copy's files mapped back through ``origins``; the harness's
+    wrappers skipped)."""
     step, message, stack = err
     where = f"{step}"
+    origins = origins or {}
     for entry in stack:
         f, name, line = (list(entry) + ["", "", ""])[:3]
-        if f and f.startswith(str(code_dir)):
-            where = f"{layout.root / Path(f).relative_to(code_dir)} line {line} ({name})"
-            break
+        if not (f and f.startswith(str(code_dir))):
+            continue
+        if f in origins and origins[f] is None:
+            continue                                   # a boundary wrapper
+        user, shift = origins.get(f) or (layout.root / Path(f).relative_to(code_dir), 0)
+        try:
+            line = int(line) + shift
+        except (TypeError, ValueError):
+            pass
+        name = (name or "").replace(ORIG, "")
+        where = f"{user} line {line} ({name})"
+        break
     else:
         for entry in stack:
             f, name, line = (list(entry) + ["", "", ""])[:3]
             if name and not name.startswith("simplecnn_"):
-                where = f"{name} line {line} (called from {step})"
+                where = f"{name.replace(ORIG, '')} line {line} (called from {step})"
                 break
-    return MatlabCodeError(f"Octave error in {where}: {message or 'unknown error'}", stack)
+    message = (message or "unknown error").replace(ORIG, "")
+    if code_dir is not None:
+        message = message.replace(str(code_dir) + "/", "")
+    return MatlabCodeError(f"Octave error in {where}: {message}", stack)
 
 
 def _q(s) -> str:
