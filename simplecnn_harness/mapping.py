@@ -74,6 +74,29 @@ def matlab_stages(run: MatlabRun, model, python: dict, n: int) -> dict:
         r, s = chosen[-1] if last else chosen[0]
         return MStage(r.value(), "trace", where(r, s))
 
+    bnd = [r for r in run.records if r.stmt_id is None and r.name.startswith("b:")]
+
+    def boundary(routine, part, layer, key, tag=None):
+        """The first boundary record of ``routine`` (``part``: 'in' or 'out:K')
+        at ``layer`` whose size is the Python side's (op ``tag`` in its name)."""
+        size = want(key)
+        for r in bnd:
+            bits = r.name.split(":")
+            if len(bits) < 4 or bits[1] != routine or round(r.layer) != layer or not r.has_values:
+                continue
+            if part == "in" and bits[2] != "in":
+                continue
+            if part.startswith("out") and ":".join(bits[2:4]) != part:
+                continue
+            if tag is not None and not any(tag in b for b in bits[4:]):
+                continue
+            if size is not None and r.numel != size:
+                continue
+            what = f"{'input ' + bits[3] if bits[2] == 'in' else 'output ' + bits[3]} of {routine}"
+            what += f"(..., '{bits[4]}')" if len(bits) > 4 else ""
+            return MStage(r.value(), "boundary", what + (f", layer {layer}" if layer else ""))
+        return None
+
     def net_field(name, m, what=None):
         v = run.output(name, m)
         if v is None:
@@ -89,10 +112,14 @@ def matlab_stages(run: MatlabRun, model, python: dict, n: int) -> dict:
         key = (m, "forward", "idx_phiZ")
         out[key] = net_field("idx_phiZ", m) or MStage(None, note="the MATLAB net has no idx_phiZ field")
         key = (m, "forward", "phiZ")
-        out[key] = pick(fwd, {"phiZ"}, m, key) or net_field("phiZ", m) or MStage(
+        out[key] = boundary("padding_and_phiZ", "out:1", m, key) or pick(fwd, {"phiZ"}, m, key) or \
+            net_field("phiZ", m) or MStage(
             None, note="no statement of feedforward calls padding_and_phiZ, and the net keeps no phiZ")
         key = (m, "forward", "sigmaS")
-        out[key] = pick(fwd, {"sigmaS", "relu"}, m, key) or MStage(
+        got = boundary("maxpooling", "in", m, key) or pick(fwd, {"sigmaS", "relu"}, m, key)
+        if got is None and int(model.wd_subimage_pool[m]) <= 1:
+            got = net_field("Z", m + 1, f"net.Z{{{m + 1}}} (no pooling: sigma(S) is Z{{{m + 1}}})")
+        out[key] = got or MStage(
             None, note="no statement of feedforward computes max(W*phiZ + b, 0) on its own")
         key = (m, "forward", "Z")
         z = net_field("Z", m + 1)
@@ -101,7 +128,8 @@ def matlab_stages(run: MatlabRun, model, python: dict, n: int) -> dict:
         out[key] = z or MStage(None, note="the MATLAB net has no Z")
         if int(model.wd_subimage_pool[m]) > 1:
             key = (m, "forward", "idx_pool")
-            out[key] = net_field("idx_pool", m) or pick(fwd, {"idx_pool"}, m, key) or MStage(
+            out[key] = net_field("idx_pool", m) or boundary("maxpooling", "out:2", m, None) or \
+                pick(fwd, {"idx_pool"}, m, key) or MStage(
                 None, note="no idx_pool in the MATLAB net nor from a maxpooling call")
     for m in range(LC + 1, L + 1):
         z = net_field("Z", m + 1)
@@ -117,7 +145,10 @@ def matlab_stages(run: MatlabRun, model, python: dict, n: int) -> dict:
                 None, note=f"the returned net has no {name}{{{m}}}")
     first_delta = [(r, s) for r, s in bwd if s.kind == "output_delta" and round(r.layer) == 0
                    and r.has_values and r.numel == nL * n]
-    if first_delta:
+    jtv = boundary("JTv", "in", 0, (L, "backward", "dXidS"))
+    if jtv is not None:
+        out[(L, "backward", "dXidS")] = jtv
+    elif first_delta:
         r, s = first_delta[0]
         out[(L, "backward", "dXidS")] = MStage(r.value(), "trace", where(r, s))
     else:
@@ -130,7 +161,12 @@ def matlab_stages(run: MatlabRun, model, python: dict, n: int) -> dict:
         for stage in (["pool_gradient"] if conv and int(model.wd_subimage_pool[m]) > 1 else []) + \
                 (["WtDelta"] + (["phi_gradient", "unpad"] if conv else []) + ["activation"] if m > 1 else []):
             key = (m, "backward", stage)
-            got = pick(layer_seq, {stage}, m, key, last=(stage == "activation"))
+            got = None
+            if stage in ("pool_gradient", "phi_gradient"):
+                got = boundary("vTP", "out:1", m, key, stage.split("_")[0])
+            elif stage == "WtDelta" and conv:
+                got = boundary("vTP", "in", m, key, "phi")
+            got = got or pick(layer_seq, {stage}, m, key, last=(stage == "activation"))
             if got is None and stage == "unpad":
                 got = _unpad_by_size(layer_seq, want(key), where)
             if got is None and stage == "WtDelta":
@@ -145,9 +181,10 @@ def matlab_stages(run: MatlabRun, model, python: dict, n: int) -> dict:
         if m < L:
             key = (m, "backward", "dXidS")
             size = want(key)
-            # a statement at the start of iteration m that (re)shapes the delta
-            got = None
-            for r, s in layer_seq:
+            # the input of vTP's pool gradient, else a statement at the start of
+            # iteration m that (re)shapes the delta
+            got = boundary("vTP", "in", m, key, "pool") if conv else None
+            for r, s in ([] if got is not None else layer_seq):
                 if s.kind in stage_kinds or s.kind in ("dlossdW", "dlossdb"):
                     break
                 if s.kind == "delta_other" and r.has_values and (size is None or r.numel == size):
