@@ -442,8 +442,12 @@ def instrument_source(src: str, role: str, file_label: str, first_id: int = 1,
             if t is None:
                 continue
             kind = classify(role, rhs, t, k, loop_var is not None)
+            # in the backward loops every plain variable keeps its values: the
+            # delta's successive values are found by their flow when a
+            # statement is written in a way classify() does not know
+            flow = role == "backward" and t == base_name(t) and kind != "phiZ_again"
             st = Stmt(next_id, file_label, func, sp.line, role, t, rhs, code, loop_var, kind,
-                      keep_all or kind in _KEEP, k, len(targets))
+                      keep_all or kind in _KEEP or flow, k, len(targets))
             next_id += 1
             outs.append(st)
         if outs:
@@ -452,7 +456,7 @@ def instrument_source(src: str, role: str, file_label: str, first_id: int = 1,
 
     # a statement whose target is a delta variable keeps its values too
     delta_vars = {base_name(s.target) for s in stmts
-                  if s.kind in ("pool_gradient", "phi_gradient", "activation", "unpad")}
+                  if s.kind in ("pool_gradient", "phi_gradient", "activation", "unpad", "WtDelta", "output_delta")}
     for s in stmts:
         if s.role == "backward" and s.kind is None and base_name(s.target) in delta_vars \
                 and s.target == base_name(s.target):

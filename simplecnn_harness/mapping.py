@@ -143,16 +143,21 @@ def matlab_stages(run: MatlabRun, model, python: dict, n: int) -> dict:
         for name in ("dlossdW", "dlossdb"):
             out[(m, "backward", name)] = net_field(name, m) or MStage(
                 None, note=f"the returned net has no {name}{{{m}}}")
-    first_delta = [(r, s) for r, s in bwd if s.kind == "output_delta" and round(r.layer) == 0
-                   and r.has_values and r.numel == nL * n]
-    jtv = boundary("JTv", "in", 0, (L, "backward", "dXidS"))
-    if jtv is not None:
-        out[(L, "backward", "dXidS")] = jtv
-    elif first_delta:
-        r, s = first_delta[0]
-        out[(L, "backward", "dXidS")] = MStage(r.value(), "trace", where(r, s))
-    else:
-        out[(L, "backward", "dXidS")] = MStage(None, note="no statement builds 2*(Z{L+1} - Y) on its own")
+    # the delta's flow: values of plain variables assigned in the backward
+    # code (numeric, not logical), in execution order
+    flow = [(r, s) for r, s in bwd if r.has_values and r.cls != "logical" and s.target == s.target.strip()
+            and s.kind != "phiZ_again" and s.keep]
+    key = (L, "backward", "dXidS")
+    got = boundary("JTv", "in", 0, key)
+    if got is None:
+        # the last value of nL x N before the first statement of the loop over layer L
+        first_L = next((r.seq for r, s in bwd if round(r.layer) == L), None)
+        before = [(r, s) for r, s in flow if round(r.layer) == 0 and r.numel == nL * n
+                  and (first_L is None or r.seq < first_L)]
+        if before:
+            r, s = before[-1]
+            got = MStage(r.value(), "trace", where(r, s))
+    out[key] = got or MStage(None, note="no statement builds 2*(Z{L+1} - Y) on its own")
 
     for m in range(L, 0, -1):
         conv = m <= LC
@@ -166,9 +171,14 @@ def matlab_stages(run: MatlabRun, model, python: dict, n: int) -> dict:
                 got = boundary("vTP", "out:1", m, key, stage.split("_")[0])
             elif stage == "WtDelta" and conv:
                 got = boundary("vTP", "in", m, key, "phi")
+            if stage == "activation":
+                # the delta leaving iteration m: the last value of its size there
+                got = _last_of_size(flow, m, want(key), where)
             got = got or pick(layer_seq, {stage}, m, key, last=(stage == "activation"))
             if got is None and stage == "unpad":
-                got = _unpad_by_size(layer_seq, want(key), where)
+                got = _unpad_by_flow(flow, bnd, m, want(key), where)
+            if got is None and stage == "WtDelta" and not conv:
+                got = _wtdelta_by_flow(flow, m, want(key), where)
             if got is None and stage == "WtDelta":
                 combined = [s for r, s in layer_seq if s.kind == "activation"
                             and "weight" in s.rhs]
@@ -207,22 +217,39 @@ def matlab_stages(run: MatlabRun, model, python: dict, n: int) -> dict:
     return out
 
 
-def _unpad_by_size(layer_seq, size, where):
+def _last_of_size(flow, m, size, where):
+    hits = [(r, s) for r, s in flow if round(r.layer) == m and (size is None or r.numel == size)]
+    if not hits:
+        return None
+    r, s = hits[-1]
+    return MStage(r.value(), "trace", where(r, s))
+
+
+def _unpad_by_flow(flow, bnd, m, size, where):
+    """The crop of the padding: the last value of the unpadded size after the
+    phi gradient (vTP's boundary, else the statement) and before the
+    activation (the last value of that size) in iteration m."""
     if size is None:
         return None
-    after_phi = False
-    cand = None
-    for r, s in layer_seq:
-        if s.kind == "phi_gradient":
-            after_phi = True
-            continue
-        if s.kind == "activation":
-            break
-        if after_phi and s.kind == "delta_other" and r.has_values and r.numel == size:
-            cand = (r, s)
-    if cand is None:
+    seq = [(r, s) for r, s in flow if round(r.layer) == m]
+    start = next((r.seq for r in bnd if round(r.layer) == m and r.name.startswith("b:vTP:out:1")
+                  and "phi" in r.name), None)
+    if start is None:
+        start = next((r.seq for r, s in seq if s.kind == "phi_gradient"), None)
+    same = [(r, s) for r, s in seq if r.numel == size and (start is None or r.seq > start)]
+    if len(same) < 2:
+        return None                     # the crop and the mask are one statement
+    r, s = same[-2]
+    return MStage(r.value(), "trace", where(r, s))
+
+
+def _wtdelta_by_flow(flow, m, size, where):
+    """W{m}'*dXidS of a fully-connected layer written in a way the text does
+    not show: the first value of its size in iteration m before the last."""
+    same = [(r, s) for r, s in flow if round(r.layer) == m and (size is None or r.numel == size)]
+    if len(same) < 2:
         return None
-    r, s = cand
+    r, s = same[0]
     return MStage(r.value(), "trace", where(r, s))
 
 
