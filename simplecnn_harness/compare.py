@@ -275,15 +275,15 @@ def pooling_flips(model, m, n, idx_py, idx_mat, sig_py, sig_mat, precision, sig_
         gaps, scale = [], 0.0
         for s in (sp, sm):
             if s is None or not (1 <= p <= D_conv and 1 <= q <= D_conv) or (j + 1) * D_conv > s.size:
-                gaps = []                                   # a winner outside the window's array
-                break
+                continue                                    # unknown, or a winner outside the window's array
             vp, vq = float(s[j * D_conv + p - 1]), float(s[j * D_conv + q - 1])
             gaps.append(abs(vp - vq))
             scale = max(scale, abs(vp), abs(vq))
-        gap = max(gaps) if len(gaps) == 2 else np.inf
-        # exactly equal on both sides: the tie rule picked another winner (a
-        # divergence of idx_pool); different by rounding only: a near-tie
-        rule = len(gaps) == 2 and gaps[0] == 0.0 and gaps[1] == 0.0
+        gap = max(gaps) if gaps else np.inf
+        # the window's two values exactly equal (on each side known): the tie
+        # rule picked another winner, a divergence of idx_pool; different by
+        # rounding only: a near-tie that summation order can flip
+        rule = bool(gaps) and all(g == 0.0 for g in gaps)
         tie = bool(not rule and gap <= max(NEAR_TIE_ULPS * eps * scale, 2.0 * sig_max_abs))
         n_tie += tie
         n_rule += rule
