@@ -179,3 +179,36 @@ def test_an_edited_copy_of_the_real_code_passes_with_every_stage_compared(real_c
     not_plain = {s.key() for s in plain.stages if not s.compared}
     not_edited = {s.key() for s in res.stages if not s.compared}
     assert not_edited == not_plain, not_edited - not_plain
+
+
+@needs_octave
+@pytest.mark.parametrize("rel, line", [("cnn/JTv.m", 24), ("cnn/vTP.m", 29), ("cnn/lossgrad_subset.m", 14)])
+def test_an_octave_error_names_the_users_file_and_line(real_current, tiny_config, tmp_path, rel, line):
+    """JTv and vTP are wrapped in the copy (their originals renamed),
+    lossgrad_subset instrumented: the message still names the user's file."""
+    from simplecnn_harness.session import OctaveError
+
+    tree = tmp_path / "tree"
+    shutil.copytree(real_current / "MATLAB", tree)
+    f = tree / rel
+    lines = f.read_text().split("\n")
+    lines[line - 1] += " error('simplecnn:test', 'injected failure');"
+    f.write_text("\n".join(lines))
+    with pytest.raises(OctaveError) as e:
+        _compare(tree, tiny_config)
+    msg = str(e.value)
+    assert f"{tree / rel} line {line}" in msg and "injected failure" in msg
+    assert "simplecnn-compare-" not in msg and "simplecnn_orig__" not in msg and "\n" not in msg
+
+
+def test_a_tree_that_is_not_simplenn_is_refused_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "cnn").mkdir()
+    (tmp_path / "cnn" / "lossgrad_subset.m").write_text("function [net, loss] = lossgrad_subset(prob, model, net, "
+                                                        "batch_idx, task)\nif strcmp(task, 'fungrad'), end\n")
+    p = subprocess.run([sys.executable, "-m", "simplecnn_cli", "compare", "--matlab-dir", str(tmp_path)],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and "no init_net.m" in p.stderr
