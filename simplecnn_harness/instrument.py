@@ -384,11 +384,14 @@ class Stmt:
 
 
 def instrument_source(src: str, role: str, file_label: str, first_id: int = 1,
-                      keep_all: bool = False) -> tuple[str, list[Stmt]]:
+                      keep_all: bool = False, covered: frozenset = frozenset()) -> tuple[str, list[Stmt]]:
     """Return the instrumented source and the table of recorded statements.
 
     ``role`` is 'forward' or 'backward' (it steers :func:`classify`).
-    ``keep_all`` transfers every value (for debugging).
+    ``keep_all`` transfers every value (for debugging).  ``covered`` names
+    the routines recorded at their boundary: a statement calling one of them
+    keeps class and size only (the boundary has its value), and so do the
+    sigma(S) statements when ``maxpooling`` is covered (its input is sigma(S)).
     """
     spans = scan(src)
     stmts: list[Stmt] = []
@@ -446,8 +449,12 @@ def instrument_source(src: str, role: str, file_label: str, first_id: int = 1,
             # delta's successive values are found by their flow when a
             # statement is written in a way classify() does not know
             flow = role == "backward" and t == base_name(t) and kind != "phiZ_again"
+            keep = kind in _KEEP or flow
+            if any(_calls(rhs, name) for name in covered) or (
+                    "maxpooling" in covered and kind in ("sigmaS", "relu", "linear")):
+                keep = False
             st = Stmt(next_id, file_label, func, sp.line, role, t, rhs, code, loop_var, kind,
-                      keep_all or kind in _KEEP or flow, k, len(targets))
+                      keep_all or keep, k, len(targets))
             next_id += 1
             outs.append(st)
         if outs:

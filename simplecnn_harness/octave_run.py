@@ -90,7 +90,8 @@ def copy_tree(layout: Layout, dest: Path, instrument: bool = True,
                     continue
                 target = _copy_of(layout, name, dest)
                 src = target.read_text(encoding="utf-8", errors="replace")
-                new, table = instrument_source(src, role, str(sig.file.relative_to(root)), next_id)
+                new, table = instrument_source(src, role, str(sig.file.relative_to(root)), next_id,
+                                               covered=frozenset(layout.boundary) - {name})
                 target.write_text(new, encoding="utf-8")
                 for s in table:
                     stmts[s.id] = s
@@ -137,6 +138,14 @@ def _expose(layout: Layout, name: str, dest: Path, origins: dict):
     origins[str(target)] = (sig.file, first.line - 1)
 
 
+# which numeric values each wrapper records: (inputs, outputs) as a bit mask of
+# positions (-1: all), 0 none.  What the returned net already holds (the
+# outputs of maxpooling, the input of padding_and_phiZ, feedforward's net) is
+# not recorded twice.
+RECORDED = {"padding_and_phiZ": (0, 1), "maxpooling": (-1, 0), "vTP": (-1, 1), "JTv": (-1, 0),
+            "feedforward": (0, 0), "lossgrad_subset": (0, 0)}
+
+
 def wrapper_source(sig, orig: str) -> str:
     """The boundary wrapper of routine ``sig``: records its numeric inputs,
     announces it (``@@simplecnn-routine NAME`` on Octave's output), calls the
@@ -156,13 +165,14 @@ def wrapper_source(sig, orig: str) -> str:
         extra = (f"if numel(varargin) >= {max(k, layer_pos)}\n"
                  f"\tsimplecnn_rec__('put', 'b:maxpooling:in:Z', varargin{{{k}}}.Z{{varargin{{{layer_pos}}}+1}}, "
                  f"varargin{{{layer_pos}}});\nend\n")
+    rec_in, rec_out = RECORDED.get(sig.name, (1, 1))
     return (f"function varargout = {sig.name}(varargin)\n"
             f"% harness wrapper (simplecnn): records the inputs and outputs of {sig.name}\n"
-            f"simplecnn_bnd__('in', '{sig.name}', {layer_pos}, varargin, {names});\n"
+            f"simplecnn_bnd__('in', '{sig.name}', {layer_pos}, varargin, {names}, {{}}, {rec_in});\n"
             f"{extra}"
             f"varargout = cell(1, max(nargout, 1));\n"
             f"[varargout{{:}}] = {orig}(varargin{{:}});\n"
-            f"simplecnn_bnd__('out', '{sig.name}', {layer_pos}, varargin, {names}, varargout);\n"
+            f"simplecnn_bnd__('out', '{sig.name}', {layer_pos}, varargin, {names}, varargout, {rec_out});\n"
             f"end\n")
 
 

@@ -1,4 +1,4 @@
-function simplecnn_bnd__(where, name, layer_pos, args, names, outs)
+function simplecnn_bnd__(where, name, layer_pos, args, names, outs, which)
 % simplecnn_bnd__(where, name, layer_pos, args, names, outs): records the
 % boundary of a MATLAB routine that has a Python twin (called by the
 % wrappers the harness writes in its copy of the tree).
@@ -8,7 +8,9 @@ function simplecnn_bnd__(where, name, layer_pos, args, names, outs)
 % printed (the progress display reads it). The layer is the argument at
 % layer_pos (0: none). Char arguments (vTP's operation) are appended to the
 % record names: b:NAME:in:ARG:op and b:NAME:out:K:op. Only numeric and
-% logical values are recorded (structs such as model and net are not).
+% logical values are recorded (structs such as model and net are not), and
+% of those only the positions in the bit mask which (-1: all; bit k-1 for
+% position k).
 
 layer = 0;
 if layer_pos > 0 && layer_pos <= numel(args)
@@ -27,7 +29,7 @@ if strcmp(where, 'in')
 	fprintf('@@simplecnn-routine %s\n', name);
 	for k = 1 : numel(args)
 		v = args{k};
-		if (isnumeric(v) || islogical(v)) && numel(v) > 1
+		if (isnumeric(v) || islogical(v)) && numel(v) > 1 && simplecnn_bnd_wanted__(which, k)
 			if k <= numel(names)
 				arg = names{k};
 			else
@@ -39,9 +41,13 @@ if strcmp(where, 'in')
 else
 	for k = 1 : numel(outs)
 		v = outs{k};
-		if isnumeric(v) || islogical(v)
+		if (isnumeric(v) || islogical(v)) && simplecnn_bnd_wanted__(which, k)
 			simplecnn_rec__('put', sprintf('b:%s:out:%d%s', name, k, tag), v, layer);
 		end
 	end
 end
+end
+
+function yes = simplecnn_bnd_wanted__(which, k)
+yes = which < 0 || bitand(which, bitshift(1, k - 1)) > 0;
 end
