@@ -271,8 +271,9 @@ def training_defaults(l, precision) -> dict:
 
 def run_matlab(session: OctaveSession, layout: Layout, param, model, prob, precision: str,
                workdir: Path, instrument: bool = True, want_phiZ: bool | None = None,
-               timeout: float | None = None, tag: str = "run") -> MatlabRun:
-    """Run the tree's ``lossgrad_subset`` on ``prob`` (all its instances) under Octave."""
+               timeout: float | None = None, tag: str = "run", repeats: int = 1) -> MatlabRun:
+    """Run the tree's ``lossgrad_subset`` on ``prob`` (all its instances) under Octave
+    (``repeats`` times, each timed: ``MatlabRun.timings['octave_lossgrad_each_s']``)."""
     t0 = time.perf_counter()
     workdir = Path(workdir)
     code_dir = workdir / f"{tag}-code"
@@ -293,6 +294,7 @@ def run_matlab(session: OctaveSession, layout: Layout, param, model, prob, preci
         "net_out": float(layout.net_out), "loss_out": float(layout.loss_out), "precision": precision,
         "want_phiZ": float(bool(want_phiZ)), "init_model_call": layout.calls.get("init_model", ""),
         "init_net_call": layout.calls["init_net"], "lossgrad_call": layout.calls["lossgrad_subset"],
+        "repeats": float(max(1, int(repeats))),
         "config_file": str(Path(param.config_file).resolve())
         if "read_config" in layout.functions and getattr(param, "config_file", None) else "",
     }
@@ -319,11 +321,12 @@ def run_matlab(session: OctaveSession, layout: Layout, param, model, prob, preci
         if r.stmt_id is None:
             outputs[(r.name.replace("net.", ""), int(r.layer))] = r
     seconds_rec = outputs.get(("seconds", 0))
-    octave_seconds = float(seconds_rec.value().reshape(-1)[0]) if seconds_rec is not None else float("nan")
+    each = [float(x) for x in seconds_rec.value().reshape(-1)] if seconds_rec is not None else [float("nan")]
+    octave_seconds = min(each)
     t3 = time.perf_counter()
     run = MatlabRun(layout, instrument, stmts, records, outputs, octave_seconds)
     run.timings = {"prepare_s": t1 - t0, "octave_call_s": t2 - t1, "read_s": t3 - t2,
-                   "octave_lossgrad_s": octave_seconds,
+                   "octave_lossgrad_s": octave_seconds, "octave_lossgrad_each_s": each,
                    "recorded_bytes": int(sum(r.nbytes for r in records))}
     return run
 
@@ -363,3 +366,22 @@ def _code_error(layout: Layout, code_dir: Path, err, origins: dict | None = None
 
 def _q(s) -> str:
     return str(s).replace("'", "''")
+
+
+def time_tree(directory, param, model, prob, precision: str = "double", repeats: int = 1,
+              timeout: float | None = 600.0, workdir=None) -> list[float]:
+    """Seconds of each of ``repeats`` calls of the tree's own ``lossgrad_subset``
+    (task: its gradient task) on ``prob``, under one Octave, the code copied
+    uninstrumented: any tree ``simplecnn compare`` drives (``simplecnn
+    bench --matlab-dir``)."""
+    import tempfile
+
+    from .layouts import detect_layout
+    from .session import OctaveSession
+
+    layout = detect_layout(directory)
+    with tempfile.TemporaryDirectory(prefix="simplecnn-time-", dir=workdir) as work, \
+            OctaveSession(timeout=timeout) as octave:
+        run = run_matlab(octave, layout, param, model, prob, precision, Path(work), instrument=False,
+                         want_phiZ=False, timeout=timeout, tag="time", repeats=repeats)
+    return run.timings["octave_lossgrad_each_s"]

@@ -78,9 +78,16 @@ try
 	eval(opt.init_net_call);
 	step = 'lossgrad_subset';
 	outs = cell(1, opt.nout);
-	t0 = tic;
-	eval(opt.lossgrad_call);
-	seconds = toc(t0);
+	repeats = 1;
+	if isfield(opt, 'repeats')
+		repeats = max(1, opt.repeats);
+	end
+	seconds = zeros(1, repeats);
+	for rep = 1 : repeats
+		t0 = tic;
+		eval(opt.lossgrad_call);
+		seconds(rep) = toc(t0);
+	end
 	step = 'reading the results';
 	net = outs{opt.net_out};
 	loss = outs{opt.loss_out};
