@@ -22,6 +22,7 @@ COMMANDS = {
     "compare-train": "compare_train",
     "bench": "bench",
     "check-gradient": "check_gradient",
+    "sweep": "sweep",
 }
 
 

@@ -11,14 +11,19 @@ to the working precision, compared entry by entry in column-major order):
 * ``ok`` = shapes agree and ``rel_err <= rtol`` (default 1e-13 in double,
   1e-4 in single; overridable).
 
-Index stages (``idx_pad``, ``idx_phiZ``, ``idx_pool``) are compared exactly.
-Pooling winners that differ are counted and located, and each is checked
-for a near-tie: the two candidate values of the window differ by no more
-than a few ULP (or than the error already present in that layer's sigma(S)),
-so different summation orders can flip the winner.  When every flip is a
-near-tie the ``idx_pool`` stage is accepted with a note, and the stages
-downstream, which a flip changes, are judged by their own (isolated) error
-(``isolated.py``) and marked ``explained``.
+Index stages (``idx_pad``, ``idx_phiZ``, ``idx_pool``) are compared exactly,
+after :func:`normalise_index` removes per-instance offsets (the real code
+stored ``idx_phiZ`` repeated for a batch and ``idx_pool`` pointing into the
+whole batch in some versions).  Pooling winners that differ are counted and
+located, and each is classified: a *tie-rule difference* when the window's
+two values are exactly equal on both sides (another winner than the first
+maximum: a divergence of ``idx_pool``), a *near-tie* when they differ by no
+more than a few ULP (or than the error already present in that layer's
+sigma(S)), so different summation orders can flip the winner, else a real
+difference.  When every flip is a near-tie the ``idx_pool`` stage is
+accepted with a note, and the stages downstream, which a flip changes, are
+judged by their own (isolated) error (``isolated.py``) and marked
+``explained``.
 
 A MATLAB array whose shape differs from Python's but has the same number of
 entries (a reshape done at another statement, e.g. ``net.Z{LC+1}`` kept as
@@ -200,6 +205,54 @@ def compare_index(a, b) -> dict:
     return res
 
 
+def index_stride(model, m, stage) -> int | None:
+    """Entries per instance of the array an index stage points into: an
+    index of instance j (1-based) stored with a per-instance offset is
+    ``i + (j-1)*stride``."""
+    if stage == "idx_phiZ":
+        return int(model.ch_input[m]) * int(model.ht_pad[m]) * int(model.wd_pad[m])
+    if stage == "idx_pool":
+        return int(model.ch_input[m + 1]) * int(model.ht_conv[m]) * int(model.wd_conv[m])
+    if stage == "idx_pad":
+        return int(model.ht_pad[m]) * int(model.wd_pad[m])
+    return None
+
+
+def normalise_index(py, mat, stride):
+    """MATLAB's index array in the Python side's representation, and a note.
+
+    The real code has stored indices two ways: within one instance (the
+    port's way), or with a per-instance offset ``(j-1)*stride`` (May 2020:
+    ``idx_phiZ`` repeated for the bsize instances of a batch, ``idx_pool``
+    of instance j pointing into the whole batch).  Both are undone here,
+    exactly: columns that are not pure offset copies stay as they are (and
+    then differ).  The values are returned in the Python side's shape."""
+    A = np.asarray(py)
+    B = np.asarray(mat)
+    if stride is None or B.size == 0 or A.size == 0 or B.dtype.kind not in "fiub":
+        return mat, ""
+    Bf = _flat(B)
+    if Bf.dtype.kind == "f" and not np.all(Bf == np.round(Bf)):
+        return mat, ""
+    Bi = Bf.astype(np.int64)
+    if B.size % A.size == 0 and B.size > A.size:
+        K = B.size // A.size
+        C = Bi.reshape(A.size, K, order="F") - stride * np.arange(K, dtype=np.int64)[None, :]
+        if np.all(C == C[:, :1]):
+            return C[:, 0].reshape(A.shape, order="F"), (
+                f"MATLAB stores it for {K} instances with per-instance offsets (j-1)*{stride}: "
+                "offsets removed, instance 1 compared")
+        return mat, (f"MATLAB's array holds {K} times as many indices, not per-instance offset copies "
+                     f"(stride {stride})")
+    if B.size == A.size and A.ndim == 2 and A.shape[1] > 1 and Bi.max(initial=0) > stride:
+        n = A.shape[1]
+        C = Bi.reshape(-1, n, order="F") - stride * np.arange(n, dtype=np.int64)[None, :]
+        if C.min(initial=1) >= 1 and C.max(initial=0) <= stride:
+            return C.reshape(A.shape, order="F"), (
+                f"MATLAB stores instance j's indices with the offset (j-1)*{stride}: offsets removed")
+    return mat, ""
+
+
 def pooling_flips(model, m, n, idx_py, idx_mat, sig_py, sig_mat, precision, sig_max_abs=0.0,
                   limit=10) -> dict:
     """Locate pooling winners that differ and tell whether each was a near-tie.
@@ -219,26 +272,33 @@ def pooling_flips(model, m, n, idx_py, idx_mat, sig_py, sig_mat, precision, sig_
     eps = np.finfo(working_dtype(precision)).eps
     sp = _flat(sig_py) if sig_py is not None else None
     sm = _flat(sig_mat) if sig_mat is not None else None
-    flips, n_tie = [], 0
+    flips, n_tie, n_rule = [], 0, 0
     for k, j in zip(rows.tolist(), inst.tolist()):
         p, q = int(A[k, j]), int(B[k, j])
         info = {"instance": j + 1, "channel": k % d + 1, "row": (k // d) % a_out + 1,
                 "col": (k // d) // a_out + 1, "python_winner": p, "matlab_winner": q}
         gaps, scale = [], 0.0
         for s in (sp, sm):
-            if s is None:
-                continue
+            if s is None or not (1 <= p <= D_conv and 1 <= q <= D_conv) or (j + 1) * D_conv > s.size:
+                continue                                    # unknown, or a winner outside the window's array
             vp, vq = float(s[j * D_conv + p - 1]), float(s[j * D_conv + q - 1])
             gaps.append(abs(vp - vq))
             scale = max(scale, abs(vp), abs(vq))
         gap = max(gaps) if gaps else np.inf
-        tie = bool(gap <= max(NEAR_TIE_ULPS * eps * scale, 2.0 * sig_max_abs))
+        # the window's two values exactly equal (on each side known): the tie
+        # rule picked another winner, a divergence of idx_pool; different by
+        # rounding only: a near-tie that summation order can flip
+        rule = bool(gaps) and all(g == 0.0 for g in gaps)
+        tie = bool(not rule and gap <= max(NEAR_TIE_ULPS * eps * scale, 2.0 * sig_max_abs))
         n_tie += tie
+        n_rule += rule
         info["gap"] = gap
         info["near_tie"] = tie
+        info["tie_rule"] = rule
         if len(flips) < limit:
             flips.append(info)
-    return {"count": int(rows.size), "near_ties": int(n_tie), "windows": int(A.size), "first": flips,
+    return {"count": int(rows.size), "near_ties": int(n_tie), "tie_rule": int(n_rule),
+            "windows": int(A.size), "first": flips,
             "ulp_bound": NEAR_TIE_ULPS}
 
 

@@ -384,11 +384,14 @@ class Stmt:
 
 
 def instrument_source(src: str, role: str, file_label: str, first_id: int = 1,
-                      keep_all: bool = False) -> tuple[str, list[Stmt]]:
+                      keep_all: bool = False, covered: frozenset = frozenset()) -> tuple[str, list[Stmt]]:
     """Return the instrumented source and the table of recorded statements.
 
     ``role`` is 'forward' or 'backward' (it steers :func:`classify`).
-    ``keep_all`` transfers every value (for debugging).
+    ``keep_all`` transfers every value (for debugging).  ``covered`` names
+    the routines recorded at their boundary: a statement calling one of them
+    keeps class and size only (the boundary has its value), and so do the
+    sigma(S) statements when ``maxpooling`` is covered (its input is sigma(S)).
     """
     spans = scan(src)
     stmts: list[Stmt] = []
@@ -442,8 +445,16 @@ def instrument_source(src: str, role: str, file_label: str, first_id: int = 1,
             if t is None:
                 continue
             kind = classify(role, rhs, t, k, loop_var is not None)
+            # in the backward loops every plain variable keeps its values: the
+            # delta's successive values are found by their flow when a
+            # statement is written in a way classify() does not know
+            flow = role == "backward" and t == base_name(t) and kind != "phiZ_again"
+            keep = kind in _KEEP or flow
+            if any(_calls(rhs, name) for name in covered) or (
+                    "maxpooling" in covered and kind in ("sigmaS", "relu", "linear")):
+                keep = False
             st = Stmt(next_id, file_label, func, sp.line, role, t, rhs, code, loop_var, kind,
-                      keep_all or kind in _KEEP, k, len(targets))
+                      keep_all or keep, k, len(targets))
             next_id += 1
             outs.append(st)
         if outs:
@@ -452,7 +463,7 @@ def instrument_source(src: str, role: str, file_label: str, first_id: int = 1,
 
     # a statement whose target is a delta variable keeps its values too
     delta_vars = {base_name(s.target) for s in stmts
-                  if s.kind in ("pool_gradient", "phi_gradient", "activation", "unpad")}
+                  if s.kind in ("pool_gradient", "phi_gradient", "activation", "unpad", "WtDelta", "output_delta")}
     for s in stmts:
         if s.role == "backward" and s.kind is None and base_name(s.target) in delta_vars \
                 and s.target == base_name(s.target):

@@ -1,28 +1,27 @@
 """From what Octave recorded to the canonical stages of ``docs/design.md``.
 
-Each instrumented statement carries a candidate stage (``instrument.classify``,
-from its text) and each record the layer (the loop variable when it ran).
-The mapping takes, per layer and in execution order:
+Two kinds of records: the *boundaries* of the routines that have a Python
+twin (``b:NAME:in:ARG[:op]`` / ``b:NAME:out:K[:op]``, written by the
+wrappers, with the layer from the argument ``m``), and the *statements* of
+the stage files (``instrument.py``), each with its layer and order of
+execution.  Boundaries come first: they rest on what both sides share by
+design (routine names, inputs, outputs), not on statement text.
 
 forward, conv m
-    ``phiZ``: the first ``padding_and_phiZ`` result of iteration m (or
-    ``net.phiZ{m}``); ``sigmaS``: the first ``max(W*phiZ + b, 0)``;
-    ``Z``: ``net.Z{m+1}`` of the returned net; ``idx_pool``:
-    ``net.idx_pool{m}``; ``idx_pad``, ``idx_phiZ``: the net's fields.
-forward, full m
-    ``Z``: ``net.Z{m+1}``; ``loss``: lossgrad_subset's loss output.
+    ``phiZ``: output of ``padding_and_phiZ`` at layer m; ``sigmaS``: the
+    input of ``maxpooling`` (unpooled layers: ``net.Z{m+1}``); ``Z``:
+    ``net.Z{m+1}``; ``idx_*``: the returned net's fields (else maxpooling's
+    output 2).  Statements are the fallback.
 backward
-    ``dXidS`` of layer L: the delta built outside the loops from
-    ``Z{L+1} - Y`` (``2*(net.Z{L+1} - Y)``), of the right size;
-    ``dXidS`` of layer m < L: a statement at the start of iteration m that
-    (re)shapes the delta, else the ``activation`` of layer m+1 (the same
-    values: the delta entering layer m is what layer m+1 passes down);
-    ``pool_gradient`` / ``phi_gradient``: the vTP calls; ``WtDelta``:
-    ``weight{m}'*...``; ``unpad``: the statement using ``idx_pad`` or, when
-    the padding is cropped another way, the last reshape of the delta
-    between ``phi_gradient`` and ``activation`` whose size is that of the
-    unpadded delta; ``activation``: the ``> 0`` mask; ``dlossdW``,
-    ``dlossdb``: the returned net's fields.
+    ``dXidS`` of layer L: the input of ``JTv``, else the last value of size
+    nL x N before the loop over layer L; ``pool_gradient``,
+    ``phi_gradient``: outputs of ``vTP``; ``dXidS`` of a pooled conv layer
+    and ``WtDelta`` of a conv layer: inputs of ``vTP``; ``activation``: the
+    delta leaving iteration m (the last value of its size assigned there, so
+    a restyled or split mask hides nothing); ``unpad``: the statement using
+    ``idx_pad`` else the value of the unpadded size before the activation;
+    ``WtDelta`` of a fully-connected layer: ``weight{m}'*...`` else the first
+    value of its size in iteration m; ``dlossdW``, ``dlossdb``: the net.
 
 The Python side's sizes are the check: a candidate of the wrong number of
 entries is not taken.  A stage not found is reported "not compared" with the
@@ -74,6 +73,29 @@ def matlab_stages(run: MatlabRun, model, python: dict, n: int) -> dict:
         r, s = chosen[-1] if last else chosen[0]
         return MStage(r.value(), "trace", where(r, s))
 
+    bnd = [r for r in run.records if r.stmt_id is None and r.name.startswith("b:")]
+
+    def boundary(routine, part, layer, key, tag=None):
+        """The first boundary record of ``routine`` (``part``: 'in' or 'out:K')
+        at ``layer`` whose size is the Python side's (op ``tag`` in its name)."""
+        size = want(key)
+        for r in bnd:
+            bits = r.name.split(":")
+            if len(bits) < 4 or bits[1] != routine or round(r.layer) != layer or not r.has_values:
+                continue
+            if part == "in" and bits[2] != "in":
+                continue
+            if part.startswith("out") and ":".join(bits[2:4]) != part:
+                continue
+            if tag is not None and not any(tag in b for b in bits[4:]):
+                continue
+            if size is not None and r.numel != size:
+                continue
+            what = f"{'input ' + bits[3] if bits[2] == 'in' else 'output ' + bits[3]} of {routine}"
+            what += f"(..., '{bits[4]}')" if len(bits) > 4 else ""
+            return MStage(r.value(), "boundary", what + (f", layer {layer}" if layer else ""))
+        return None
+
     def net_field(name, m, what=None):
         v = run.output(name, m)
         if v is None:
@@ -89,10 +111,14 @@ def matlab_stages(run: MatlabRun, model, python: dict, n: int) -> dict:
         key = (m, "forward", "idx_phiZ")
         out[key] = net_field("idx_phiZ", m) or MStage(None, note="the MATLAB net has no idx_phiZ field")
         key = (m, "forward", "phiZ")
-        out[key] = pick(fwd, {"phiZ"}, m, key) or net_field("phiZ", m) or MStage(
+        out[key] = boundary("padding_and_phiZ", "out:1", m, key) or pick(fwd, {"phiZ"}, m, key) or \
+            net_field("phiZ", m) or MStage(
             None, note="no statement of feedforward calls padding_and_phiZ, and the net keeps no phiZ")
         key = (m, "forward", "sigmaS")
-        out[key] = pick(fwd, {"sigmaS", "relu"}, m, key) or MStage(
+        got = boundary("maxpooling", "in", m, key) or pick(fwd, {"sigmaS", "relu"}, m, key)
+        if got is None and int(model.wd_subimage_pool[m]) <= 1:
+            got = net_field("Z", m + 1, f"net.Z{{{m + 1}}} (no pooling: sigma(S) is Z{{{m + 1}}})")
+        out[key] = got or MStage(
             None, note="no statement of feedforward computes max(W*phiZ + b, 0) on its own")
         key = (m, "forward", "Z")
         z = net_field("Z", m + 1)
@@ -101,7 +127,8 @@ def matlab_stages(run: MatlabRun, model, python: dict, n: int) -> dict:
         out[key] = z or MStage(None, note="the MATLAB net has no Z")
         if int(model.wd_subimage_pool[m]) > 1:
             key = (m, "forward", "idx_pool")
-            out[key] = net_field("idx_pool", m) or pick(fwd, {"idx_pool"}, m, key) or MStage(
+            out[key] = net_field("idx_pool", m) or boundary("maxpooling", "out:2", m, None) or \
+                pick(fwd, {"idx_pool"}, m, key) or MStage(
                 None, note="no idx_pool in the MATLAB net nor from a maxpooling call")
     for m in range(LC + 1, L + 1):
         z = net_field("Z", m + 1)
@@ -115,13 +142,21 @@ def matlab_stages(run: MatlabRun, model, python: dict, n: int) -> dict:
         for name in ("dlossdW", "dlossdb"):
             out[(m, "backward", name)] = net_field(name, m) or MStage(
                 None, note=f"the returned net has no {name}{{{m}}}")
-    first_delta = [(r, s) for r, s in bwd if s.kind == "output_delta" and round(r.layer) == 0
-                   and r.has_values and r.numel == nL * n]
-    if first_delta:
-        r, s = first_delta[0]
-        out[(L, "backward", "dXidS")] = MStage(r.value(), "trace", where(r, s))
-    else:
-        out[(L, "backward", "dXidS")] = MStage(None, note="no statement builds 2*(Z{L+1} - Y) on its own")
+    # the delta's flow: values of plain variables assigned in the backward
+    # code (numeric, not logical), in execution order
+    flow = [(r, s) for r, s in bwd if r.has_values and r.cls != "logical" and s.target == s.target.strip()
+            and s.kind != "phiZ_again" and s.keep]
+    key = (L, "backward", "dXidS")
+    got = boundary("JTv", "in", 0, key)
+    if got is None:
+        # the last value of nL x N before the first statement of the loop over layer L
+        first_L = next((r.seq for r, s in bwd if round(r.layer) == L), None)
+        before = [(r, s) for r, s in flow if round(r.layer) == 0 and r.numel == nL * n
+                  and (first_L is None or r.seq < first_L)]
+        if before:
+            r, s = before[-1]
+            got = MStage(r.value(), "trace", where(r, s))
+    out[key] = got or MStage(None, note="no statement builds 2*(Z{L+1} - Y) on its own")
 
     for m in range(L, 0, -1):
         conv = m <= LC
@@ -130,9 +165,19 @@ def matlab_stages(run: MatlabRun, model, python: dict, n: int) -> dict:
         for stage in (["pool_gradient"] if conv and int(model.wd_subimage_pool[m]) > 1 else []) + \
                 (["WtDelta"] + (["phi_gradient", "unpad"] if conv else []) + ["activation"] if m > 1 else []):
             key = (m, "backward", stage)
-            got = pick(layer_seq, {stage}, m, key, last=(stage == "activation"))
+            got = None
+            if stage in ("pool_gradient", "phi_gradient"):
+                got = boundary("vTP", "out:1", m, key, stage.split("_")[0])
+            elif stage == "WtDelta" and conv:
+                got = boundary("vTP", "in", m, key, "phi")
+            if stage == "activation":
+                # the delta leaving iteration m: the last value of its size there
+                got = _last_of_size(flow, m, want(key), where)
+            got = got or pick(layer_seq, {stage}, m, key, last=(stage == "activation"))
             if got is None and stage == "unpad":
-                got = _unpad_by_size(layer_seq, want(key), where)
+                got = _unpad_by_flow(flow, bnd, m, want(key), where)
+            if got is None and stage == "WtDelta" and not conv:
+                got = _wtdelta_by_flow(flow, m, want(key), where)
             if got is None and stage == "WtDelta":
                 combined = [s for r, s in layer_seq if s.kind == "activation"
                             and "weight" in s.rhs]
@@ -145,9 +190,10 @@ def matlab_stages(run: MatlabRun, model, python: dict, n: int) -> dict:
         if m < L:
             key = (m, "backward", "dXidS")
             size = want(key)
-            # a statement at the start of iteration m that (re)shapes the delta
-            got = None
-            for r, s in layer_seq:
+            # the input of vTP's pool gradient, else a statement at the start of
+            # iteration m that (re)shapes the delta
+            got = boundary("vTP", "in", m, key, "pool") if conv else None
+            for r, s in ([] if got is not None else layer_seq):
                 if s.kind in stage_kinds or s.kind in ("dlossdW", "dlossdb"):
                     break
                 if s.kind == "delta_other" and r.has_values and (size is None or r.numel == size):
@@ -170,22 +216,39 @@ def matlab_stages(run: MatlabRun, model, python: dict, n: int) -> dict:
     return out
 
 
-def _unpad_by_size(layer_seq, size, where):
+def _last_of_size(flow, m, size, where):
+    hits = [(r, s) for r, s in flow if round(r.layer) == m and (size is None or r.numel == size)]
+    if not hits:
+        return None
+    r, s = hits[-1]
+    return MStage(r.value(), "trace", where(r, s))
+
+
+def _unpad_by_flow(flow, bnd, m, size, where):
+    """The crop of the padding: the last value of the unpadded size after the
+    phi gradient (vTP's boundary, else the statement) and before the
+    activation (the last value of that size) in iteration m."""
     if size is None:
         return None
-    after_phi = False
-    cand = None
-    for r, s in layer_seq:
-        if s.kind == "phi_gradient":
-            after_phi = True
-            continue
-        if s.kind == "activation":
-            break
-        if after_phi and s.kind == "delta_other" and r.has_values and r.numel == size:
-            cand = (r, s)
-    if cand is None:
+    seq = [(r, s) for r, s in flow if round(r.layer) == m]
+    start = next((r.seq for r in bnd if round(r.layer) == m and r.name.startswith("b:vTP:out:1")
+                  and "phi" in r.name), None)
+    if start is None:
+        start = next((r.seq for r, s in seq if s.kind == "phi_gradient"), None)
+    same = [(r, s) for r, s in seq if r.numel == size and (start is None or r.seq > start)]
+    if len(same) < 2:
+        return None                     # the crop and the mask are one statement
+    r, s = same[-2]
+    return MStage(r.value(), "trace", where(r, s))
+
+
+def _wtdelta_by_flow(flow, m, size, where):
+    """W{m}'*dXidS of a fully-connected layer written in a way the text does
+    not show: the first value of its size in iteration m before the last."""
+    same = [(r, s) for r, s in flow if round(r.layer) == m and (size is None or r.numel == size)]
+    if len(same) < 2:
         return None
-    r, s = cand
+    r, s = same[0]
     return MStage(r.value(), "trace", where(r, s))
 
 

@@ -284,6 +284,17 @@ def judge(param, model, prob, net_py, P, M, precision, rtol, mode, dtype) -> Res
     L = int(model.L)
     n = int(prob.l)
     keys = canonical_stages(model)
+    # index arrays in the port's representation (per-instance offsets removed)
+    # before anything reads them: the comparison, isolated mode, the pooling flips
+    norm_notes = {}
+    for key in keys:
+        m, py = M.get(key), P.get(key)
+        if key[2] in INDEX_STAGES and m is not None and m.value is not None and py is not None:
+            mv, note = C.normalise_index(py, m.value, C.index_stride(model, key[0], key[2]))
+            if note:
+                norm_notes[key] = note
+                if mv is not m.value:
+                    M[key] = type(m)(mv, m.source, m.origin, m.note)
     iso = None
     if mode == "isolated":
         from .isolated import isolated_stages
@@ -307,8 +318,13 @@ def judge(param, model, prob, net_py, P, M, precision, rtol, mode, dtype) -> Res
             r.note = (m.note if m is not None else "") or "not exposed by the MATLAB code"
         else:
             used[key] = py
-            res = C.compare_index(py, m.value) if stage in INDEX_STAGES else \
-                C.compare_arrays(py, m.value, precision, rtol)
+            if stage in INDEX_STAGES:
+                norm_note = norm_notes.get(key, "")
+                res = C.compare_index(py, m.value)
+                if norm_note:
+                    res["note"] = norm_note + ("; " + res["note"] if res.get("note") else "")
+            else:
+                res = C.compare_arrays(py, m.value, precision, rtol)
             r.compared = True
             for k2, v in res.items():
                 setattr(r, k2, v)
@@ -350,6 +366,11 @@ def judge(param, model, prob, net_py, P, M, precision, rtol, mode, dtype) -> Res
                       f"(the two candidates within {C.NEAR_TIE_ULPS} ULP or the sigma(S) error): "
                       f"summation order flips them; {where}")
             flip_layers.append(m)
+        elif info.get("tie_rule"):
+            r.note = (f"{info['count']} of {info['windows']} pooling winners differ, {info['tie_rule']} where "
+                      f"the window's values are exactly equal on both sides: a tie-rule difference (the port "
+                      f"takes the first maximum, as MATLAB's max does); "
+                      f"{info['count'] - info['near_ties'] - info['tie_rule']} others not near-ties; {where}")
         else:
             r.note = (f"{info['count']} of {info['windows']} pooling winners differ, "
                       f"{info['count'] - info['near_ties']} not near-ties; {where}")

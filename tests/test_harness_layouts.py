@@ -63,12 +63,47 @@ def test_refuses_a_lossgrad_with_other_arguments(tmp_path):
         detect_layout(root)
 
 
-def test_refuses_mixed_layouts(tmp_path):
+def test_argument_order_is_read_by_name_not_by_layout(tmp_path):
+    # a seed-layout lossgrad_subset beside an init_net(model, param): each is
+    # called with its own argument names (no fixed list of layouts)
     root = tmp_path / "mixed"
     shutil.copytree(SEED, root)
     (root / "cnn" / "init_net.m").write_text("function net = init_net(model, param)\nnet = struct();\n")
-    with pytest.raises(InputError, match="mixed layouts"):
+    lay = detect_layout(root)
+    assert lay.calls["init_net"] == "net = init_net(model, param);"
+    assert lay.calls["lossgrad_subset"] == "[outs{:}] = lossgrad_subset(prob, param, model, net, batch_idx, task__);"
+
+
+@pytest.mark.parametrize("args, call", [
+    ("model", "net = init_net(model);"),
+    ("model, bsize", "net = init_net(model, numel(batch_idx));"),
+    ("net_config, model", "net = init_net(param, model);"),
+])
+def test_every_init_net_of_the_history_is_called_by_its_argument_names(tmp_path, args, call):
+    root = tmp_path / "t"
+    shutil.copytree(CURRENT, root)
+    (root / "MATLAB" / "cnn" / "init_net.m").write_text(f"function net = init_net({args})\nnet = struct();\n")
+    assert detect_layout(root).calls["init_net"] == call
+
+
+def test_an_unknown_argument_name_is_refused_with_the_name(tmp_path):
+    root = tmp_path / "t"
+    shutil.copytree(CURRENT, root)
+    (root / "MATLAB" / "cnn" / "init_net.m").write_text("function net = init_net(model, zeta)\nnet = struct();\n")
+    with pytest.raises(InputError, match="cannot tell what to pass as 'zeta'"):
         detect_layout(root)
+
+
+def test_init_model_as_a_subfunction_is_exposed(tmp_path):
+    root = tmp_path / "t"
+    shutil.copytree(CURRENT, root)
+    cnn = root / "MATLAB" / "cnn"
+    if (cnn / "init_model.m").exists():
+        text = (cnn / "init_model.m").read_text()
+        (cnn / "init_model.m").unlink()
+        (cnn / "train_host.m").write_text("function model = train_host(x)\nmodel = init_model(x);\n\n" + text)
+    lay = detect_layout(root)
+    assert "init_model" in lay.expose and lay.calls["init_model"].startswith("tree_model = init_model(")
 
 
 def test_refuses_when_no_task_asks_for_the_gradient(tmp_path):

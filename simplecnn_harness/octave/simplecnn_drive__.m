@@ -4,9 +4,10 @@ function simplecnn_drive__(in_file, out_dir)
 % Loads param, model, prob and opt from in_file (written by the harness with
 % scipy), adds the fields that the tree's own read_config and init_model set
 % and ours lack (ours win where both exist), calls the tree's own init_net
-% and lossgrad_subset in the argument order of its layout (opt.layout:
-% 'seed' or 'current') with the gradient task string read from the tree
-% (opt.task), and records through simplecnn_rec__ into out_dir: the loss,
+% and lossgrad_subset through the call statements the harness generated
+% from their function lines (opt.init_net_call, opt.lossgrad_call: the
+% arguments by name; task__ holds the gradient task string read from the
+% tree, opt.task), and records through simplecnn_rec__ into out_dir: the loss,
 % the time lossgrad_subset took, and the fields of the returned net (Z,
 % phiZ, idx_pad, idx_phiZ, idx_pool, dlossdW, dlossdb). The instrumented
 % statements of the tree record their own values meanwhile.
@@ -22,12 +23,8 @@ try
 	param = S.param;
 	model = S.model;
 	prob = S.prob;
-	if strcmp(opt.layout, 'current')
-		gpu_use = false;
-		float_type = opt.precision;
-		model.gpu_use = false;
-		model.float_type = opt.precision;
-	end
+	gpu_use = false;
+	float_type = opt.precision;
 	if ~isempty(opt.config_file)
 		% fields the tree's own read_config sets and we do not
 		step = 'read_config';
@@ -42,12 +39,12 @@ try
 		catch
 		end
 	end
-	if opt.merge_init_model
+	if ~isempty(opt.init_model_call)
 		% fields the tree's own init_model sets and we do not (sizes and
 		% weights stay ours)
 		step = 'init_model';
 		try
-			tree_model = init_model(param);
+			eval(opt.init_model_call);
 			names = fieldnames(tree_model);
 			for k = 1 : numel(names)
 				if ~isfield(model, names{k})
@@ -57,6 +54,16 @@ try
 		catch
 		end
 	end
+	% fields every version of the current layout reads (set by its init_model)
+	if ~isfield(model, 'gpu_use')
+		model.gpu_use = false;
+	end
+	if ~isfield(model, 'float_type')
+		model.float_type = opt.precision;
+	end
+	if ~isfield(model, 'like')
+		model.like = zeros(1, 1, opt.precision);
+	end
 	if strcmp(opt.precision, 'single')
 		for m = 1 : numel(model.weight)
 			model.weight{m} = single(model.weight{m});
@@ -65,22 +72,25 @@ try
 		prob.data = single(prob.data);
 		prob.label_mat = single(prob.label_mat);
 	end
-	batch_idx = 1 : prob.l;
-	step = 'init_net';
-	if strcmp(opt.layout, 'seed')
-		net = init_net(param, model);
-	else
-		net = init_net(model, param);
+	if isfield(opt, 'y_as_index') && opt.y_as_index
+		prob.y = prob.y_mapped;
 	end
+	batch_idx = 1 : prob.l;
+	task__ = opt.task;
+	step = 'init_net';
+	eval(opt.init_net_call);
 	step = 'lossgrad_subset';
 	outs = cell(1, opt.nout);
-	t0 = tic;
-	if strcmp(opt.layout, 'seed')
-		[outs{:}] = lossgrad_subset(prob, param, model, net, batch_idx, opt.task);
-	else
-		[outs{:}] = lossgrad_subset(prob, model, net, batch_idx, opt.task);
+	repeats = 1;
+	if isfield(opt, 'repeats')
+		repeats = max(1, opt.repeats);
 	end
-	seconds = toc(t0);
+	seconds = zeros(1, repeats);
+	for rep = 1 : repeats
+		t0 = tic;
+		eval(opt.lossgrad_call);
+		seconds(rep) = toc(t0);
+	end
 	step = 'reading the results';
 	net = outs{opt.net_out};
 	loss = outs{opt.loss_out};
