@@ -52,10 +52,6 @@ def add_parser(sub):
 def run(args) -> int:
     import warnings
 
-    from simplecnn_py import mat5
-
-    mat5.prefetch(args.data, ("y", "Z"))    # inflated in a thread while numpy is imported below
-
     from simplecnn_py.errors import InputError
     from simplecnn_py.read_config import read_config
 

@@ -278,7 +278,7 @@ def test_guide_without_octave_skips_rather_than_fails(tmp_path):
 # --- the guide's coverage ---------------------------------------------------------
 
 # modules of simplecnn_py that are infrastructure, not MATLAB routines
-NOT_ROUTINES = {"__init__", "conventions", "trace", "rng", "errors", "datafile", "mat5", "fastpaths",
+NOT_ROUTINES = {"__init__", "conventions", "trace", "rng", "errors", "datafile", "fastpaths",
                 "fastpaths_jacobian", "fprintf", "model_file"}
 
 IDIOMS = ["column-major reshape", "vec", "1-based indices", "accumarray", "first-max ties", "unique",
