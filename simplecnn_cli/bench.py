@@ -8,7 +8,7 @@ In one run, for every precision and instance count (default: the 1-32-64-64
 MNIST shape, 256 and 1024 instances, double and single), it times
 
 * ``ours``: ``lossgrad_subset(..., 'fungrad')`` on the fast path (the
-  default) and on the reference path (``fastpaths.use_reference()``, one run),
+  default) and on the reference path (``fast.use_reference()``, one run),
   and ``fungrad_minibatch`` with ``bsize`` chunks;
 * ``gradient``: the whole ``simplecnn gradient`` process (a subprocess: Python
   start-up, imports, reading the config and the data file, the work, writing

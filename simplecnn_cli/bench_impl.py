@@ -172,7 +172,7 @@ def _kept_bytes(net, model):
 def measure_ours(inp, precision, n, repeats, skip, record):
     import numpy as np
 
-    from simplecnn_py import fastpaths
+    from simplecnn_py import fast
     from simplecnn_py.fungrad_minibatch import fungrad_minibatch
     from simplecnn_py.init_net import init_net
     from simplecnn_py.lossgrad_subset import lossgrad_subset
@@ -185,19 +185,19 @@ def measure_ours(inp, precision, n, repeats, skip, record):
         net = init_net(param, model)
         return lossgrad_subset(prob, param, model, net, batch, "fungrad")
 
-    with fastpaths.use_reference(False):
+    with fast.use_reference(False):
         med, times = _median_time(call, repeats)
         net, loss = call()
     result["net"], result["loss"] = net, loss
     record("ours", "lossgrad_subset (fast path)", med, times)
 
     if "memory" not in skip:
-        with fastpaths.use_reference(False):
+        with fast.use_reference(False):
             peak, kept = _peak_of(call, model)
         record("memory", "lossgrad_subset peak (fast path)", None, None, peak=peak, kept=kept)
 
     if "reference" not in skip:
-        with fastpaths.use_reference(True):
+        with fast.use_reference(True):
             med_ref, times_ref = _median_time(call, 1, warmup=False)
         record("reference", "lossgrad_subset (reference path)", med_ref, times_ref)
 
@@ -209,7 +209,7 @@ def measure_ours(inp, precision, n, repeats, skip, record):
             net = init_net(param, model)
             return fungrad_minibatch(prob, param, model, net, "fungrad")
 
-        with fastpaths.use_reference(False):
+        with fast.use_reference(False):
             med_mb, times_mb = _median_time(mb, repeats)
             peak_mb = None
             if "memory" not in skip:
@@ -810,6 +810,6 @@ def _openblas_core():
     """The kernels numpy's OpenBLAS chose (e.g. Haswell, SkylakeX), or None.
     OpenBLAS picks them by CPU when it loads, unless ``OPENBLAS_CORETYPE``
     names them; the matrix-product rate depends on it (docs/performance.md)."""
-    from simplecnn_py import fastpaths
+    from simplecnn_py.fast import workspace
 
-    return fastpaths._openblas_corename()
+    return workspace.openblas_corename()

@@ -30,7 +30,7 @@ each side (the Octave wrappers live in a temporary folder; the tree is not
 modified); ``other`` is the rest (mostly the subset's ``feedforward``).
 Octave runs as ``octave-cli`` with its own BLAS threads; the port on the path
 selected (fast unless ``SIMPLECNN_REFERENCE=1`` or
-``fastpaths.use_reference()``; the row says which).
+``fast.use_reference()``; the row says which).
 """
 from __future__ import annotations
 
@@ -201,7 +201,7 @@ def measure_python(y, Z, config_file, options, seed, repeats):
     """The port's side: a warm-up on at most 64 instances, then ``repeats``
     timed iterations.  ``model`` (the starting weights), ``perm`` and
     ``perm_warm`` (the subset draws) are for the Octave side."""
-    from simplecnn_py import fastpaths
+    from simplecnn_py import fast
 
     n_warm = min(WARMUP_INSTANCES, y.size)
     perm_warm = python_iteration(y[:n_warm], Z[:n_warm], config_file, options, seed)[4]
@@ -211,7 +211,7 @@ def measure_python(y, Z, config_file, options, seed, repeats):
     return {"seconds": statistics.median(times), "times": times, "parts": parts,
             "f": float(info.f[0]) if info.f else None, "cg": int(info.total_CG),
             "alpha": float(info.alpha[0]) if info.alpha else None, "funonly_passes": info.funonly_passes,
-            "GNsize": info.GNsize, "port_path": "fast" if fastpaths.enabled() else "reference",
+            "GNsize": info.GNsize, "port_path": "fast" if fast.enabled() else "reference",
             "model": model, "perm": perm, "perm_warm": perm_warm}
 
 
@@ -464,7 +464,7 @@ def main(argv=None):
     import json
     import platform
 
-    from simplecnn_py import fastpaths
+    from simplecnn_py import fast
     from simplecnn_py.errors import InputError
 
     ap = argparse.ArgumentParser(prog="bench_newton.py",
@@ -500,7 +500,7 @@ def main(argv=None):
     print_table(rows)
     if a.json:
         meta = {"machine": platform.node(), "cpus": os.cpu_count(), "numpy": np.__version__,
-                "fastpaths": fastpaths.enabled(), "repeats": a.repeats, "seed": a.seed,
+                "fast_paths": fast.enabled(), "repeats": a.repeats, "seed": a.seed,
                 "when": time.strftime("%Y-%m-%d %H:%M:%S")}
         Path(a.json).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     return 0
