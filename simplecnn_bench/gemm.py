@@ -106,18 +106,43 @@ def products_pass(model, n, dtype):
     return lambda: workspace.run_parts(part, groups)
 
 
-def measure_gemm(model, n, precision, repeats, record, square_rate):
+def measure_gemm(model, n, precision, repeats, record, square_rate, ours_call=None, bound=True):
     """The products-only bound (``products_pass``, median of ``repeats``, as
     ``ours``), the whole-batch products at their shapes, and the flops over
-    the square-product rate."""
+    the square-product rate.
+
+    With ``ours_call`` (the pass itself) the bound and the pass are timed
+    alternately, run by run, and the row carries ``ours_over_bound``, the
+    median of the paired ratios: on a shared machine a load that comes and
+    goes then weighs on both sides alike."""
+    import time
+
     import numpy as np
 
     from simplecnn_py.conventions import mtimes
 
     dt = np.float64 if precision == "double" else np.float32
     total_flops = sum(2.0 * M * K * N for _, M, K, N in gemm_products(model, n))
-    med, times = median_time(products_pass(model, n, dt), repeats)
-    record("gemm", "GEMM bound: the pass's own products, as it does them", med, times, flops=total_flops)
+    if not bound:
+        pass                # timed alternately with ours and the other sides (simplecnn_bench/run.py)
+    elif ours_call is None:
+        bound = products_pass(model, n, dt)
+        med, times = median_time(bound, repeats)
+        record("gemm", "GEMM bound: the pass's own products, as it does them", med, times, flops=total_flops)
+    else:
+        bound = products_pass(model, n, dt)
+        bound()
+        times, paired = [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            ours_call()
+            t1 = time.perf_counter()
+            bound()
+            t2 = time.perf_counter()
+            times.append(t2 - t1)
+            paired.append((t1 - t0) / (t2 - t1))
+        record("gemm", "GEMM bound: the pass's own products, as it does them (alternated with ours)",
+               median(times), times, flops=total_flops, ours_over_bound=median(paired), paired_ratios=paired)
 
     g = np.random.default_rng(0)
     total_time, detail = 0.0, []

@@ -67,14 +67,12 @@ def run(args) -> int:
                 if "gemm" not in skip:
                     # the square-product rate is measured beside the products (the machine is noisy)
                     rates[precision, n] = square_rate(precision, args.repeats)
-                    measure_gemm(model, n, precision, args.repeats, record, rates[precision, n])
+                    measure_gemm(model, n, precision, args.repeats, record, rates[precision, n],
+                                 bound=False)
                 if "gradient" not in skip:
                     measure_gradient_process(inp, precision, n, args.repeats, ours, model, record)
-                if "torch" not in skip:
-                    measure_torch(inp, model, prob, precision, args.repeats, ours, record)
-                if "octave" not in skip:
-                    measure_octave(inp, param, model, prob, precision, args.repeats, tree, ours,
-                                   args.octave_timeout, record)
+                alternated_rounds(inp, param, model, prob, precision, args.repeats, tree, ours, skip,
+                                  args.octave_timeout, record)
                 if "newton" not in skip and n == min(args.instances):
                     measure_newton(inp, param, model, prob, precision, max(1, args.repeats // 3), record,
                                    REPO / "matlab_ref" / "current", args.octave_timeout)
@@ -89,6 +87,75 @@ def run(args) -> int:
             except OSError as e:
                 raise InputError(args.json, f"cannot write: {e.strerror or e}") from None
     return 0
+
+
+def alternated_rounds(inp, param, model, prob, precision, rounds, tree, ours, skip, timeout, record):
+    """The comparisons that count, alternated: in each of ``rounds`` rounds one
+    ``lossgrad_subset`` call of ours, one products-only pass (the GEMM bound),
+    one PyTorch process and one Octave process (each warming up, then timing
+    one call), so that a load that comes and goes on a shared machine weighs
+    on every side; each row carries the median of its per-round ratios to
+    ours (``over_ours`` / ``ours_over_bound``) beside the median time."""
+    import time
+
+    import numpy as np
+
+    from simplecnn_bench.common import median
+    from simplecnn_bench.gemm import gemm_products, products_pass
+
+    sides = []
+    if "gemm" not in skip:
+        bound = products_pass(model, prob.l, np.float64 if precision == "double" else np.float32)
+        bound()                                                     # warm-up
+        sides.append(("gemm", lambda rec: _timed(bound, rec)))
+    if "torch" not in skip:
+        sides.append(("torch", lambda rec: measure_torch(inp, model, prob, precision, 1, ours, rec)))
+    if "octave" not in skip:
+        sides.append(("octave", lambda rec: measure_octave(inp, param, model, prob, precision, 1, tree, ours,
+                                                          timeout, rec)))
+    if not sides:
+        return
+    call = ours["call"]
+    got = {name: [] for name, _ in sides}
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        call()
+        t_ours = time.perf_counter() - t0
+        for name, run_side in sides:
+            rows = []
+            run_side(lambda item, what, seconds, times, **extra: rows.append(
+                dict(extra, item=item, what=what, seconds=seconds, times=times)))
+            row = rows[-1]
+            got[name].append((t_ours, row))
+            if row.get("error"):
+                break
+    for name, _ in sides:
+        runs = got[name]
+        last = runs[-1][1]
+        if last.get("error"):
+            record(name, last["what"], None, None, error=last["error"])
+            continue
+        times = [row["seconds"] for _, row in runs]
+        ratios = [row["seconds"] / t for t, row in runs]
+        extra = {k: v for k, v in last.items() if k not in ("item", "what", "seconds", "times", "peak")}
+        extra["peak"] = max((row.get("peak") or 0) for _, row in runs) or None
+        extra["ours_times"] = [t for t, _ in runs]
+        if name == "gemm":
+            extra["ours_over_bound"] = median([1 / x for x in ratios])
+            extra["flops"] = sum(2.0 * M * K * N for _, M, K, N in gemm_products(model, prob.l))
+            what = "GEMM bound: the pass's own products, as it does them"
+        else:
+            extra["over_ours"] = median(ratios)
+            what = last["what"]
+        record(name, what + " (alternated)", median(times), times, **extra)
+
+
+def _timed(fn, record):
+    import time
+
+    t0 = time.perf_counter()
+    fn()
+    record("gemm", "", time.perf_counter() - t0, None)
 
 
 def progress(precision, n, row):

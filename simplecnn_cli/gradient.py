@@ -21,9 +21,11 @@ reference path (``SIMPLECNN_REFERENCE=1``), when all instances would need more
 than about 512 MiB of intermediates, the work is split into consecutive chunks
 of instances, and losses and gradients are summed, as ``fungrad_minibatch``
 sums its batches; the sum differs from one call only by rounding.  ``--bsize``
-sets the chunk on either path.
+sets the chunk on either path.  The work is ``simplecnn_py/lossgrad_all.py``; this
+module parses the arguments, reads and writes the files.
 """
 from __future__ import annotations
+
 
 def add_parser(sub):
     p = sub.add_parser(
