@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from simplecnn_bench.common import gb
+from simplecnn_bench.common import gb, median
 
 
 def speed(ratio):
@@ -146,13 +146,16 @@ def _bound_words(s):
 def summary_table(meta, blocks):
     """One table of the ratios that matter, every block of the run."""
     lines = [f"summary: other/ours (above 1: ours faster), ours/GEMM bound (1 = nothing but the products), "
-             f"same run, medians of {meta['repeats']}\n",
+             f"same run, medians of {meta['repeats']} (ratios: of the alternated rounds' ratios)\n",
              f"  {'precision':<9} {'instances':>9} {'ours (s)':>9} {'Octave/ours':>12} {'PyTorch/ours':>13} "
              f"{'bound (s)':>10} {'ours/bound':>11} {'products share':>15}\n"]
     for blk in blocks:
         s = blk["summary"]
         ours = next((r.get("seconds") for r in blk["rows"] if r["item"] == "ours"), None)
-        bound = next((r.get("seconds") for r in blk["rows"] if r["item"] == "gemm" and not r.get("error")), None)
+        gemm = next((r for r in blk["rows"] if r["item"] == "gemm" and not r.get("error")), {})
+        bound = gemm.get("seconds")
+        if gemm.get("ours_times"):          # ours as timed in the alternated rounds, beside the bound
+            ours = median(gemm["ours_times"])
 
         def f(v, fmt):
             return format(v, fmt) if v is not None else "-"
