@@ -21,6 +21,7 @@ COMMANDS = {
     "predict": "predict",
     "compare-train": "compare_train",
     "bench": "bench",
+    "check-gradient": "check_gradient",
 }
 
 

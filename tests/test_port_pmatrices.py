@@ -1,5 +1,5 @@
-"""The index-based routines against the slides' P matrices, built here as
-scipy.sparse matrices from their definitions, and against the Kronecker forms
+"""The index-based routines against the slides' P matrices (built from their
+definitions in simplecnn_harness/pmatrices.py, scipy.sparse), and against the Kronecker forms
 of eqs. (5), (12), (14) and (18).
 
 P_pad^m  : (d*a_pad*b_pad) x (d*a*b),   vec(pad(Z)) = P_pad vec(Z)
@@ -17,65 +17,11 @@ from simplecnn_py.init_model import init_model
 from simplecnn_py.init_net import init_net
 from simplecnn_py.lossgrad_subset import lossgrad_subset
 from simplecnn_py.vTP import vTP
+from simplecnn_harness.pmatrices import P_pad, P_phi, P_pool, blocks  # the oracles, shared with docs/notebooks
 
 from test_port_common import CONFIGS, make_param, make_prob, perturb_biases, port_path  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.usefixtures("port_path")
-
-
-def P_pad(d, a, b, p):
-    """Zero padding of width p of a d x a x b image (channel fastest)."""
-    a_pad, b_pad = a + 2 * p, b + 2 * p
-    rows, cols = [], []
-    for x in range(b):
-        for y in range(a):
-            for c in range(d):
-                rows.append(c + d * ((y + p) + a_pad * (x + p)))
-                cols.append(c + d * (y + a * x))
-    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(d * a_pad * b_pad, d * a * b))
-
-
-def P_phi(d, a, b, h, s):
-    """Patch expansion: output column (r, q) holds the h x h x d patch at
-    (r*s, q*s), height offset fastest, then width offset, then channel."""
-    a_out, b_out = (a - h) // s + 1, (b - h) // s + 1
-    rows, cols = [], []
-    row = 0
-    for q in range(b_out):
-        for r in range(a_out):
-            for c in range(d):
-                for j in range(h):
-                    for i in range(h):
-                        rows.append(row)
-                        cols.append(c + d * ((r * s + i) + a * (q * s + j)))
-                        row += 1
-    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(h * h * d * a_out * b_out, d * a * b))
-
-
-def P_pool(sigmaS_i, d, a, b, h):
-    """Max pooling of one instance (d x a*b values), windows h x h, the first
-    maximal entry (height offset fastest, then width) winning ties."""
-    X = reshape(sigmaS_i, d, a, b)
-    a_out, b_out = a // h, b // h
-    rows, cols = [], []
-    for q in range(b_out):
-        for r in range(a_out):
-            for c in range(d):
-                best, where = None, None
-                for j in range(h):
-                    for i in range(h):
-                        v = X[c, r * h + i, q * h + j]
-                        if best is None or v > best:
-                            best, where = v, c + d * ((r * h + i) + a * (q * h + j))
-                rows.append(c + d * (r + a_out * q))
-                cols.append(where)
-    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(d * a_out * b_out, d * a * b))
-
-
-def blocks(A, n):
-    """The n per-instance column blocks of A (d x (k*n))."""
-    k = A.shape[1] // n
-    return [A[:, i * k:(i + 1) * k] for i in range(n)]
 
 
 def run(name, n=3, seed=0):
