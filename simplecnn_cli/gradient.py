@@ -21,11 +21,10 @@ reference path (``SIMPLECNN_REFERENCE=1``), when all instances would need more
 than about 512 MiB of intermediates, the work is split into consecutive chunks
 of instances, and losses and gradients are summed, as ``fungrad_minibatch``
 sums its batches; the sum differs from one call only by rounding.  ``--bsize``
-sets the chunk on either path.
+sets the chunk on either path.  The work is ``simplecnn_py/lossgrad_all.py``; this
+module parses the arguments, reads and writes the files.
 """
 from __future__ import annotations
-
-_MEMORY_TARGET = 2**29  # bytes of intermediates for one lossgrad_subset call (512 MiB)
 
 
 def add_parser(sub):
@@ -52,10 +51,6 @@ def add_parser(sub):
 def run(args) -> int:
     import warnings
 
-    from simplecnn_py import mat5
-
-    mat5.prefetch(args.data, ("y", "Z"))    # inflated in a thread while numpy is imported below
-
     from simplecnn_py.errors import InputError
     from simplecnn_py.read_config import read_config
 
@@ -71,6 +66,7 @@ def run(args) -> int:
     from simplecnn_py.check_data import check_data
     from simplecnn_py.datafile import load_data, load_weights, save_gradient
     from simplecnn_py.init_model import init_model
+    from simplecnn_py.lossgrad_all import lossgrad_all
 
     prob = load_data(args.data, param, rowmajor=args.rowmajor)
     prob = check_data(prob, param, where=args.data)
@@ -87,7 +83,7 @@ def run(args) -> int:
             model.bias[m] = bias[m].astype(model.bias[m].dtype, order="F")
 
     try:
-        loss, dlossdW, dlossdb = gradient(prob, param, model, args.bsize)
+        loss, dlossdW, dlossdb = lossgrad_all(prob, param, model, args.bsize)
     except MemoryError:
         raise InputError(args.config, "the network needs more memory than this machine has "
                                       "(try a smaller --bsize)") from None
@@ -98,60 +94,6 @@ def run(args) -> int:
         raise InputError(args.out, f"cannot write: {e.strerror or e}") from None
     print(f"simplecnn gradient: l = {prob.l}, loss = {float(loss):.17g} ({param.precision}), wrote {args.out}")
     return 0
-
-
-def gradient(prob, param, model, bsize=None):
-    """``lossgrad_subset`` over all instances: ``(loss, dlossdW, dlossdb)``.
-
-    One call on ``1:l`` when it fits (``bsize`` None and, on the reference
-    path, the intermediates need less than about 512 MiB), else consecutive
-    chunks of ``bsize`` instances whose losses and gradients are summed.
-    """
-    import numpy as np
-
-    from simplecnn_py.conventions import cell
-    from simplecnn_py.init_net import init_net
-    from simplecnn_py.lossgrad_subset import lossgrad_subset
-
-    from simplecnn_py import fastpaths
-
-    l, L = prob.l, model.L
-    if not bsize:
-        # the fused fast path holds a few MiB per thread whatever the batch
-        # (gradient_only below), and one call is faster than several
-        bsize = l if fastpaths.enabled() else auto_bsize(param, model, l)
-    net = init_net(param, model)
-    loss, dlossdW, dlossdb = 0, cell(L), cell(L)
-    with fastpaths.gradient_only():     # only the loss and gradients are wanted (docs/performance.md)
-        for start in range(0, l, bsize):
-            batch_idx = np.arange(start + 1, min(l, start + bsize) + 1)
-            net, batch_loss = lossgrad_subset(prob, param, model, net, batch_idx, "fungrad")
-            if start == 0:
-                loss = batch_loss
-                for m in range(1, L + 1):
-                    dlossdW[m], dlossdb[m] = net.dlossdW[m], net.dlossdb[m]
-            else:
-                loss = loss + batch_loss
-                for m in range(1, L + 1):
-                    dlossdW[m] = dlossdW[m] + net.dlossdW[m]
-                    dlossdb[m] = dlossdb[m] + net.dlossdb[m]
-    return loss, dlossdW, dlossdb
-
-
-def auto_bsize(param, model, l):
-    """All ``l`` instances, or fewer when their intermediates (padded inputs,
-    phiZ, S and Z of every conv layer, three copies' worth) would pass 512 MiB
-    (smaller chunks also stay in cache: measured faster than one call)."""
-    itemsize = 4 if param.precision == "single" else 8
-    per_instance = 0
-    for m in range(1, model.LC + 1):
-        d, d_next = model.ch_input[m], model.ch_input[m + 1]
-        conv = model.ht_conv[m] * model.wd_conv[m]
-        per_instance += d * model.ht_pad[m] * model.wd_pad[m]            # padded input
-        per_instance += model.wd_filter[m] ** 2 * d * conv               # phiZ
-        per_instance += 2 * d_next * conv                                 # S, sigma(S)
-    per_instance = 3 * itemsize * max(per_instance, 1)
-    return max(1, min(l, _MEMORY_TARGET // per_instance))
 
 
 def _check_writable(out):

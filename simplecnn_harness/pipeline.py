@@ -73,7 +73,7 @@ class Result:
     notes: list = field(default_factory=list)
     loss: dict = field(default_factory=dict)
     heatmap: dict | None = None
-    port_path: str = "fast"           # the port's path that ran: "fast" or "reference" (fastpaths.enabled())
+    port_path: str = "fast"           # the port's path that ran: "fast" or "reference" (simplecnn_py.fast.enabled())
 
     def to_json(self) -> dict:
         return {
@@ -244,8 +244,8 @@ def run_compare(opts: Options) -> Result:
 
     _say(opts, f"compare: Python port, {n} instances, {opts.precision} precision")
     t0 = time.perf_counter()
-    from simplecnn_py import fastpaths
-    port_path = "fast" if fastpaths.enabled() else "reference"
+    from simplecnn_py import fast
+    port_path = "fast" if fast.enabled() else "reference"
     net_py, loss_py, P = python_side(param, model, prob)
     timings["python_s"] = time.perf_counter() - t0
 

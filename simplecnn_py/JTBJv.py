@@ -13,15 +13,16 @@ Z{m} (full) and R{S^m} = V_W{m}*phi + v_b{m} (eqs. (5), (11)):
     J' u for layer m = vec([T{m}*phi', sum(T{m}, 2)])           (eqs. (12), (14))
 
 The lines below are the reference; unless it is selected
-(``SIMPLECNN_REFERENCE=1`` or ``fastpaths.use_reference()``),
-``simplecnn_py.fastpaths_jacobian.jtbjv`` does the two contractions as
+(``SIMPLECNN_REFERENCE=1`` or ``fast.use_reference()``),
+``simplecnn_py/fast/JTBJv.py`` does the two contractions as
 batched matrix products (the same sums in another order).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from simplecnn_py import fastpaths, fastpaths_jacobian
+from simplecnn_py import fast
+from simplecnn_py.fast import JTBJv as fast_path
 from simplecnn_py.cells_to_vec import cells_to_vec
 from simplecnn_py.conventions import cell, mtimes, reshape
 from simplecnn_py.vec_to_cells import vec_to_cells
@@ -30,10 +31,8 @@ __all__ = ["JTBJv"]
 
 
 def JTBJv(model, net, v):
-    if fastpaths.enabled():
-        Gv = fastpaths_jacobian.jtbjv(model, net, v)
-        if Gv is not None:
-            return Gv
+    if fast.enabled() and (Gv := fast_path.JTBJv(model, net, v)) is not None:
+        return Gv
     L, LC, nL = model.L, model.LC, model.nL
     n = net.num_sampled_data
     VW, vb = vec_to_cells(v, model)

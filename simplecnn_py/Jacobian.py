@@ -21,15 +21,16 @@ repeated for its nL blocks::
 Used by ``JTBJv``.
 
 The lines below are the reference; unless it is selected
-(``SIMPLECNN_REFERENCE=1`` or ``fastpaths.use_reference()``),
-``simplecnn_py.fastpaths_jacobian.jacobian`` computes the same ``dzdS``
+(``SIMPLECNN_REFERENCE=1`` or ``fast.use_reference()``),
+``simplecnn_py/fast/Jacobian.py`` computes the same ``dzdS``
 chunk by chunk (the same values up to the rounding of ``W'*dXidS``).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from simplecnn_py import fastpaths, fastpaths_jacobian
+from simplecnn_py import fast
+from simplecnn_py.fast import Jacobian as fast_path
 from simplecnn_py.conventions import cell, cols, ftype, mtimes, reshape, vec
 from simplecnn_py.vTP import vTP
 
@@ -37,7 +38,7 @@ __all__ = ["Jacobian"]
 
 
 def Jacobian(model, net):
-    if fastpaths.enabled() and fastpaths_jacobian.jacobian(model, net) is not None:
+    if fast.enabled() and fast_path.Jacobian(model, net) is not None:
         return net
     L, LC, nL = model.L, model.LC, model.nL
     n = net.num_sampled_data

@@ -8,14 +8,15 @@ parameter vectors (``cells_to_vec`` layout).  Equal to ``JTBJv`` up to
 rounding.
 
 The lines below are the reference; unless it is selected
-(``SIMPLECNN_REFERENCE=1`` or ``fastpaths.use_reference()``),
-``simplecnn_py.fastpaths_jacobian.r_jtbjv`` runs Jv and JTv fused, chunk by
+(``SIMPLECNN_REFERENCE=1`` or ``fast.use_reference()``),
+``simplecnn_py/fast/R_JTBJv.py`` runs Jv and JTv fused, chunk by
 chunk of instances (the same values up to the rounding of the products and
 of the sums over instances).
 """
 from __future__ import annotations
 
-from simplecnn_py import fastpaths, fastpaths_jacobian
+from simplecnn_py import fast
+from simplecnn_py.fast import R_JTBJv as fast_path
 from simplecnn_py.cells_to_vec import cells_to_vec
 from simplecnn_py.JTv import JTv
 from simplecnn_py.Jv import Jv
@@ -24,10 +25,8 @@ __all__ = ["R_JTBJv"]
 
 
 def R_JTBJv(model, net, v):
-    if fastpaths.enabled():
-        Gv = fastpaths_jacobian.r_jtbjv(model, net, v)
-        if Gv is not None:
-            return Gv
+    if fast.enabled() and (Gv := fast_path.R_JTBJv(model, net, v)) is not None:
+        return Gv
     u = 2 * Jv(model, net, v)
     dW, db = JTv(model, net, u)
     return cells_to_vec(dW, db)

@@ -14,10 +14,10 @@ MATLAB originals and their shapes:
 * gradient output: ``loss`` (1 x 1), ``dlossdW`` and ``dlossdb`` (L x 1 cells
   of the shapes of ``weight`` and ``bias``), class single or double.
 
-MAT versions 4, 5, 6 and 7 are read by ``scipy.io.loadmat`` (version 5 files
-first by ``simplecnn_py.mat5``, a small reader that spares the 0.2 s import
-of scipy.io; scipy is the fallback for anything it does not cover); version 7.3
-(HDF5 with a 512-byte MATLAB header) by h5py, imported only for such files.
+MAT versions 4, 5, 6 and 7 are read and written by ``scipy.io`` (imported
+only when a file is read or written, so that ``simplecnn --help`` stays
+fast); version 7.3 (HDF5 with a 512-byte MATLAB header) is read by h5py,
+imported only for such files.
 MATLAB's v7.3 layout: each variable is an HDF5 dataset with a
 ``MATLAB_class`` attribute, stored transposed (an m x n array is an n x m
 dataset); a sparse matrix is a group with datasets ``data``, ``ir`` (0-based
@@ -61,13 +61,6 @@ def loadmat(path, names):
     version = _mat_version(where)
     if version == "7.3":
         return _loadmat_h5(where, names)
-    if version == "5":
-        from simplecnn_py import mat5
-
-        try:  # the fast path; scipy.io below is the reference and handles the rest
-            return mat5.read(where, names)
-        except Exception:
-            pass
     import scipy.io
 
     try:
@@ -429,9 +422,7 @@ def _cell_array(values):
 
 def save_weights(path, weight, bias):
     """``save(path, '-struct', 'model', 'weight', 'bias')``: L x 1 cells, MAT v5."""
-    from simplecnn_py import mat5
-
-    mat5.write(str(path), {"weight": _cell_array(weight), "bias": _cell_array(bias)})
+    _savemat(path, {"weight": _cell_array(weight), "bias": _cell_array(bias)})
 
 
 def save_gradient(path, loss, dlossdW, dlossdb):
@@ -440,9 +431,13 @@ def save_gradient(path, loss, dlossdW, dlossdb):
     The class (single/double) is the arrays' dtype; ``loss`` takes the
     gradients' class.
     """
-    from simplecnn_py import mat5
-
     dW = _cell_array(dlossdW)
     dtype = dW[0, 0].dtype if dW.size else np.float64
-    mat5.write(str(path), {"loss": np.array([[loss]], dtype=dtype), "dlossdW": dW,
-                           "dlossdb": _cell_array(dlossdb)})
+    _savemat(path, {"loss": np.array([[loss]], dtype=dtype), "dlossdW": dW, "dlossdb": _cell_array(dlossdb)})
+
+
+def _savemat(path, variables):
+    """``save(path, ...)`` of ``variables`` in MAT v5 (compressed), by scipy.io."""
+    import scipy.io
+
+    scipy.io.savemat(str(path), variables, format="5", do_compression=True, oned_as="column")

@@ -16,7 +16,7 @@ phi(pad(Z))": it trades memory for not expanding twice, the CPU choice).
 Sets ``net.num_sampled_data = n``.  Everything is in the working precision
 (``param.precision``): data and weights are cast if needed, never upcast.
 Traced stages: conv m: idx_pad, idx_phiZ, phiZ, sigmaS, Z, idx_pool;
-full m: Z.  Unless the reference path is selected, ``simplecnn_py.fastpaths``
+full m: Z.  Unless the reference path is selected, ``simplecnn_py/fast/feedforward.py``
 runs a fused, chunked version (not when tracing), with the same values up
 to the rounding of the products (docs/performance.md).
 """
@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import fastpaths, trace
+from . import fast, trace
+from .fast import feedforward as fast_path
 from .conventions import float_type, ftype, mtimes, reshape
 from .errors import InputError
 from .maxpooling import maxpooling
@@ -45,7 +46,7 @@ def feedforward(data, param, model, net):
     L, LC = model.L, model.LC
     check_height(data, model)
     data = ftype(data, dtype)
-    if fastpaths.enabled() and fastpaths.feedforward(data, param, model, net) is not None:
+    if fast.enabled() and fast_path.feedforward(data, param, model, net) is not None:
         return net                              # fused, chunked (issue 5); steps aside when tracing
     n = data.shape[1]
     net.num_sampled_data = n

@@ -29,19 +29,20 @@ for m > 1, WtDelta, activation; conv m: dXidS, pool_gradient, dlossdW,
 dlossdb, and for m > 1 WtDelta, phi_gradient, unpad, activation.
 
 The lines below are the reference.  Unless it is selected
-(``SIMPLECNN_REFERENCE=1`` or ``fastpaths.use_reference()``), an untraced call
-runs ``simplecnn_py.fastpaths``' fused, chunked pass: the same values up to
+(``SIMPLECNN_REFERENCE=1`` or ``fast.use_reference()``), an untraced call
+runs ``simplecnn_py/fast/lossgrad_subset.py``'s fused, chunked pass: the same values up to
 the rounding of the products (BLAS orders their sums by the products'
 widths), and dlossdW/dlossdb/loss summed chunk by chunk.
 That pass keeps phiZ only chunk by chunk (as the seed original, whose backward
-pass expands it again, keeps none): ``net.phiZ`` is a ``fastpaths.LazyPhiZ``
+pass expands it again, keeps none): ``net.phiZ`` is a ``fast.padding_and_phiZ.LazyPhiZ``
 that rebuilds phiZ{m} from Z{m}, bit for bit, the first time it is read.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import fastpaths, trace
+from . import fast, trace
+from .fast import lossgrad_subset as fast_path
 from .conventions import cols, float_type, ftype
 from .JTv import JTv
 from .feedforward import check_height, feedforward
@@ -51,10 +52,8 @@ def lossgrad_subset(prob, param, model, net, batch_idx, task):
     if task not in ("funonly", "fungrad"):
         raise ValueError(f"lossgrad_subset: unknown task {task!r}")
     check_height(prob.data, model)
-    if fastpaths.enabled():                     # fused, chunked (issue 5); steps aside when tracing
-        out = fastpaths.lossgrad_subset(prob, param, model, net, batch_idx, task)
-        if out is not None:
-            return out
+    if fast.enabled() and (out := fast_path.lossgrad_subset(prob, param, model, net, batch_idx, task)) is not None:
+        return out                              # fused, chunked (issue 5); steps aside when tracing
     dtype = float_type(param)
     L = model.L
     batch_idx = np.asarray(batch_idx).reshape(-1)

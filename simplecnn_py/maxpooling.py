@@ -12,22 +12,21 @@ often).  ``idx_pool`` ((d*a_out*b_out) x n, 1-based) is, for each pooled
 value, the linear position of the winner within its instance's
 d*a_conv*b_conv values: the nonzero column of row k of P_pool^{m,i}.
 
-The lines below are the reference; ``simplecnn_py.fastpaths`` gives the same
+The lines below are the reference; ``simplecnn_py/fast/maxpooling.py`` gives the same
 result with strided views unless the reference path is selected.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import fastpaths
+from . import fast
+from .fast import maxpooling as fast_path
 from .conventions import first_max, gather_blocks, reshape, to0
 
 
 def maxpooling(model, net, m):
-    if fastpaths.enabled():                     # same values and winners (issue 5)
-        out = fastpaths.maxpooling(model, net, m)
-        if out is not None:
-            return out
+    if fast.enabled() and (out := fast_path.maxpooling(model, net, m)) is not None:
+        return out                              # the same values and winners (issue 5)
     n = net.num_sampled_data
     d = model.ch_input[m + 1]
     a_conv, b_conv = model.ht_conv[m], model.wd_conv[m]

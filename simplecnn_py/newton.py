@@ -31,7 +31,7 @@ lambda after its update), and at the end::
 The caller's ``model`` is not modified (MATLAB's value semantics).
 
 With the fast paths on, the iterations run inside
-``fastpaths_jacobian.single_threaded_blas()``: the fast paths thread
+``fast.workspace.single_threaded_blas()``: the fast paths thread
 themselves, and a threaded BLAS call between them (CG's dot products) would
 leave OpenBLAS's worker spinning on a core they need.
 """
@@ -42,7 +42,7 @@ import math
 
 import numpy as np
 
-from simplecnn_py import fastpaths_jacobian
+from simplecnn_py.fast import workspace
 from simplecnn_py.CG import CG
 from simplecnn_py.cells_to_vec import cells_to_vec
 from simplecnn_py.conventions import cell, cols, struct
@@ -58,7 +58,7 @@ ALPHA_MIN = 1e-10
 
 
 def newton(prob, param, model, net):
-    with fastpaths_jacobian.single_threaded_blas():
+    with workspace.single_threaded_blas():
         return newton_iterations(prob, param, model, net)
 
 

@@ -11,22 +11,21 @@ zeros at the columns ``idx_pad{m} + a_pad*b_pad*[0:n-1]``; phi gathers
 (i-1)*a_conv*b_conv+1 .. i*a_conv*b_conv.  n is ``net.num_sampled_data``.
 
 The lines below are the reference; unless ``SIMPLECNN_REFERENCE=1`` (or
-``fastpaths.use_reference()``), ``simplecnn_py.fastpaths`` computes the same
+``fast.use_reference()``), ``simplecnn_py/fast/padding_and_phiZ.py`` computes the same
 array with strided copies when the net's index maps are the standard ones.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import fastpaths
+from . import fast
+from .fast import padding_and_phiZ as fast_path
 from .conventions import gather_blocks, reshape, to0, vec, zeros
 
 
 def padding_and_phiZ(model, net, m):
-    if fastpaths.enabled():                     # same values by strided copies (issue 5)
-        phiZ = fastpaths.padding_and_phiZ(model, net, m)
-        if phiZ is not None:
-            return phiZ
+    if fast.enabled() and (phiZ := fast_path.padding_and_phiZ(model, net, m)) is not None:
+        return phiZ                             # the same values by strided copies (issue 5)
     n = net.num_sampled_data
     d = model.ch_input[m]
     a_pad, b_pad = model.ht_pad[m], model.wd_pad[m]

@@ -20,22 +20,21 @@ The products of a row vector with the slides' P matrices, done by
 Returns a 1-D array (MATLAB's row vector); callers reshape it, e.g.
 ``reshape(vTP(...), ch_input(m+1), [])``.
 
-The lines below are the reference; ``simplecnn_py.fastpaths`` gives the same
+The lines below are the reference; ``simplecnn_py/fast/vTP.py`` gives the same
 bits with strided adds unless the reference path is selected.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import fastpaths
+from . import fast
+from .fast import vTP as fast_path
 from .conventions import accumarray, accumarray_blocks
 
 
 def vTP(param, model, net, m, V, op):
-    if fastpaths.enabled():                     # same sums in the same order (issue 5)
-        row = fastpaths.vTP(param, model, net, m, V, op)
-        if row is not None:
-            return row
+    if fast.enabled() and (row := fast_path.vTP(param, model, net, m, V, op)) is not None:
+        return row                              # the same sums in the same order (issue 5)
     n = net.num_sampled_data
     if op in ("pool_gradient", "pool_Jacobian"):
         d, a, b = model.ch_input[m + 1], model.ht_conv[m], model.wd_conv[m]

@@ -48,9 +48,9 @@ def octave_quote(s):
 # --- both paths of the port: the fast paths and the reference lines -------------
 #
 # The Octave parity tests take the ``port_path`` fixture: each runs twice, on
-# the port's fast paths (simplecnn_py/fastpaths.py, fastpaths_jacobian.py) and
+# the port's fast paths (simplecnn_py/fast/, one module per routine) and
 # on its line-for-line reference path (issue 5: "the parity suite runs both").
-# In-process calls are switched with ``fastpaths.use_reference()``;
+# In-process calls are switched with ``fast.use_reference()``;
 # subprocesses inherit ``SIMPLECNN_REFERENCE`` (1 or 0).  So that a case cannot
 # silently run the fast path twice, the fast paths' entry points are spied on
 # and checked after the test (when it passed):
@@ -61,9 +61,10 @@ def octave_quote(s):
 # A test whose port runs only in subprocesses calls ``port_path.subprocess()``
 # and must then check what the subprocess reports with ``port_path.reported()``.
 
-FAST_ENTRY_POINTS = {
-    "simplecnn_py.fastpaths": ("padding_and_phiZ", "maxpooling", "vTP", "feedforward", "lossgrad_subset"),
-    "simplecnn_py.fastpaths_jacobian": ("jacobian", "jtbjv", "r_jtbjv"),
+FAST_ENTRY_POINTS = {      # module of simplecnn_py.fast -> its entry point (the routine's name)
+    f"simplecnn_py.fast.{name}": (name,)
+    for name in ("padding_and_phiZ", "maxpooling", "vTP", "feedforward", "lossgrad_subset",
+                 "Jacobian", "JTBJv", "R_JTBJv")
 }
 
 
@@ -75,7 +76,7 @@ class PortPath:
         self.reference = name == "reference"
         self.entered = {}           # entry point -> calls
         self.served = {}            # entry point -> calls that returned a result
-        self.switch = []            # values fastpaths.enabled() returned
+        self.switch = []            # values fast.enabled() returned
         self._subprocess = False
         self._reported = 0
 
@@ -95,7 +96,7 @@ class PortPath:
         if self.reference:
             assert not self.entered, f"reference path asked, fast paths entered: {self.entered}"
             assert self.switch and not any(self.switch), \
-                f"reference path asked, fastpaths.enabled() returned {sorted(set(self.switch))}"
+                f"reference path asked, fast.enabled() returned {sorted(set(self.switch))}"
         else:
             assert self.served, f"fast path asked, no fast path computed anything (entered: {self.entered})"
 
@@ -115,7 +116,7 @@ def port_path(request, monkeypatch):
     """Run the test on the fast paths and again on the reference path."""
     import importlib
 
-    from simplecnn_py import fastpaths
+    from simplecnn_py import fast
 
     path = PortPath(request.param)
     monkeypatch.setenv("SIMPLECNN_REFERENCE", "1" if path.reference else "0")
@@ -125,15 +126,15 @@ def port_path(request, monkeypatch):
             fn = getattr(mod, name, None)
             assert callable(fn), f"{mod_name}.{name} is gone: update FAST_ENTRY_POINTS in tests/conftest.py"
             monkeypatch.setattr(mod, name, _spy(fn, f"{mod_name.rsplit('.', 1)[1]}.{name}", path))
-    enabled = fastpaths.enabled
+    enabled = fast.enabled
 
     def spied_enabled():
         value = enabled()
         path.switch.append(value)
         return value
 
-    monkeypatch.setattr(fastpaths, "enabled", spied_enabled)
-    with fastpaths.use_reference(path.reference):
+    monkeypatch.setattr(fast, "enabled", spied_enabled)
+    with fast.use_reference(path.reference):
         yield path
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.passed:

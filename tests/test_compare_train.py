@@ -131,8 +131,8 @@ def test_newton_parity(tiny, options, capsys, port_path):
     page = (tiny / "report.html").read_text()
     assert "<svg" in page and "<table>" in page and "PASS" in page
     if not port_path.reference:              # the Gauss-Newton products ran on their fast paths
-        product = "jtbjv" if "-Jacobian 1" in options else "r_jtbjv"
-        assert port_path.served.get(f"fastpaths_jacobian.{product}"), port_path.served
+        product = "JTBJv" if "-Jacobian 1" in options else "R_JTBJv"
+        assert port_path.served.get(f"{product}.{product}"), port_path.served
 
 
 @needs_octave

@@ -438,3 +438,25 @@ def test_gradient_file_loads_in_octave(tmp_path, dtype, cls):
                  "size(dlossdW, 2), class(loss), class(dlossdW{1}), class(dlossdb{2}), loss); "
                  "fprintf('%d %d %d %d %g\\n', size(dlossdW{2}), size(dlossdb{2}), dlossdb{2}(2));")
     assert out.split("\n")[:2] == [f"1 1 2 1 {cls} {cls} {cls} 12.5", "2 12 2 1 1"]
+
+
+def test_help_and_imports_leave_scipy_io_unloaded():
+    """MAT files go through scipy.io / h5py, imported only when a file is read
+    or written: `simplecnn --help` and importing datafile do not load them."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "import simplecnn_py.datafile\n"
+            "from simplecnn_cli.main import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "bad = [m for m in ('scipy.io', 'h5py') if m in sys.modules]\n"
+            "assert not bad, bad\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_hand_written_mat_reader_is_gone():
+    import importlib.util
+
+    assert importlib.util.find_spec("simplecnn_py.mat5") is None

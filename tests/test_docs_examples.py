@@ -278,8 +278,8 @@ def test_guide_without_octave_skips_rather_than_fails(tmp_path):
 # --- the guide's coverage ---------------------------------------------------------
 
 # modules of simplecnn_py that are infrastructure, not MATLAB routines
-NOT_ROUTINES = {"__init__", "conventions", "trace", "rng", "errors", "datafile", "mat5", "fastpaths",
-                "fastpaths_jacobian", "fprintf", "model_file"}
+NOT_ROUTINES = {"__init__", "conventions", "trace", "rng", "errors", "datafile", "fast",
+                "fprintf", "model_file", "lossgrad_all"}
 
 IDIOMS = ["column-major reshape", "vec", "1-based indices", "accumarray", "first-max ties", "unique",
           "cell arrays and structs", "implicit expansion", "floor", "seeding"]

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from simplecnn_py import fastpaths
+from simplecnn_py import fast
 from simplecnn_py.conventions import cell, struct
 from simplecnn_py.errors import InputError
 from simplecnn_py.init_model import init_model
@@ -16,16 +16,16 @@ from simplecnn_py.rng import Stream
 @pytest.fixture(params=["reference", "fast"])
 def port_path(request):
     """Run a test on the line-for-line reference routines and again with
-    simplecnn_py.fastpaths on (the default outside tests), so that the
+    simplecnn_py.fast on (the default outside tests), so that the
     independent oracles here check both."""
-    with fastpaths.use_reference(request.param == "reference"):
+    with fast.use_reference(request.param == "reference"):
         yield request.param
 
 
 @pytest.fixture
 def reference_path():
     """Run a test on the reference routines only."""
-    with fastpaths.use_reference(True):
+    with fast.use_reference(True):
         yield
 
 
@@ -82,7 +82,7 @@ MNIST_SHAPE = dict(ht=28, wd=28, ch=[1, 32, 64, 64], pad=[2, 1, 1], filt=[5, 3, 
                    stride=[1, 1, 1], pool=[2, 2, 2], full=[10])
 
 # the configurations above, a 1x1 filter with pool 4, and a small MNIST shape:
-# the shapes the fast paths are checked on (tests/test_fastpaths.py, test_newton_fast.py)
+# the shapes the fast paths are checked on (tests/test_fast_*.py)
 FAST_PATH_SHAPES = dict(CONFIGS)
 FAST_PATH_SHAPES.update({
     "filter1_pool4": dict(ht=10, wd=11, ch=[3, 4, 2], pad=[0, 2], filt=[1, 3], stride=[1, 2],

@@ -15,7 +15,7 @@ from simplecnn_py.init_model import init_model
 from simplecnn_py.init_net import init_net
 from simplecnn_py.lossgrad_subset import lossgrad_subset
 
-from simplecnn_py import fastpaths
+from simplecnn_py import fast
 
 from test_port_common import CONFIGS, MNIST_SHAPE, make_param, make_prob, perturb_biases
 from test_port_common import port_path  # noqa: F401 (fixture)
@@ -93,7 +93,7 @@ def test_finite_differences_catch_a_wrong_gradient(monkeypatch):
     param = make_param(**CONFIGS["nonsquare_stride2"])
     model = perturb_biases(init_model(param, seed=4))
     prob = make_prob(model, 3, seed=7)
-    with fastpaths.use_reference(), pytest.raises(AssertionError, match="d loss / d W\\{1\\}"):
+    with fast.use_reference(), pytest.raises(AssertionError, match="d loss / d W\\{1\\}"):
         check_fd(prob, param, model)
 
 

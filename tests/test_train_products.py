@@ -10,14 +10,14 @@
   against the explicit J' B J v with B = 2I, and against each other;
 * JTv with v = 2*(Z{L+1} - Y) is lossgrad_subset's gradient, bit for bit
   on the reference path (the backward pass is one pass, used by both), to
-  rounding on the fused fast path (simplecnn_py.fastpaths).
+  rounding on the fused fast path (simplecnn_py/fast/).
 Shapes cover one conv layer, non-square inputs, stride 2, pool widths 1, 2
 and 3, several full layers, several input channels.
 """
 import numpy as np
 import pytest
 
-from simplecnn_py import fastpaths
+from simplecnn_py import fast
 from simplecnn_py.cells_to_vec import cells_to_vec
 from simplecnn_py.conventions import cols
 from simplecnn_py.feedforward import feedforward
@@ -171,7 +171,7 @@ def test_JTv_of_the_loss_residual_is_lossgrad_subset(name):
     v = 2 * (net.Z[model.L + 1] - cols(prob.label_mat, batch))
     dW, db = JTv(model, net, v)
     for m in range(1, model.L + 1):
-        if fastpaths.enabled():     # the fused pass: its own product shapes and orders, equal to rounding
+        if fast.enabled():     # the fused pass: its own product shapes and orders, equal to rounding
             for a, b in ((dW[m], net.dlossdW[m]), (db[m], net.dlossdb[m])):
                 assert np.linalg.norm(a - b) <= 1e-13 * np.linalg.norm(b)
         else:

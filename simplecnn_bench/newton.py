@@ -2,9 +2,9 @@
 
 The one implementation of the Newton-iteration benchmark (issues 4 and 5):
 ``scripts/bench_newton.py`` is its command line (``main``), and ``simplecnn
-bench`` (``simplecnn_cli/bench_impl.py``) calls ``newton_row`` for its
+bench`` (``simplecnn_bench/run.py``) calls ``newton_row`` for its
 ``newton`` / ``newton_octave`` rows.  Both load their data with
-``bench_data``.
+``simplecnn_bench.data.bench_data``.
 
 The work, the same on both sides: ``newton`` with ``-iter_max 1`` (what
 ``cnn_train -s 1 -iter_max 1`` runs after its set-up) on N instances: f and
@@ -30,7 +30,7 @@ each side (the Octave wrappers live in a temporary folder; the tree is not
 modified); ``other`` is the rest (mostly the subset's ``feedforward``).
 Octave runs as ``octave-cli`` with its own BLAS threads; the port on the path
 selected (fast unless ``SIMPLECNN_REFERENCE=1`` or
-``fastpaths.use_reference()``; the row says which).
+``fast.use_reference()``; the row says which).
 """
 from __future__ import annotations
 
@@ -49,70 +49,13 @@ from pathlib import Path
 
 import numpy as np
 
+from simplecnn_bench.common import median_time
+from simplecnn_bench.data import WARMUP_INSTANCES, bench_data
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO / "matlab_ref" / "current" / "MATLAB" / "config" / "mnist-demo-layer4.config"
 DEFAULT_TREE = REPO / "matlab_ref" / "current" / "MATLAB"
-SHARED_DATA = REPO.parent / "shared" / "data" / "mnist-demo.mat"
-WARMUP_INSTANCES = 64
 PARTS = ("fungrad", "Jacobian", "CG", "funonly", "other")
-
-
-# --- inputs ---------------------------------------------------------------------------------
-
-def is_mnist_shape(param) -> bool:
-    """28 x 28 x 1 images and 10 classes: the shape of the shared MNIST demo file."""
-    return (int(param.ht_input), int(param.wd_input), int(param.ch_input[1]), int(param.nL)) == (28, 28, 1, 10)
-
-
-def bench_data(config_file, data_file=None, need=1024, seed=0, rowmajor=False, normalize=None, smallest=None):
-    """``(y, Z, desc)``: ``need`` instances for a benchmark of ``config_file``.
-
-    * ``data_file`` (a simpleNN .mat file, ``rowmajor`` as ``simplecnn
-      train --rowmajor``): its instances, repeated when it holds fewer than
-      ``need``; ``normalize``: the upstream MNIST example's Z/255 minus the
-      mean of the file's instances (``simplecnn train --normalize``);
-    * no ``data_file``: ``../shared/data/mnist-demo.mat`` when the config is
-      28 x 28 x 1 with 10 classes and the file is there (row-major, and
-      normalized unless ``normalize=False``), else random N(0, 1) images.
-
-    ``Z`` is dense float64, one instance a row, simpleNN's column-major image
-    layout (what ``check_data`` reads on either side).  Every prefix of at
-    least ``smallest`` instances holds every label (``check_data`` wants nL
-    distinct labels): when the first ``smallest`` do not, the first instance
-    of each label is moved to the front.
-    """
-    from simplecnn_py.datafile import load_data, scale_pixels, subtract_mean
-    from simplecnn_py.read_config import read_config
-
-    param = read_config(str(config_file))
-    if data_file is None and SHARED_DATA.exists() and is_mnist_shape(param):
-        data_file, rowmajor = SHARED_DATA, True
-        normalize = True if normalize is None else normalize
-    if data_file is not None:
-        prob = load_data(str(data_file), param, rowmajor=rowmajor)
-        Z = prob.Z.toarray() if hasattr(prob.Z, "toarray") else np.asarray(prob.Z, dtype=np.float64)
-        y = np.asarray(prob.y, dtype=np.float64).reshape(-1)
-        if normalize:
-            Z, _ = subtract_mean(scale_pixels(Z))
-        reps = -(-need // Z.shape[0])
-        if reps > 1:                                   # more instances asked than the file has
-            Z, y = np.tile(Z, (reps, 1)), np.tile(y, reps)
-        desc = (f"{Path(data_file).name} ({'first ' if reps == 1 else 'repeated to '}{need}"
-                f"{', row-major' if rowmajor else ''}{', normalized' if normalize else ''})")
-    else:
-        g = np.random.default_rng(seed)
-        a, b, d = int(param.ht_input), int(param.wd_input), int(param.ch_input[1])
-        Z = g.standard_normal((need, a * b * d))
-        y = np.concatenate([np.arange(1, param.nL + 1), g.integers(1, param.nL + 1, need)])[:need].astype(np.float64)
-        desc = f"random N(0,1) images, {need} instances"
-    Z, y = Z[:need], y[:need]
-    labels = np.unique(y)
-    k = min(need, smallest or need)
-    if labels.size <= k and np.unique(y[:k]).size != labels.size:
-        first = [int(np.flatnonzero(y == v)[0]) for v in labels]
-        order = np.concatenate([first, np.setdiff1d(np.arange(y.size), first)])
-        Z, y = Z[order], y[order]
-    return y, np.ascontiguousarray(Z, dtype=np.float64), desc
 
 
 def options_for(jacobian, precision, extra=""):
@@ -201,7 +144,7 @@ def measure_python(y, Z, config_file, options, seed, repeats):
     """The port's side: a warm-up on at most 64 instances, then ``repeats``
     timed iterations.  ``model`` (the starting weights), ``perm`` and
     ``perm_warm`` (the subset draws) are for the Octave side."""
-    from simplecnn_py import fastpaths
+    from simplecnn_py import fast
 
     n_warm = min(WARMUP_INSTANCES, y.size)
     perm_warm = python_iteration(y[:n_warm], Z[:n_warm], config_file, options, seed)[4]
@@ -211,7 +154,7 @@ def measure_python(y, Z, config_file, options, seed, repeats):
     return {"seconds": statistics.median(times), "times": times, "parts": parts,
             "f": float(info.f[0]) if info.f else None, "cg": int(info.total_CG),
             "alpha": float(info.alpha[0]) if info.alpha else None, "funonly_passes": info.funonly_passes,
-            "GNsize": info.GNsize, "port_path": "fast" if fastpaths.enabled() else "reference",
+            "GNsize": info.GNsize, "port_path": "fast" if fast.enabled() else "reference",
             "model": model, "perm": perm, "perm_warm": perm_warm}
 
 
@@ -219,7 +162,7 @@ def measure_python(y, Z, config_file, options, seed, repeats):
 
 DRIVER = r"""function bench_newton_driver__(tree, config_file, input_file, output_file, options, repeats)
 % One Newton iteration of the tree's newton (current layout) on the weights,
-% data and subset permutation of input_file (simplecnn_cli/bench_newton.py).
+% data and subset permutation of input_file (simplecnn_bench/newton.py).
 addpath(fullfile(tree, 'cnn'), fullfile(tree, 'opt'));
 addpath(fileparts(mfilename('fullpath')), '-begin');
 global gpu_use float_type bench_t__
@@ -270,7 +213,7 @@ end
 """
 
 RANDPERM = r"""function p = randperm(n, varargin)
-% The port's randperm draw (simplecnn_cli/bench_newton.py): the same subset.
+% The port's randperm draw (simplecnn_bench/newton.py): the same subset.
 global bench_perm__
 if numel(bench_perm__) ~= n
   error('bench_newton: randperm(%d) asked, the port drew randperm(%d)', n, numel(bench_perm__));
@@ -280,7 +223,7 @@ end
 """
 
 WRAPPER = r"""function varargout = {name}(varargin)
-% Timing wrapper (simplecnn_cli/bench_newton.py) around the tree's {name}.
+% Timing wrapper (simplecnn_bench/newton.py) around the tree's {name}.
 global bench_t__
 t0 = tic;
 [varargout{{1:max(nargout, 1)}}] = bench_orig__{name}(varargin{{:}});
@@ -457,6 +400,57 @@ def print_table(rows, out=None):
                   f"{r['python']['funonly_passes']} line-search passes)", file=out)
 
 
+# --- simplecnn bench's Newton rows ------------------------------------------------------------
+
+def measure_newton(inp, param, model, prob, precision, repeats, record, newton_tree, timeout):
+    """A Gauss-Newton product on a subset, and one Newton iteration here and
+    under Octave (current layout), on the same weights and data."""
+    import importlib.util
+
+    import numpy as np
+
+    if importlib.util.find_spec("simplecnn_py.JTBJv") is None:
+        record("gn", "Gauss-Newton product", None, None, error="simplecnn_py.JTBJv not present")
+        return
+    from simplecnn_py.cells_to_vec import cells_to_vec
+    from simplecnn_py.feedforward import feedforward
+    from simplecnn_py.init_net import init_net
+    from simplecnn_py.Jacobian import Jacobian
+    from simplecnn_py.JTBJv import JTBJv
+    from simplecnn_py.R_JTBJv import R_JTBJv
+
+    nGN = min(prob.l, 64)
+    net = init_net(param, model)
+    net = feedforward(prob.data[:, :nGN], param, model, net)
+    v = cells_to_vec(model.weight, model.bias)
+    v = np.random.default_rng(2).standard_normal(v.shape).astype(v.dtype)
+    med, times = median_time(lambda: R_JTBJv(model, net, v), repeats)
+    record("gn", f"R_JTBJv, Gauss-Newton product by R-operator ({nGN} instances)", med, times)
+    med, times = median_time(lambda: Jacobian(model, net), max(1, repeats // 2))
+    record("gn", f"Jacobian ({nGN} instances)", med, times)
+    net = Jacobian(model, net)
+    med, times = median_time(lambda: JTBJv(model, net, v), repeats)
+    record("gn", f"JTBJv, Gauss-Newton product with stored Jacobian ({nGN} instances)", med, times)
+
+    # one Newton iteration on all n instances (newton_row, as
+    # scripts/bench_newton.py): the GNsize subset is all of them, and Octave is
+    # served the port's permutation, so both sides solve the same system
+    n = prob.l
+    options = options_for(0, precision, f"-GNsize {n} -bsize {n} -C 0.01")
+    row = newton_row(inp.y_all[:n], inp.Z_all[:n], inp.config, options, seed=inp.seed, repeats=repeats,
+                     matlab_dir=newton_tree, timeout=timeout, workdir=inp.workdir)
+    py = row["python"]
+    record("newton", f"Newton iteration, ours ({n} instances, GNsize {py['GNsize']}, R-operator)",
+           py["seconds"], py["times"], cg=py["cg"], f=py["f"], parts=py["parts"], alpha=py["alpha"],
+           funonly_passes=py["funonly_passes"], GNsize=py["GNsize"], options=options, port_path=py["port_path"])
+    oc = row["octave"]
+    if "seconds" not in oc:
+        record("newton_octave", "Newton iteration, Octave", None, None, error=oc["error"])
+        return
+    record("newton_octave", f"Newton iteration, Octave {Path(newton_tree).name} (current layout)", oc["seconds"],
+           oc["times"], cg=oc["cg"], f=oc["f"], rel_err_vs_ours=row["same_work"]["f_rel_err"], parts=oc["parts"])
+
+
 # --- the command line (scripts/bench_newton.py) ---------------------------------------------------
 
 def main(argv=None):
@@ -464,20 +458,20 @@ def main(argv=None):
     import json
     import platform
 
-    from simplecnn_py import fastpaths
+    from simplecnn_py import fast
     from simplecnn_py.errors import InputError
 
     ap = argparse.ArgumentParser(prog="bench_newton.py",
                                  description="One Newton iteration, the Python port against the MATLAB code "
-                                             "under Octave (simplecnn_cli/bench_newton.py).")
+                                             "under Octave (simplecnn_bench/newton.py).")
     ap.add_argument("--instances", type=int, nargs="+", default=[256, 1024])
     ap.add_argument("--jacobian", type=int, nargs="+", default=[1, 0], choices=[0, 1])
     ap.add_argument("--precision", nargs="+", default=["double"], choices=["double", "single"])
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--config", default=None, help=f"default: {DEFAULT_CONFIG.relative_to(REPO)}")
     ap.add_argument("--data", default=None,
-                    help="simpleNN data file (default: ../shared/data/mnist-demo.mat, row-major and "
-                         "normalized, when the config is 28x28x1 with 10 classes; else random images)")
+                    help="simpleNN data file (default for a 28x28x1 10-class config: ../shared/data/mnist-demo.mat, "
+                         "row-major and normalized, else the shipped demo digits; other configs: random images)")
     ap.add_argument("--rowmajor", action="store_true", help="images in --data are stored row-major")
     ap.add_argument("--normalize", action="store_true", help="--data's pixels: Z/255 minus the mean")
     ap.add_argument("--matlab-dir", default=None, help="current-layout tree (default matlab_ref/current/MATLAB)")
@@ -500,7 +494,7 @@ def main(argv=None):
     print_table(rows)
     if a.json:
         meta = {"machine": platform.node(), "cpus": os.cpu_count(), "numpy": np.__version__,
-                "fastpaths": fastpaths.enabled(), "repeats": a.repeats, "seed": a.seed,
+                "fast_paths": fast.enabled(), "repeats": a.repeats, "seed": a.seed,
                 "when": time.strftime("%Y-%m-%d %H:%M:%S")}
         Path(a.json).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     return 0
