@@ -40,6 +40,14 @@ What this module adds to oct2py:
   oct2py's own ``timeout`` is only a backstop: it counts from the last line
   Octave printed (a loop that keeps printing never reaches it), and a call it
   interrupts returns as if it had succeeded.
+* Ctrl-C while Octave runs: oct2py's engine answers the KeyboardInterrupt by
+  interrupting Octave and returns as if the call had ended; :meth:`eval`
+  notices the SIGINT itself, ends the session and raises ``KeyboardInterrupt``
+  (the command exits 130, as anywhere else).
+* Progress: a line ``@@simplecnn-routine NAME`` (printed by the instrumented
+  MATLAB tree on entering a recorded routine) is kept out of the output; the
+  session remembers it (:attr:`OctaveSession.routine`, named in a time-out's
+  message) and passes it to ``progress.routine`` for the live status line.
 * An Octave error in a call: ``OctaveError`` with Octave's message on one
   line and the stack as ``[file, function, line]`` (our ``try``/``catch``
   prints them as marker lines, which are kept out of the output).
@@ -76,6 +84,8 @@ import time
 import uuid
 
 from simplecnn_py.errors import EnvironmentProblem
+
+from . import progress
 
 INSTALL_HINT = "install it with `apt-get install octave` (or run `bash scripts/setup.sh`)"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -128,6 +138,7 @@ class OctaveSession:
         self.oct2py = None                   # the oct2py.Oct2Py instance
         self.output: list[str] = []          # what Octave printed (bounded)
         self.started_in = None               # seconds to start (the oct2py import included)
+        self.routine = None                  # the recorded routine Octave last entered (progress marks)
         self._stdin_asked = None
 
     # -- life cycle -------------------------------------------------------------
@@ -225,24 +236,33 @@ class OctaveSession:
                  f" end\n"
                  f"end\n"
                  f"fprintf('\\n<<DONE{tag}>>\\n');\n")
-        call = _Call(tag, self.output)
+        call = _Call(tag, self.output, self)
         self._stdin_asked = None
+        self.routine = None
         watch = _Watchdog(self.pid, limit)
         failure = None
         try:
-            # oct2py's timeout (per line of output) only as a backstop to the watchdog
-            self.oct2py.eval(block, quiet=True, verbose=False, stream_handler=call.line,
-                             timeout=None if limit is None else limit + GRACE + 30)
+            with _sigint_noted() as sigint:
+                # oct2py's timeout (per line of output) only as a backstop to the watchdog
+                self.oct2py.eval(block, quiet=True, verbose=False, stream_handler=call.line,
+                                 timeout=None if limit is None else limit + GRACE + 30)
         except Exception as e:                   # Oct2PyError, pexpect's EOF/TIMEOUT
             failure = e
         except BaseException:                    # KeyboardInterrupt: oct2py interrupted Octave
             watch.stop()
+            progress.octave_done()
             self.close()
             raise
         watch.stop()
+        progress.octave_done()
+        if sigint.seen and not watch.fired:
+            # Ctrl-C: octave_kernel interrupted Octave and swallowed the KeyboardInterrupt
+            self.close()
+            raise KeyboardInterrupt
         if watch.fired:
             self.close()
-            raise OctaveTimeout(f"Octave did not finish within {limit:g} s (--timeout); it was stopped")
+            where = f" (in {self.routine})" if self.routine else ""
+            raise OctaveTimeout(f"Octave did not finish within {limit:g} s (--timeout){where}; it was stopped")
         if not self.alive():
             rc = self._exit_status()
             self.close()
@@ -285,12 +305,48 @@ class OctaveSession:
             return None
 
 
+class _SigintSeen:
+    seen = False
+
+
+@contextlib.contextmanager
+def _sigint_noted():
+    """Note a SIGINT (Ctrl-C) arriving meanwhile, then let Python's handler
+    raise ``KeyboardInterrupt`` as usual.  Only in the main thread (where
+    signal handlers live); elsewhere nothing is noted."""
+    seen = _SigintSeen()
+    if threading.current_thread() is not threading.main_thread():
+        yield seen
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        if previous == signal.SIG_IGN:
+            return
+        seen.seen = True
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_DFL:
+            raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGINT, handler)
+    except (ValueError, OSError):
+        yield seen
+        return
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class _Call:
     """The lines of one call, sorted out as they arrive (oct2py's stream_handler)."""
 
-    def __init__(self, tag, output):
+    def __init__(self, tag, output, session=None):
         self.err, self.at, self.end = f"<<ERR{tag}>>", f"<<AT{tag}>>", f"<<DONE{tag}>>"
         self.output = output
+        self.session = session
         self.printed: list[str] = []
         self.error = None
         self.where: list[list[str]] = []
@@ -311,6 +367,11 @@ class _Call:
             frame = line[len(self.at):].split("\t")
             if not _is_oct2py_frame(frame):
                 self.where.append(frame)
+        elif line.startswith(progress.ROUTINE_MARK):
+            name = line[len(progress.ROUTINE_MARK):].strip()
+            if self.session is not None:
+                self.session.routine = name
+            progress.routine(name)
         else:
             self.printed.append(line)
             if len(self.output) < MAX_OUTPUT:
