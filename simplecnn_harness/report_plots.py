@@ -39,9 +39,12 @@ def _svg(fig) -> str:
 
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "simplecnn"}):
         buf = io.StringIO()
-        fig.savefig(buf, format="svg", bbox_inches="tight")
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
     text = buf.getvalue()
     text = text[text.index("<svg"):]                  # no XML prolog/doctype inside HTML
+    start, end = text.find("<metadata>"), text.find("</metadata>")
+    if 0 <= start < end:                              # RDF boilerplate: no use inline
+        text = text[:start] + text[end + len("</metadata>"):]
     # scale with the page: the width as a maximum, the height following
     head, rest = text.split(">", 1)
     head = head.replace('<svg ', '<svg style="max-width:100%;height:auto" ', 1)
@@ -194,8 +197,7 @@ def heatmap_svg(hm) -> str:
     shown = np.ma.masked_where(grid <= 0, np.where(np.isfinite(grid), grid, vmax))
     import matplotlib
 
-    cmap = matplotlib.colormaps["magma_r"].copy()
-    cmap.set_bad("white")
+    cmap = matplotlib.colormaps["magma_r"].with_extremes(bad="white")
     vector = rows == 1 or cols == 1
     if vector:
         # a 1-D strip along x with entry numbers, whatever the MATLAB orientation
