@@ -41,7 +41,7 @@ def stderr_is_terminal(stream=None) -> bool:
 
 
 class _Live:
-    """The status line: ``TEXT  [in ROUTINE R s]  T s``."""
+    """The status line (see :meth:`text`)."""
 
     def __init__(self, stream):
         from tqdm import tqdm
@@ -51,22 +51,27 @@ class _Live:
         self.routine_name, self.t_routine = None, None
         self.routines = 0
         self._lock = threading.Lock()
-        self._bar = tqdm(total=None, file=stream, leave=False, dynamic_ncols=True,
+        # tqdm writes through a plain wrapper: handed sys.stderr itself, tqdm 4.67-4.70 drew
+        # nothing on a fresh pty here (seen under `script`), while the wrapper draws
+        self._bar = tqdm(total=None, file=_Stream(stream), leave=False, ncols=_width(stream),
                          bar_format="{desc}", desc="")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._tick, daemon=True)
         self._thread.start()
 
     def text(self) -> str:
+        """``  12 s  [Octave in vTP 3 s, routine 4]  PHASE``: the clock first, so that a
+        narrow terminal cuts the phase's text, not the time."""
         now = time.monotonic()
-        out = self.phase
+        out = f"{now - self.t_phase:5.0f} s  "
         if self.routine_name:
-            out += f"  [Octave in {self.routine_name}, {now - self.t_routine:.0f} s; routine {self.routines}]"
-        return f"{out}  {now - self.t_phase:.0f} s"
+            out += f"[Octave in {self.routine_name} {now - self.t_routine:.0f} s, routine {self.routines}]  "
+        return out + self.phase
 
     def redraw(self):
         with self._lock:
             if self._bar is not None:
+                self._bar.ncols = _width(self.stream)
                 self._bar.set_description_str(self.text(), refresh=True)
 
     def _tick(self):
@@ -104,6 +109,36 @@ class _Live:
             bar, self._bar = self._bar, None
         if bar is not None:
             bar.close()
+
+
+class _Stream:
+    """``stream`` behind a minimal file interface (write, flush, isatty, fileno)."""
+
+    def __init__(self, stream):
+        self._s = stream
+
+    def write(self, text):
+        return self._s.write(text)
+
+    def flush(self):
+        self._s.flush()
+
+    def isatty(self):
+        return True
+
+    def fileno(self):
+        return self._s.fileno()
+
+
+def _width(stream) -> int:
+    """The terminal's columns (80 when it reports none, as a fresh pty does)."""
+    import os
+
+    try:
+        cols = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, ValueError, OSError):
+        cols = 0
+    return cols if cols > 0 else 80
 
 
 @contextlib.contextmanager
@@ -153,5 +188,5 @@ def bar(iterable=None, total=None, desc="", unit="it"):
         return iterable
     from tqdm import tqdm
 
-    return tqdm(iterable, total=total, desc=desc, unit=unit, file=_active.stream, leave=False,
-                dynamic_ncols=True)
+    return tqdm(iterable, total=total, desc=desc, unit=unit, file=_Stream(_active.stream), leave=False,
+                ncols=_width(_active.stream))

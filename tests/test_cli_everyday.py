@@ -203,3 +203,57 @@ def test_ctrl_c_during_octave_exits_130(tmp_path):
     assert out == ""
     assert not (tmp_path / "r.json").exists()
     assert list(work.iterdir()) == []        # the run's temporary folder is gone
+
+
+# --- progress: live on a terminal, plain lines in a log ------------------------------
+
+@needs_octave
+def test_progress_on_a_terminal_and_in_a_log(tmp_path):
+    """stderr a terminal (a pty): a status line whose clock ticks while a MATLAB
+    routine hangs, naming the routine (from its ``@@simplecnn-routine`` line);
+    stderr a file: the phase lines only; --quiet: nothing."""
+    import pty
+    import threading
+
+    tree = tmp_path / "seed"
+    shutil.copytree(REPO / "matlab_ref" / "seed", tree)
+    f = tree / "cnn" / "lossgrad_subset.m"
+    f.write_text(f.read_text().replace("L = param.L;\n", "L = param.L;\ndisp('@@simplecnn-routine "
+                                       "slow_routine'); pause(3.5);\n", 1))
+    args = [sys.executable, "-m", "simplecnn_cli", "compare", "--matlab-dir", str(tree), "--instances", "16"]
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    chunks = []
+
+    def read():
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    out, _ = proc.communicate(timeout=300)
+    reader.join(timeout=10)
+    os.close(master)
+    assert proc.returncode == 0
+    shown = b"".join(chunks).decode(errors="replace")
+    assert "\r" in shown
+    assert "[Octave in slow_routine 1 s, routine 1]" in shown
+    assert "[Octave in slow_routine 3 s, routine 1]" in shown
+    assert "@@simplecnn-routine" not in shown and b"@@simplecnn" not in out
+    assert "PASS" in out.decode()
+
+    log = simplecnn(*args[3:])
+    assert log.returncode == 0
+    assert "\r" not in log.stderr and "slow_routine" not in log.stderr
+    assert [" ".join(ln.split()[:2]) for ln in log.stderr.splitlines()] == [
+        "compare: Python", "compare: Octave,", "compare: comparing"]
+    quiet = simplecnn(*args[3:], "--quiet")
+    assert quiet.returncode == 0 and quiet.stderr == ""

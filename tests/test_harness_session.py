@@ -161,7 +161,8 @@ def test_routine_marks_drive_the_live_status_and_stay_out_of_the_output():
         assert o.routine == "maxpooling"
     text = term.text
     assert "compare: Octave" in text
-    assert "[Octave in vTP, 1 s; routine 1]" in text and "[Octave in vTP, 2 s; routine 1]" in text
+    assert "[Octave in vTP 1 s, routine 1]  compare: Octave" in text
+    assert "[Octave in vTP 2 s, routine 1]  compare: Octave" in text
     assert "maxpooling" in text
 
 
