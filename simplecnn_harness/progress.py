@@ -181,6 +181,14 @@ def octave_done():
         _active.octave_done()
 
 
+def write(text, stream=None):
+    """A line of output above the status line (plain, when none is drawn)."""
+    if _active is not None:
+        _active.write(text)
+    else:
+        print(text, file=sys.stderr if stream is None else stream, flush=True)
+
+
 def bar(iterable=None, total=None, desc="", unit="it"):
     """``tqdm(iterable)`` (count, rate, time left) while a live status is
     drawn, else ``iterable`` itself."""
