@@ -292,7 +292,8 @@ def judge(param, model, prob, net_py, P, M, precision, rtol, mode, dtype) -> Res
                               {k: v.value for k, v in M.items()}, dtype)
     results = []
     used = {}
-    for key in keys:
+    from . import progress             # count, rate, time left on a terminal; else keys as they are
+    for key in progress.bar(keys, total=len(keys), desc="stages compared", unit="stage"):
         layer, direction, stage = key
         r = C.StageResult(layer, direction, stage, kind=C.kind_of(stage))
         m = M.get(key)
