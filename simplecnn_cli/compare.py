@@ -15,7 +15,8 @@ when stderr is a terminal; plain phase lines otherwise; nothing with
 written, is checked before any work starts; the reports are written
 atomically (a temporary file renamed over the target).  Exit 0 when every
 compared stage is within tolerance, 1 on a parity failure, 2 on bad input
-or a broken environment (no Octave, an Octave error, a timeout).
+or a broken environment (no Octave, an Octave error, a timeout), 130 on
+Ctrl-C, 3 on an internal error (``main.py``).
 """
 from __future__ import annotations
 

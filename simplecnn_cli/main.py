@@ -106,8 +106,15 @@ def main(argv=None) -> int:
         print(f"simplecnn: parity failure: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\nsimplecnn: interrupted", file=sys.stderr)
+        # on a terminal, a new line first: the ^C echo or a status line may be on the current one
+        print(("\n" if _isatty(sys.stderr) else "") + "simplecnn: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:                  # `simplecnn compare | head`: the reader left
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 2
     except MemoryError:
         print("simplecnn: error: out of memory (try fewer instances, --bsize, or single precision)",
               file=sys.stderr)
@@ -116,6 +123,13 @@ def main(argv=None) -> int:
         print(f"simplecnn: internal error: {_one_line(e)}; traceback in {_log_traceback(argv)}",
               file=sys.stderr)
         return 3
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def _one_line(e) -> str:

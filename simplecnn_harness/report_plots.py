@@ -48,6 +48,8 @@ def _svg(fig) -> str:
     # scale with the page: the width as a maximum, the height following
     head, rest = text.split(">", 1)
     head = head.replace('<svg ', '<svg style="max-width:100%;height:auto" ', 1)
+    # inside HTML the parser knows xlink:href by itself: no namespace address left in the page
+    head = head.replace(' xmlns:xlink="http://www.w3.org/1999/xlink"', "")
     return head + ">" + rest
 
 

@@ -76,7 +76,6 @@ import io
 import os
 import shlex
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -86,12 +85,13 @@ import uuid
 from simplecnn_py.errors import EnvironmentProblem
 
 from . import progress
+from .session_watch import (GRACE, _kill_group, _pid_alive, _sigint_noted, _StartWatch,  # noqa: F401
+                            _Watchdog)
 
 INSTALL_HINT = "install it with `apt-get install octave` (or run `bash scripts/setup.sh`)"
 HERE = os.path.dirname(os.path.abspath(__file__))
 OCTAVE_HELPERS = os.path.join(HERE, "octave")
 START_LIMIT = 120.0          # seconds for Octave to start
-GRACE = 3.0                  # seconds between the interrupt and the kill on a timeout
 MAX_OUTPUT = 5000            # lines kept in OctaveSession.output
 # stderr lines known to be harmless noise while oct2py starts or checks Octave
 NOISE = ("ignoring const execution_exception", "X11 DISPLAY", "disabling GUI features")
@@ -305,41 +305,6 @@ class OctaveSession:
             return None
 
 
-class _SigintSeen:
-    seen = False
-
-
-@contextlib.contextmanager
-def _sigint_noted():
-    """Note a SIGINT (Ctrl-C) arriving meanwhile, then let Python's handler
-    raise ``KeyboardInterrupt`` as usual.  Only in the main thread (where
-    signal handlers live); elsewhere nothing is noted."""
-    seen = _SigintSeen()
-    if threading.current_thread() is not threading.main_thread():
-        yield seen
-        return
-    previous = signal.getsignal(signal.SIGINT)
-
-    def handler(signum, frame):
-        if previous == signal.SIG_IGN:
-            return
-        seen.seen = True
-        if callable(previous):
-            previous(signum, frame)
-        elif previous == signal.SIG_DFL:
-            raise KeyboardInterrupt
-
-    try:
-        signal.signal(signal.SIGINT, handler)
-    except (ValueError, OSError):
-        yield seen
-        return
-    try:
-        yield seen
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 class _Call:
     """The lines of one call, sorted out as they arrive (oct2py's stream_handler)."""
 
@@ -376,67 +341,6 @@ class _Call:
             self.printed.append(line)
             if len(self.output) < MAX_OUTPUT:
                 self.output.append(line)
-
-
-class _Watchdog:
-    """At the deadline: interrupt Octave; ``GRACE`` seconds later, kill its group."""
-
-    def __init__(self, pid, limit):
-        self.fired = False
-        self._done = threading.Event()
-        if pid is not None and limit is not None:
-            self._pid, self._limit = pid, max(0.0, float(limit))
-            threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self):
-        if self._done.wait(self._limit):
-            return
-        self.fired = True
-        with contextlib.suppress(OSError):
-            os.kill(self._pid, signal.SIGINT)
-        if self._done.wait(GRACE):
-            return
-        _kill_group(self._pid)
-
-    def stop(self):
-        self._done.set()
-
-
-class _StartWatch:
-    """Oct2Py() has no time limit of its own: past ``limit`` seconds, end the
-    Octave processes this Python process started meanwhile (by their ids)."""
-
-    def __init__(self, exe, limit):
-        self.exe, self.limit, self.fired = os.path.realpath(exe), limit, False
-        self._done = threading.Event()
-        self._before = set(_children())
-
-    def __enter__(self):
-        threading.Thread(target=self._run, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self._done.set()
-
-    def _run(self):
-        if self._done.wait(self.limit):
-            return
-        self.fired = True
-        while True:                          # oct2py may try again: until the start gives up
-            self._end_new_children()
-            if self._done.wait(0.5):
-                return
-
-    def _end_new_children(self):
-        for pid in set(_children()) - self._before:
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    args = f.read().decode(errors="replace").split("\0")[:2]   # [interpreter,] program
-            except OSError:
-                continue
-            if any(a and os.path.realpath(shutil.which(a) or a) == self.exe for a in args):
-                for p in _descendants(pid)[::-1] + [pid]:     # a wrapper script's children too
-                    _kill_group(p)
 
 
 _OCT2PY = None
@@ -550,57 +454,6 @@ def _pid(oc):
         return int(oc._engine.repl.child.pid)
     except Exception:
         return None
-
-
-def _pid_alive(pid) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except OSError:
-        return False
-
-
-def _kill_group(pid):
-    """End the process group of the Octave we started (its leader's id)."""
-    for kill in (os.killpg, os.kill):
-        try:
-            kill(pid, signal.SIGKILL)
-            return
-        except (ProcessLookupError, PermissionError):
-            continue
-
-
-def _parents():
-    """{pid: parent pid} of every process (Linux /proc; empty elsewhere)."""
-    out = {}
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return out
-    for name in names:
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat", "rb") as f:
-                    out[int(name)] = int(f.read().decode(errors="replace").rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-    return out
-
-
-def _children():
-    """Ids of this process's children."""
-    me = os.getpid()
-    return [p for p, parent in _parents().items() if parent == me]
-
-
-def _descendants(pid):
-    """Ids of the processes descending from ``pid``, parents before children."""
-    parents, out, todo = _parents(), [], [pid]
-    while todo:
-        kids = [p for p, parent in parents.items() if parent == todo[0]]
-        out += kids
-        todo = todo[1:] + kids
-    return out
 
 
 def _is_oct2py_frame(frame) -> bool:

@@ -93,9 +93,6 @@ def test_reports_are_written_atomically(tmp_path, monkeypatch):
     target = tmp_path / "r.html"
     target.write_text("the old report")
 
-    class Boom(Exception):
-        pass
-
     real_replace = os.replace
 
     def failing_replace(src, dst):
