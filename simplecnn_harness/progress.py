@@ -50,6 +50,7 @@ class _Live:
         self.phase, self.t_phase = "", time.monotonic()
         self.routine_name, self.t_routine = None, None
         self.routines = 0
+        self.paused = 0                   # > 0 while standard error is lent out (see paused())
         self._lock = threading.Lock()
         # tqdm writes through a plain wrapper: handed sys.stderr itself, tqdm 4.67-4.70 drew
         # nothing on a fresh pty here (seen under `script`), while the wrapper draws
@@ -70,7 +71,7 @@ class _Live:
 
     def redraw(self):
         with self._lock:
-            if self._bar is not None:
+            if self._bar is not None and not self.paused:
                 self._bar.ncols = _width(self.stream)
                 self._bar.set_description_str(self.text(), refresh=True)
 
@@ -187,6 +188,25 @@ def write(text, stream=None):
         _active.write(text)
     else:
         print(text, file=sys.stderr if stream is None else stream, flush=True)
+
+
+@contextlib.contextmanager
+def paused():
+    """No redraw meanwhile: the session sends fd 2 to a file while Octave
+    starts, and the status line must not land there (nor in a message
+    made from it)."""
+    live_now = _active
+    if live_now is None:
+        yield
+        return
+    with live_now._lock:
+        live_now.paused += 1
+    try:
+        yield
+    finally:
+        with live_now._lock:
+            live_now.paused -= 1
+        live_now.redraw()
 
 
 def bar(iterable=None, total=None, desc="", unit="it"):

@@ -149,7 +149,7 @@ class OctaveSession:
             raise EnvironmentProblem(f"cannot start GNU Octave ({self.executable}): no such program; "
                                      f"{INSTALL_HINT}")
         captured, failure, oc = [], None, None
-        with _StartWatch(exe, START_LIMIT) as watch, _stderr_to(captured), _term_kept():
+        with _StartWatch(exe, START_LIMIT) as watch, progress.paused(), _stderr_to(captured), _term_kept():
             try:
                 oc = _new_oct2py(exe)
             except EnvironmentProblem:           # the oct2py package is missing

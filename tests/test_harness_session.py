@@ -187,3 +187,19 @@ def test_no_live_output_when_stderr_is_not_a_terminal(capsys):
     assert log.getvalue() == "compare: phase one\n"
     with progress.live(quiet=True, stream=_FakeTerminal()) as say:
         assert say is None and not progress.active()
+
+
+def test_status_line_paused_while_stderr_is_lent_out():
+    """While Octave starts, fd 2 goes to a file (its noise is captured there):
+    the status line must not be drawn into it."""
+    from simplecnn_harness import progress
+
+    term = _FakeTerminal()
+    with progress.live(stream=term) as say:
+        say("compare: Octave")
+        time.sleep(0.7)
+        with progress.paused():
+            before = len(term.parts)
+            time.sleep(1.3)
+            assert len(term.parts) == before
+    assert len(term.parts) > before
