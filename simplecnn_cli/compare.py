@@ -115,4 +115,5 @@ def _check_writable(opt, path):
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".simplecnn-check-", suffix=".tmp"):
             pass
     except OSError as e:
-        raise InputError(opt, f"cannot write {path}: folder {folder}: {e.strerror or e}") from None
+        raise InputError(opt, f"cannot write {path}: folder {folder} takes no new file "
+                              f"({e.strerror or e})") from None

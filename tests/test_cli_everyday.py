@@ -70,7 +70,8 @@ def test_compare_report_into_unwritable_folder_refused_before_the_run(opt, tmp_p
     proc = simplecnn("compare", "--matlab-dir", tmp_path / "no-such-tree", opt, target)
     assert proc.returncode == 2
     line = one_line(proc)
-    assert line.startswith(f"simplecnn: error: {opt}: cannot write {target}: folder {folder}: "), line
+    assert line.startswith(f"simplecnn: error: {opt}: cannot write {target}: folder {folder} takes no new "
+                           "file ("), line
     assert proc.stdout == ""
     assert not target.exists()
 
