@@ -89,10 +89,11 @@ class _Live:
         self.redraw()
 
     def routine(self, name):
+        """Noted only; the next tick draws it (a routine entered thousands of
+        times costs no terminal output each time)."""
         with self._lock:
             self.routine_name, self.t_routine = name, time.monotonic()
             self.routines += 1
-        self.redraw()
 
     def octave_done(self):
         with self._lock:
