@@ -283,9 +283,13 @@ def html_report(result) -> str:
         block = ("" if hm["block"] == [1, 1] else
                  f"each cell is the largest difference of a {hm['block'][0]} x {hm['block'][1]} block, ")
         hm_head = f"Where {which} differs: layer {hm['layer']}, {hm['direction']}, {hm['stage']}"
+        st = next((s for s in result.stages if (s.layer, s.direction, s.stage) ==
+                   (hm["layer"], hm["direction"], hm["stage"])), None)
+        err = (f"{st.n_diff} of {st.numel} indices differ" if st is not None and st.kind == "index"
+               else f"rel_err {_fmt(hm.get('rel_err'))}")
         hm_html = (f'<p class="small">{_esc(hm["stage"])} is {shape} in MATLAB (rows x columns'
                    f'{"" if hm.get("vector") else "; convolutional stages: channels x positions and instances"}),'
-                   f' rel_err {_esc(_fmt(hm.get("rel_err")))}; {_esc(block)}relative to the stage\'s largest '
+                   f' {_esc(err)}; {_esc(block)}relative to the stage\'s largest '
                    f'MATLAB magnitude ({hm["scale"]:.3g}); white cells are equal.</p>' + hm_svg)
     else:
         hm_head = "Differences"

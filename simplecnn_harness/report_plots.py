@@ -147,11 +147,15 @@ def error_plot_svg(result) -> str:
                   if (s.layer, s.direction, s.stage) == (fd.get("layer"), fd.get("direction"), fd.get("stage"))),
                  None)
         if k is not None:
+            # the line through the plot, its name above the frame (never over a point)
             ax.axvline(k, color=FAIL_COLOR, lw=2, alpha=0.8, zorder=2)
-            ax.annotate(f"first divergence:\nlayer {fd['layer']}, {fd['direction']}, {fd['stage']}",
-                        xy=(k, top_y), xytext=(8 if k < 0.7 * n else -8, -4), textcoords="offset points",
-                        ha="left" if k < 0.7 * n else "right", va="top", fontsize=9, color=FAIL_COLOR,
-                        fontweight="bold",
+            left = k < 0.6 * n
+            ax.annotate(f"first divergence: layer {fd['layer']}, {fd['direction']}, {fd['stage']}",
+                        xy=(k, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 22),
+                        textcoords="offset points", ha="left" if left else "right", va="bottom",
+                        fontsize=9.5, color=FAIL_COLOR, fontweight="bold",
+                        arrowprops=dict(arrowstyle="-|>", color=FAIL_COLOR, lw=1.2,
+                                        shrinkA=0, shrinkB=0, relpos=(0, 0) if left else (1, 0)),
                         bbox=dict(boxstyle="round,pad=0.25", fc="white", ec=FAIL_COLOR, lw=0.8))
 
     ax.set_xticks(range(n))
@@ -177,9 +181,9 @@ def error_plot_svg(result) -> str:
         Line2D([], [], marker="D", ls="none", color="#57606a", label="index map"),
         Line2D([], [], marker="x", ls="none", color=SKIP_COLOR, label="not compared"),
     ]
-    fig.legend(handles=handles, loc="lower center", ncol=7, fontsize=8, frameon=False,
-               bbox_to_anchor=(0.5, 1.02), handletextpad=0.3, columnspacing=1.0)
     fig.tight_layout()
+    fig.legend(handles=handles, loc="upper center", ncol=7, fontsize=8, frameon=False,
+               bbox_to_anchor=(0.5, 0.0), handletextpad=0.3, columnspacing=1.0)
     return _svg(fig)
 
 
