@@ -155,7 +155,7 @@ def test_routine_marks_drive_the_live_status_and_stay_out_of_the_output():
         say("compare: Octave")
         start = len(o.output)
         out = o.eval("disp('before'); disp('@@simplecnn-routine vTP'); pause(2.2); "
-                     "disp('@@simplecnn-routine maxpooling'); disp('after')")
+                     "disp('@@simplecnn-routine maxpooling'); pause(0.9); disp('after')")
         assert out == ["before", "after"]
         assert [x for x in o.output[start:] if x] == ["before", "after"]
         assert o.routine == "maxpooling"
