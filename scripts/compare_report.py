@@ -31,7 +31,10 @@ detailed report), with a row per configuration:
 ``--data`` (one simpleNN data file for every configuration) must suit each
 configuration's image size; without it compare generates seeded images per
 configuration.  Exit status: 2 if any configuration gave an ERROR, else 1 if
-any FAILed, else 0.
+any FAILed, else 0.  Bad arguments and an output folder that takes no new
+file are refused before any configuration runs; the summaries are written
+whole or not at all.  On a terminal, stderr shows a bar over the
+configurations (count, rate, time left) and the running one's elapsed time.
 """
 from __future__ import annotations
 
@@ -256,28 +259,75 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    configs = find_configs(args.configs)
-    out = Path(args.out)
+def _check_folder(out):
+    """The output folder exists (made if need be) and takes new files: checked
+    before any configuration runs."""
+    import tempfile
+
     try:
         out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".compare_report-check-"):
+            pass
     except OSError as e:
-        _fail(f"{out}: cannot create the folder: {e.strerror or e}")
+        _fail(f"{out}: cannot write into this folder: {e.strerror or e}")
+
+
+def _write(path, text):
+    """Whole or not at all: a temporary file renamed over ``path``."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        _fail(f"{path}: cannot write: {e.strerror or e}")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.seed is not None and args.seed < 0:
+        _fail(f"--seed: must be >= 0, not {args.seed}")
+    if args.instances is not None and args.instances < 1:
+        _fail(f"--instances: must be a positive number, not {args.instances}")
+    configs = find_configs(args.configs)
+    out = Path(args.out)
+    _check_folder(out)
     rows = []
-    for config, name in zip(configs, _names(configs)):
-        row = run_one(config, name, args, out)
-        rows.append(row)
-        print(f"{row['result']:5s} {config} ({row['seconds']:.1f} s)"
-              + (f": {row['message']}" if row["message"] else ""), file=sys.stderr, flush=True)
-    (out / "summary.md").write_text(markdown_summary(rows, args))
-    (out / "summary.html").write_text(html_summary(rows, args))
-    (out / "summary.json").write_text(json.dumps(rows, indent=1, default=str) + "\n")
+    try:
+        from simplecnn_harness import progress
+    except ImportError:                      # run outside the package's environment
+        progress = None
+    live = progress.live() if progress else _no_progress()
+    with live as say:
+        jobs = list(zip(configs, _names(configs)))
+        for config, name in (progress.bar(jobs, total=len(jobs), desc="configurations", unit="config")
+                             if progress and progress.active() else jobs):
+            if say and progress.active():
+                say(f"compare_report: {config}")
+            row = run_one(config, name, args, out)
+            rows.append(row)
+            line = (f"{row['result']:5s} {config} ({row['seconds']:.1f} s)"
+                    + (f": {row['message']}" if row["message"] else ""))
+            if progress:
+                progress.write(line)
+            else:
+                print(line, file=sys.stderr, flush=True)
+    _write(out / "summary.md", markdown_summary(rows, args))
+    _write(out / "summary.html", html_summary(rows, args))
+    _write(out / "summary.json", json.dumps(rows, indent=1, default=str) + "\n")
     print(markdown_summary(rows, args), end="")
     print(f"compare_report: wrote {out / 'summary.md'} and {out / 'summary.html'}", file=sys.stderr)
     if any(r["result"] == "ERROR" for r in rows):
         return 2
     return 1 if any(r["result"] == "FAIL" for r in rows) else 0
+
+
+class _no_progress:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
 
 
 if __name__ == "__main__":

@@ -1,13 +1,26 @@
 #!/usr/bin/env bash
 # Set up simplecnn_py on a fresh Debian machine: GNU Octave with OpenBLAS
 # (Debian's packages) and the Python package in ./.venv.
+# With --test: also Debian's chromium, which the tests use to load the HTML
+# reports in a real (headless) browser (they skip, saying so, without it).
 # Idempotent: packages already present are not installed again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+with_browser=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) with_browser=1 ;;
+    *) echo "setup: unknown option $arg (use --test to install the test tools too)" >&2; exit 2 ;;
+  esac
+done
+
 need=()
 command -v octave-cli >/dev/null 2>&1 || need+=(octave)
 dpkg -s libopenblas0-pthread >/dev/null 2>&1 || need+=(libopenblas0-pthread)
+if [ "$with_browser" = 1 ]; then
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"

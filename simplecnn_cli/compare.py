@@ -8,9 +8,15 @@ stage by stage, forward and backward.
 
 Without arguments: the embedded MATLAB reference (``matlab_ref/seed``), the
 bundled 4-layer MNIST-shaped demo config and 64 seeded random images.
-The table goes to stdout, progress lines to stderr.  Exit 0 when every
+The table goes to stdout, progress to stderr (a live status line with the
+elapsed time and, during Octave's phase, the MATLAB routine it is in, only
+when stderr is a terminal; plain phase lines otherwise; nothing with
+``--quiet``).  Every argument, and that the --json/--html files can be
+written, is checked before any work starts; the reports are written
+atomically (a temporary file renamed over the target).  Exit 0 when every
 compared stage is within tolerance, 1 on a parity failure, 2 on bad input
-or a broken environment (no Octave, an Octave error, a timeout).
+or a broken environment (no Octave, an Octave error, a timeout), 130 on
+Ctrl-C, 3 on an internal error (``main.py``).
 """
 from __future__ import annotations
 
@@ -43,41 +49,58 @@ def add_parser(sub):
     p.add_argument("--seed", type=int, default=0, help="seed of the He init and of generated data (default 0)")
     p.add_argument("--timeout", type=float, default=600.0, metavar="SEC",
                    help="stop Octave after SEC seconds (default 600)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return p
 
 
 def run(args) -> int:
-    from simplecnn_harness.pipeline import Options, run_compare
-    from simplecnn_harness.report import terminal_table, write_html, write_json
+    from simplecnn_harness import progress as live_progress
     from simplecnn_py.errors import InputError
 
+    # every argument is checked before any work starts
+    if args.seed is not None and args.seed < 0:
+        raise InputError("--seed", f"must be >= 0, not {args.seed}")
     if args.timeout is not None and args.timeout <= 0:
         raise InputError("--timeout", f"must be a positive number of seconds, not {args.timeout:g}")
     if args.rtol is not None and not args.rtol > 0:
         raise InputError("--rtol", f"must be a positive tolerance, not {args.rtol:g}")
+    if args.instances is not None and args.instances < 1:
+        raise InputError("--instances", f"must be a positive number, not {args.instances}")
     for opt, path in (("--json", args.json), ("--html", args.html)):
         if path:
             _check_writable(opt, path)
-    progress = None if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
-    opts = Options(matlab_dir=args.matlab_dir, config=args.config, data=args.data, weights=args.weights,
-                   instances=args.instances, precision=args.precision, mode=args.mode, rtol=args.rtol,
-                   seed=args.seed, timeout=args.timeout, progress=progress)
-    result = run_compare(opts)
+    if args.json and args.html and _same_file(args.json, args.html):
+        raise InputError("--html", f"{args.html} is also the --json file; name two different files")
+
+    from simplecnn_harness.pipeline import Options, run_compare
+    from simplecnn_harness.report import terminal_table, write_html, write_json
+
+    with live_progress.live(quiet=args.quiet) as progress:
+        opts = Options(matlab_dir=args.matlab_dir, config=args.config, data=args.data, weights=args.weights,
+                       instances=args.instances, precision=args.precision, mode=args.mode, rtol=args.rtol,
+                       seed=args.seed, timeout=args.timeout, progress=progress)
+        result = run_compare(opts)
     print(terminal_table(result))
-    if args.json:
-        write_json(result, args.json)
-        if progress:
-            progress(f"compare: wrote {args.json}")
-    if args.html:
-        write_html(result, args.html)
-        if progress:
-            progress(f"compare: wrote {args.html}")
+    sys.stdout.flush()
+    for path, write in ((args.json, write_json), (args.html, write_html)):
+        if path:
+            write(result, path)
+            if not args.quiet:
+                print(f"compare: wrote {path}", file=sys.stderr)
     return 0 if result.ok else 1
 
 
-def _check_writable(opt, path):
+def _same_file(a, b):
     import os
+
+    return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _check_writable(opt, path):
+    """The report can be written: the folder exists and takes a new file (one
+    is made and removed), and an existing file there may be replaced."""
+    import os
+    import tempfile
 
     from simplecnn_py.errors import InputError
 
@@ -86,3 +109,11 @@ def _check_writable(opt, path):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise InputError(opt, f"cannot write {path}: folder {folder} does not exist")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise InputError(opt, f"cannot write {path}: the file is read-only")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".simplecnn-check-", suffix=".tmp"):
+            pass
+    except OSError as e:
+        raise InputError(opt, f"cannot write {path}: folder {folder} takes no new file "
+                              f"({e.strerror or e})") from None

@@ -2,7 +2,9 @@
 
 Each sub-command is a module of this package with ``add_parser(sub)`` and
 ``run(args) -> int``.  Errors become one line and an exit code:
-bad input or a broken environment exit 2, a parity failure exits 1.
+bad input or a broken environment exit 2, a parity failure exits 1,
+Ctrl-C exits 130 (Octave's phase included), and anything unexpected exits 3
+with one line naming a log file that holds the traceback.
 """
 from __future__ import annotations
 
@@ -89,12 +91,12 @@ def build_parser(only=None):
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(only=argv[0] if argv else None)
-    args = parser.parse_args(argv)
-    if not getattr(args, "command", None):
-        parser.print_help()
-        return 2
     try:
+        parser = build_parser(only=argv[0] if argv else None)
+        args = parser.parse_args(argv)
+        if not getattr(args, "command", None):
+            parser.print_help()
+            return 2
         return int(_load(args.command).run(args) or 0)
     except InputError as e:
         print(f"simplecnn: error: {e.where}: {e.what}", file=sys.stderr)
@@ -106,8 +108,65 @@ def main(argv=None) -> int:
         print(f"simplecnn: parity failure: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("simplecnn: interrupted", file=sys.stderr)
+        # on a terminal, a new line first: the ^C echo or a status line may be on the current one
+        print(("\n" if _isatty(sys.stderr) else "") + "simplecnn: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:                  # `simplecnn compare | head`: the reader left
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 2
+    except MemoryError:
+        print("simplecnn: error: out of memory (try fewer instances, --bsize, or single precision)",
+              file=sys.stderr)
+        return 2
+    except Exception as e:                   # a defect of ours: one line, the traceback in a log
+        print(f"simplecnn: internal error: {_one_line(e)}; traceback in {_log_traceback(argv)}",
+              file=sys.stderr)
+        return 3
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _one_line(e) -> str:
+    text = " ".join(str(e).split())
+    text = f"{type(e).__name__}: {text}" if text else type(e).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _log_traceback(argv) -> str:
+    """Write the current exception's traceback to a new log file; its path.
+
+    The file goes to ``$XDG_STATE_HOME/simplecnn/`` when that variable names a
+    folder we can write, else to the system's temporary folder
+    (``simplecnn-XXXXXXXX.log``)."""
+    import tempfile
+    import time
+    import traceback
+
+    text = (f"simplecnn {' '.join(argv)}\n{time.strftime('%Y-%m-%d %H:%M:%S %z')}; Python {sys.version.split()[0]}"
+            f"; cwd {os.getcwd()}\n\n{traceback.format_exc()}")
+    folders = []
+    if os.environ.get("XDG_STATE_HOME"):
+        folders.append(os.path.join(os.environ["XDG_STATE_HOME"], "simplecnn"))
+    folders.append(None)                     # tempfile's own choice
+    for folder in folders:
+        try:
+            if folder:
+                os.makedirs(folder, exist_ok=True)
+            fd, path = tempfile.mkstemp(prefix="simplecnn-", suffix=".log", dir=folder)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            return path
+        except OSError:
+            continue
+    return "(no writable folder for the log)"
 
 
 def cli():

@@ -303,7 +303,8 @@ def judge(param, model, prob, net_py, P, M, precision, rtol, mode, dtype) -> Res
                               {k: v.value for k, v in M.items()}, dtype)
     results = []
     used = {}
-    for key in keys:
+    from . import progress             # count, rate, time left on a terminal; else keys as they are
+    for key in progress.bar(keys, total=len(keys), desc="stages compared", unit="stage"):
         layer, direction, stage = key
         r = C.StageResult(layer, direction, stage, kind=C.kind_of(stage))
         m = M.get(key)
@@ -414,15 +415,18 @@ def judge(param, model, prob, net_py, P, M, precision, rtol, mode, dtype) -> Res
 
 
 def _worst_heatmap(results, used, M, precision):
-    """Heatmap data of the stage with the largest error relative to the tolerance."""
+    """Heatmap data of the first divergent stage (where the sides start to
+    differ), else of the stage with the largest error."""
     from .report import heatmap_grid
 
+    first = next((r for r in results if r.compared and not r.ok and not r.explained and r.key() in used
+                  and np.size(used[r.key()]) == np.size(M[r.key()].value)), None)
     cands = [r for r in results if r.compared and r.kind == "array" and r.rel_err is not None
              and r.key() in used]
-    if not cands:
+    if first is None and not cands:
         return None
     rank = lambda r: (r.rel_err if np.isfinite(r.rel_err) else 1e300, r.max_abs_err or 0.0)  # noqa: E731
-    w = max(cands, key=rank)
+    w = first if first is not None else max(cands, key=rank)
     hm = heatmap_grid(used[w.key()], M[w.key()].value, precision)
     if hm is None:
         return None

@@ -40,6 +40,14 @@ What this module adds to oct2py:
   oct2py's own ``timeout`` is only a backstop: it counts from the last line
   Octave printed (a loop that keeps printing never reaches it), and a call it
   interrupts returns as if it had succeeded.
+* Ctrl-C while Octave runs: oct2py's engine answers the KeyboardInterrupt by
+  interrupting Octave and returns as if the call had ended; :meth:`eval`
+  notices the SIGINT itself, ends the session and raises ``KeyboardInterrupt``
+  (the command exits 130, as anywhere else).
+* Progress: a line ``@@simplecnn-routine NAME`` (printed by the instrumented
+  MATLAB tree on entering a recorded routine) is kept out of the output; the
+  session remembers it (:attr:`OctaveSession.routine`, named in a time-out's
+  message) and passes it to ``progress.routine`` for the live status line.
 * An Octave error in a call: ``OctaveError`` with Octave's message on one
   line and the stack as ``[file, function, line]`` (our ``try``/``catch``
   prints them as marker lines, which are kept out of the output).
@@ -68,7 +76,6 @@ import io
 import os
 import shlex
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -77,11 +84,14 @@ import uuid
 
 from simplecnn_py.errors import EnvironmentProblem
 
+from . import progress
+from .session_watch import (GRACE, _kill_group, _pid_alive, _sigint_noted, _StartWatch,  # noqa: F401
+                            _Watchdog)
+
 INSTALL_HINT = "install it with `apt-get install octave` (or run `bash scripts/setup.sh`)"
 HERE = os.path.dirname(os.path.abspath(__file__))
 OCTAVE_HELPERS = os.path.join(HERE, "octave")
 START_LIMIT = 120.0          # seconds for Octave to start
-GRACE = 3.0                  # seconds between the interrupt and the kill on a timeout
 MAX_OUTPUT = 5000            # lines kept in OctaveSession.output
 # stderr lines known to be harmless noise while oct2py starts or checks Octave
 NOISE = ("ignoring const execution_exception", "X11 DISPLAY", "disabling GUI features")
@@ -128,6 +138,7 @@ class OctaveSession:
         self.oct2py = None                   # the oct2py.Oct2Py instance
         self.output: list[str] = []          # what Octave printed (bounded)
         self.started_in = None               # seconds to start (the oct2py import included)
+        self.routine = None                  # the recorded routine Octave last entered (progress marks)
         self._stdin_asked = None
 
     # -- life cycle -------------------------------------------------------------
@@ -138,7 +149,7 @@ class OctaveSession:
             raise EnvironmentProblem(f"cannot start GNU Octave ({self.executable}): no such program; "
                                      f"{INSTALL_HINT}")
         captured, failure, oc = [], None, None
-        with _StartWatch(exe, START_LIMIT) as watch, _stderr_to(captured), _term_kept():
+        with _StartWatch(exe, START_LIMIT) as watch, progress.paused(), _stderr_to(captured), _term_kept():
             try:
                 oc = _new_oct2py(exe)
             except EnvironmentProblem:           # the oct2py package is missing
@@ -225,24 +236,33 @@ class OctaveSession:
                  f" end\n"
                  f"end\n"
                  f"fprintf('\\n<<DONE{tag}>>\\n');\n")
-        call = _Call(tag, self.output)
+        call = _Call(tag, self.output, self)
         self._stdin_asked = None
+        self.routine = None
         watch = _Watchdog(self.pid, limit)
         failure = None
         try:
-            # oct2py's timeout (per line of output) only as a backstop to the watchdog
-            self.oct2py.eval(block, quiet=True, verbose=False, stream_handler=call.line,
-                             timeout=None if limit is None else limit + GRACE + 30)
+            with _sigint_noted() as sigint:
+                # oct2py's timeout (per line of output) only as a backstop to the watchdog
+                self.oct2py.eval(block, quiet=True, verbose=False, stream_handler=call.line,
+                                 timeout=None if limit is None else limit + GRACE + 30)
         except Exception as e:                   # Oct2PyError, pexpect's EOF/TIMEOUT
             failure = e
         except BaseException:                    # KeyboardInterrupt: oct2py interrupted Octave
             watch.stop()
+            progress.octave_done()
             self.close()
             raise
         watch.stop()
+        progress.octave_done()
+        if sigint.seen and not watch.fired:
+            # Ctrl-C: octave_kernel interrupted Octave and swallowed the KeyboardInterrupt
+            self.close()
+            raise KeyboardInterrupt
         if watch.fired:
             self.close()
-            raise OctaveTimeout(f"Octave did not finish within {limit:g} s (--timeout); it was stopped")
+            where = f" (in {self.routine})" if self.routine else ""
+            raise OctaveTimeout(f"Octave did not finish within {limit:g} s (--timeout){where}; it was stopped")
         if not self.alive():
             rc = self._exit_status()
             self.close()
@@ -288,9 +308,10 @@ class OctaveSession:
 class _Call:
     """The lines of one call, sorted out as they arrive (oct2py's stream_handler)."""
 
-    def __init__(self, tag, output):
+    def __init__(self, tag, output, session=None):
         self.err, self.at, self.end = f"<<ERR{tag}>>", f"<<AT{tag}>>", f"<<DONE{tag}>>"
         self.output = output
+        self.session = session
         self.printed: list[str] = []
         self.error = None
         self.where: list[list[str]] = []
@@ -311,71 +332,15 @@ class _Call:
             frame = line[len(self.at):].split("\t")
             if not _is_oct2py_frame(frame):
                 self.where.append(frame)
+        elif line.startswith(progress.ROUTINE_MARK):
+            name = line[len(progress.ROUTINE_MARK):].strip()
+            if self.session is not None:
+                self.session.routine = name
+            progress.routine(name)
         else:
             self.printed.append(line)
             if len(self.output) < MAX_OUTPUT:
                 self.output.append(line)
-
-
-class _Watchdog:
-    """At the deadline: interrupt Octave; ``GRACE`` seconds later, kill its group."""
-
-    def __init__(self, pid, limit):
-        self.fired = False
-        self._done = threading.Event()
-        if pid is not None and limit is not None:
-            self._pid, self._limit = pid, max(0.0, float(limit))
-            threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self):
-        if self._done.wait(self._limit):
-            return
-        self.fired = True
-        with contextlib.suppress(OSError):
-            os.kill(self._pid, signal.SIGINT)
-        if self._done.wait(GRACE):
-            return
-        _kill_group(self._pid)
-
-    def stop(self):
-        self._done.set()
-
-
-class _StartWatch:
-    """Oct2Py() has no time limit of its own: past ``limit`` seconds, end the
-    Octave processes this Python process started meanwhile (by their ids)."""
-
-    def __init__(self, exe, limit):
-        self.exe, self.limit, self.fired = os.path.realpath(exe), limit, False
-        self._done = threading.Event()
-        self._before = set(_children())
-
-    def __enter__(self):
-        threading.Thread(target=self._run, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self._done.set()
-
-    def _run(self):
-        if self._done.wait(self.limit):
-            return
-        self.fired = True
-        while True:                          # oct2py may try again: until the start gives up
-            self._end_new_children()
-            if self._done.wait(0.5):
-                return
-
-    def _end_new_children(self):
-        for pid in set(_children()) - self._before:
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    args = f.read().decode(errors="replace").split("\0")[:2]   # [interpreter,] program
-            except OSError:
-                continue
-            if any(a and os.path.realpath(shutil.which(a) or a) == self.exe for a in args):
-                for p in _descendants(pid)[::-1] + [pid]:     # a wrapper script's children too
-                    _kill_group(p)
 
 
 _OCT2PY = None
@@ -489,57 +454,6 @@ def _pid(oc):
         return int(oc._engine.repl.child.pid)
     except Exception:
         return None
-
-
-def _pid_alive(pid) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except OSError:
-        return False
-
-
-def _kill_group(pid):
-    """End the process group of the Octave we started (its leader's id)."""
-    for kill in (os.killpg, os.kill):
-        try:
-            kill(pid, signal.SIGKILL)
-            return
-        except (ProcessLookupError, PermissionError):
-            continue
-
-
-def _parents():
-    """{pid: parent pid} of every process (Linux /proc; empty elsewhere)."""
-    out = {}
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return out
-    for name in names:
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat", "rb") as f:
-                    out[int(name)] = int(f.read().decode(errors="replace").rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-    return out
-
-
-def _children():
-    """Ids of this process's children."""
-    me = os.getpid()
-    return [p for p, parent in _parents().items() if parent == me]
-
-
-def _descendants(pid):
-    """Ids of the processes descending from ``pid``, parents before children."""
-    parents, out, todo = _parents(), [], [pid]
-    while todo:
-        kids = [p for p, parent in parents.items() if parent == todo[0]]
-        out += kids
-        todo = todo[1:] + kids
-    return out
 
 
 def _is_oct2py_frame(frame) -> bool:

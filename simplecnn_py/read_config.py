@@ -35,8 +35,13 @@ names the layer.
 
 Keys the port does not know are kept (a number as int/float, a vector as a
 ``cell``) and reported with a ``ConfigWarning`` (``warnings.warn``), so a
-config carrying extra settings still loads but a typo is visible.  A key
-assigned twice keeps the last value, as ``eval`` would, with a warning.
+config carrying extra settings still loads but a typo is visible.
+
+A key assigned twice is refused (``InputError`` naming the file, the key and
+both lines).  The MATLAB original ``eval``s line after line, so there the
+last assignment silently wins; a second ``wd_filter`` is far more often a
+pasted-over edit than an intent, and taking either value quietly would make
+a later size check blame another key.  No upstream config repeats a key.
 """
 from __future__ import annotations
 
@@ -144,8 +149,8 @@ def _parse(where, text):
             name, rhs = m.group(1), m.group(2).strip()
             value = _parse_value(where, n, name, rhs)
             if name in values:
-                warnings.warn(f"{where}: line {n}: {name} assigned again (line {lines[name]}); "
-                              "the last value is used", ConfigWarning, stacklevel=4)
+                raise InputError(where, f"line {n}: key {name} is assigned again (first at line {lines[name]}); "
+                                        "a config names each key once")
             values[name], lines[name] = value, n
     return values, lines
 

@@ -131,6 +131,21 @@ def test_missing_config_is_refused_with_one_line(tmp_path):
     assert proc.returncode == 2 and "no *.config files" in proc.stderr
 
 
+def test_bad_arguments_and_unwritable_out_refused_before_any_run(tmp_path):
+    """One line, exit 2, and no configuration run (none would name it)."""
+    proc = run_script(CONFIGS[0], "--seed", -1, "--out", tmp_path / "r")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["compare_report: error: --seed: must be >= 0, not -1"]
+    assert not (tmp_path / "r").exists()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    proc = run_script(CONFIGS[0], "--out", blocker / "r")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"compare_report: error: {blocker / 'r'}: cannot write "
+                                                   "into this folder: ")
+
+
 # --- the summary logic, on fabricated compare results ----------------------------
 
 def stage(layer, direction, name, rel_err, kind="array", compared=True):

@@ -169,10 +169,36 @@ def test_unknown_key_kept_with_warning(tmp_path):
     assert param.bsize == 128 and param.lr == cell([0.5, 0.25])
 
 
-def test_repeated_key_last_wins_with_warning(tmp_path):
-    with pytest.warns(ConfigWarning, match="assigned again"):
-        param = read_config(write(tmp_path, GOOD + "wd_input = 28; % again\n"))
-    assert param.wd_input == 28
+def test_repeated_key_is_refused_naming_both_lines(tmp_path):
+    """The original's eval would let the last one win; we refuse, one line naming the key and both lines."""
+    path = write(tmp_path, GOOD + "wd_input = 28; % again\n")
+    with pytest.raises(InputError) as e:
+        read_config(path)
+    assert e.value.where == str(path)
+    assert e.value.what == ("line 12: key wd_input is assigned again (first at line 5); "
+                            "a config names each key once")
+    assert "\n" not in str(e.value)
+
+
+def test_repeated_key_on_one_line_and_in_a_continuation(tmp_path):
+    with pytest.raises(InputError, match=r"line 12: key lr is assigned again \(first at line 12\)"):
+        read_config(write(tmp_path, GOOD + "lr = 3; lr = 2;\n"))
+    with pytest.raises(InputError, match=r"line 12: key L is assigned again \(first at line 2\)"):
+        read_config(write(tmp_path, GOOD + "L = ...\n 4;\n"))
+
+
+def test_cli_repeated_key_exit_2_one_line(tmp_path):
+    """simplecnn gradient on such a config: exit 2, one line naming file, key, lines; no traceback."""
+    import subprocess
+    import sys
+
+    cfg = write(tmp_path, GOOD.replace("LC = 3;", "LC = 3;\nLC = 2;"))
+    proc = subprocess.run([sys.executable, "-m", "simplecnn_cli", "gradient", "--config", str(cfg),
+                           "--data", "nothing.mat", "--out", str(tmp_path / "o.mat")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"simplecnn: error: {cfg}: line 4: key LC is assigned again (first at line 3); a config names each key once"]
 
 
 def test_good_config_gives_no_warning(tmp_path):

@@ -99,3 +99,107 @@ def test_output_arrives_while_octave_runs():
             ["iter 1", "iter 2", "iter 3"]
         # some line was visible before the call returned
         assert any(0 < k < 3 for k in seen)
+
+
+def test_ctrl_c_during_octave_is_a_keyboard_interrupt():
+    """octave_kernel swallows the KeyboardInterrupt of a Ctrl-C while Octave
+    runs (it interrupts Octave and returns): the session must still raise
+    KeyboardInterrupt (the command exits 130, not 2) and leave no Octave."""
+    import signal
+
+    for code in ("pause(30)", "x = 0; for k = 1:1e10, x = x + k; end"):
+        with OctaveSession(timeout=60) as o:
+            pid = o.pid
+            timer = threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+            timer.start()
+            t0 = time.perf_counter()
+            with pytest.raises(KeyboardInterrupt):
+                o.eval(code)
+            assert time.perf_counter() - t0 < 20
+            deadline = time.time() + 10
+            while not _gone(pid) and time.time() < deadline:
+                time.sleep(0.1)
+            assert _gone(pid), "Octave outlived the Ctrl-C"
+            assert o.oct2py is None
+
+
+class _FakeTerminal:
+    """A stderr that says it is a terminal; keeps what is written."""
+
+    def __init__(self):
+        self.parts = []
+
+    def isatty(self):
+        return True
+
+    def write(self, s):
+        self.parts.append(s)
+        return len(s)
+
+    def flush(self):
+        pass
+
+    @property
+    def text(self):
+        return "".join(self.parts)
+
+
+def test_routine_marks_drive_the_live_status_and_stay_out_of_the_output():
+    """``@@simplecnn-routine NAME`` lines (printed by the instrumented MATLAB
+    tree) name the routine in the status line, whose clock keeps ticking
+    while the routine hangs; they never reach the output."""
+    from simplecnn_harness import progress
+
+    term = _FakeTerminal()
+    with OctaveSession(timeout=60) as o, progress.live(stream=term) as say:
+        say("compare: Octave")
+        start = len(o.output)
+        out = o.eval("disp('before'); disp('@@simplecnn-routine vTP'); pause(2.2); "
+                     "disp('@@simplecnn-routine maxpooling'); pause(0.9); disp('after')")
+        assert out == ["before", "after"]
+        assert [x for x in o.output[start:] if x] == ["before", "after"]
+        assert o.routine == "maxpooling"
+    text = term.text
+    assert "compare: Octave" in text
+    assert "[Octave in vTP 1 s, routine 1]  compare: Octave" in text
+    assert "[Octave in vTP 2 s, routine 1]  compare: Octave" in text
+    assert "maxpooling" in text
+
+
+def test_timeout_names_the_routine():
+    with OctaveSession(timeout=60) as o:
+        with pytest.raises(OctaveTimeout, match=r"within 2 s \(--timeout\) \(in cnn_hang\)"):
+            o.eval("disp('@@simplecnn-routine cnn_hang'); pause(30)", timeout=2)
+
+
+def test_no_live_output_when_stderr_is_not_a_terminal(capsys):
+    """CI logs: phase lines as plain lines, no status line, no bar; --quiet: nothing."""
+    import io
+
+    from simplecnn_harness import progress
+
+    log = io.StringIO()
+    with progress.live(stream=log) as say:
+        say("compare: phase one")
+        assert not progress.active()
+        assert progress.bar([1, 2], total=2) == [1, 2]
+        progress.routine("vTP")
+    assert log.getvalue() == "compare: phase one\n"
+    with progress.live(quiet=True, stream=_FakeTerminal()) as say:
+        assert say is None and not progress.active()
+
+
+def test_status_line_paused_while_stderr_is_lent_out():
+    """While Octave starts, fd 2 goes to a file (its noise is captured there):
+    the status line must not be drawn into it."""
+    from simplecnn_harness import progress
+
+    term = _FakeTerminal()
+    with progress.live(stream=term) as say:
+        say("compare: Octave")
+        time.sleep(0.7)
+        with progress.paused():
+            before = len(term.parts)
+            time.sleep(1.3)
+            assert len(term.parts) == before
+    assert len(term.parts) > before
