@@ -243,8 +243,12 @@ def test_progress_on_a_terminal_and_in_a_log(tmp_path):
     assert proc.returncode == 0
     shown = b"".join(chunks).decode(errors="replace")
     assert "\r" in shown
-    assert "[Octave in slow_routine 1 s, routine 1]" in shown
-    assert "[Octave in slow_routine 3 s, routine 1]" in shown
+    # the harness's boundary wrappers print their own marks (lossgrad_subset's comes
+    # first), so the routine's number is whatever Octave had entered by then
+    import re
+    ticks = re.findall(r"\[Octave in slow_routine (\d+) s, routine (\d+)\]", shown)
+    assert {"1", "3"} <= {t for t, _ in ticks}, shown[-2000:]
+    assert len({n for _, n in ticks}) == 1          # the clock ticks within one routine
     assert "@@simplecnn-routine" not in shown and b"@@simplecnn" not in out
     assert "PASS" in out.decode()
 
