@@ -31,7 +31,8 @@ it first with one line (``InputError``, exit 2): ``-GNsize`` larger than l
 (Newton), ``-bsize`` larger than l (SGD, Adam: ``randperm(l, bsize)``), a
 sparse ``Z`` (the original's own message: the matrix must be dense).
 
-Returns the model and the solver's ``info`` (full-precision values of every
+``progress(k, value)`` (keyword, the port's addition) is called after each
+iteration/epoch (the CLI's progress bar).  Returns the model and the solver's ``info`` (full-precision values of every
 printed line; the port's addition, for the harness and ``--json``).
 """
 from __future__ import annotations
@@ -56,10 +57,11 @@ __all__ = ["cnn_train", "net_config_of"]
 
 
 def cnn_train(y, Z, y_v, Z_v, config_file, options="", seed=None, *, where="data",
-              where_valid="validation data"):
+              where_valid="validation data", progress=None):
     param = parameter(Z, options, where)
     stream = seed if isinstance(seed, Stream) else Stream(seed)
     param.stream = stream
+    param.progress = progress
 
     net_config = read_config(config_file) if not isinstance(config_file, struct) else config_file
     net_config.precision = param.precision
