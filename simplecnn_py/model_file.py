@@ -88,6 +88,9 @@ def atomic_write(path, write):
         raise InputError(path, f"cannot write: {e.strerror or e}") from None
     try:
         write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except OSError as e:
         raise InputError(path, f"cannot write: {e.strerror or e}") from None
