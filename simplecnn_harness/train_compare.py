@@ -638,7 +638,9 @@ def run_matlab(layout, sig, y, Z, config, options, seed, stream, workdir, timeou
             if status is None:
                 status = replay.status()
             side.lines = progress_lines(lines)
-            side.rows, extra = parse_progress(full_lines(lines) or side.lines, solver)
+            side.rows, extra = parse_progress(full_lines(lines), solver)
+            if not side.rows:          # progress lines the instrumentation could not copy: as printed
+                side.rows, extra = parse_progress(side.lines, solver)
             side.line_search_failed = extra["line_search_failed"]
             side.total_cg = extra["total_cg"]
             if side.total_cg is None:
