@@ -99,7 +99,9 @@ def run(args) -> int:
     try:
         from contextlib import redirect_stdout
 
-        with redirect_stdout(out):
+        import numpy as np
+
+        with redirect_stdout(out), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             model, info = cnn_train(prob.y, Z, y_valid, Z_valid, config, args.options, args.seed,
                                     where=args.data, where_valid=args.validation or "validation data",
                                     progress=on_step)

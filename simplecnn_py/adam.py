@@ -44,8 +44,8 @@ def adam(prob, prob_v, param, model, net):
     M, V = cell(L), cell(L)
     for m in range(1, L + 1):
         n_m = model.weight[m].size + model.bias[m].size
-        M[m] = np.zeros(n_m)
-        V[m] = np.zeros(n_m)
+        M[m] = np.zeros(n_m, dtype=model.weight[m].dtype)
+        V[m] = np.zeros(n_m, dtype=model.weight[m].dtype)
     state = struct(best_model=copy_model(model), best_val_acc=0.0)
     info = struct(loss=[], val_acc=[])
     bsize = param.bsize
