@@ -174,14 +174,13 @@ def instrument_progress(src: str) -> tuple[str, int]:
     for line in src.splitlines(keepends=True):
         end = _comment_start(line)
         code, rest = line[:end], line[end:]
-        body = code.rstrip("\r\n")
+        body = code.rstrip()
         m = _FMT_CALL.search(body)
         if m and re.search(r"iter|epoch|initial", m.group(1), re.IGNORECASE):
             fmt = m.group(1)
             wide = _FLOAT_CONV.sub("%.17g", fmt)
-            body = body + f" fprintf('{FULL}{wide}'{m.group(2)});"
             count += 1
-            code = body + code[len(code.rstrip("\r\n")):]
+            code = body + f" fprintf('{FULL}{wide}'{m.group(2)});" + code[len(body):]
         out.append(code + rest)
     return "".join(out), count
 
