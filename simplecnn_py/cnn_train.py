@@ -32,12 +32,14 @@ it first with one line (``InputError``, exit 2): ``-GNsize`` larger than l
 sparse ``Z`` (the original's own message: the matrix must be dense).
 
 ``progress(k, value)`` (keyword, the port's addition) is called after each
-iteration/epoch (the CLI's progress bar).  Returns the model and the solver's ``info`` (full-precision values of every
+iteration/epoch (the CLI's progress bar).  The seed layout's call form ``cnn_train(y, Z, config_file, options, seed)``
+(ff2333d) is read too (no validation set).  Returns the model and the solver's ``info`` (full-precision values of every
 printed line; the port's addition, for the harness and ``--json``).
 """
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -56,8 +58,11 @@ from simplecnn_py.sgd import sgd
 __all__ = ["cnn_train", "net_config_of"]
 
 
-def cnn_train(y, Z, y_v, Z_v, config_file, options="", seed=None, *, where="data",
+def cnn_train(y, Z, y_v, Z_v=None, config_file=None, options="", seed=None, *, where="data",
               where_valid="validation data", progress=None):
+    if isinstance(y_v, (str, os.PathLike, struct)):
+        # the seed layout's form cnn_train(y, Z, config_file, options, seed): no validation set
+        y_v, Z_v, config_file, options, seed = None, None, y_v, ("" if Z_v is None else Z_v), config_file
     param = parameter(Z, options, where)
     stream = seed if isinstance(seed, Stream) else Stream(seed)
     param.stream = stream

@@ -65,7 +65,9 @@ __all__ = ["newton", "assign_inst_idx", "subset_nets", "update_weights", "update
            "check_finite"]
 
 
-def newton(prob, prob_v, param, model, net):
+def newton(prob, prob_v, param, model, net=None):
+    if net is None:          # the earlier newton(prob, param, model, net), kept for the benchmarks
+        prob_v, param, model, net = None, prob_v, param, model
     with fastpaths_jacobian.single_threaded_blas():
         return newton_iterations(prob, prob_v, param, model, net)
 

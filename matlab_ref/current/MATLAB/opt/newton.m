@@ -20,7 +20,14 @@ function [best_model, info] = newton(prob, prob_v, param, model, net)
 %   total_#CG: %d
 % info (our addition) holds f0 and per-iteration columns f, gnorm, alpha,
 % ratio, lambda, cg, actred, prered, val_acc, and total_CG.
+% newton(prob, param, model, net), the earlier form, is read as prob_v = [].
 
+if nargin == 4
+    net = model;
+    model = param;
+    param = prob_v;
+    prob_v = [];
+end
 l = prob.l;
 n_splits = ceil(l/param.GNsize);
 info = struct('f0', [], 'f', [], 'gnorm', [], 'alpha', [], 'ratio', [], 'lambda', [], 'cg', [], ...

@@ -17,7 +17,12 @@ function param = parse_options(options, l)
 % 0.1, -CGmax 250, -lambda 1, -drop 2/3, -boost 3/2, -eta 1e-4, -Jacobian
 % 1 (non-zero: stored Jacobian), -epoch_max 500, -lr 0.01, -decay 0 (SGD
 % only), -momentum 0, -ftype 1 (0 single, 1 double), -gpu_use 0.
+% Without l (the earlier form, kept for the benchmarks): GNsize is [] and C
+% is not multiplied.
 
+if nargin < 2
+    l = [];
+end
 param = struct('solver', 1, 'C', 0.01, 'bsize', [], 'GNsize', ceil(0.05*l), 'iter_max', 100, ...
                'xi', 0.1, 'CGmax', 250, 'lambda', 1, 'drop', 2/3, 'boost', 3/2, 'eta', 1e-4, ...
                'Jacobian', true, 'epoch_max', 500, 'lr', 0.01, 'decay', 0, 'momentum', 0, ...
@@ -76,7 +81,9 @@ if isempty(param.bsize)
         param.bsize = 128;
     end
 end
-param.C = param.C*l;
+if ~isempty(l)
+    param.C = param.C*l;
+end
 end
 
 function v = count(v, name, lo)
