@@ -830,23 +830,32 @@ def write_html(path, result: TrainComparison) -> None:
     """A self-contained page: f per iteration on a log scale (both sides), the table."""
     import html
 
+    from .train_report import series_svg
+
     unit = _unit(result.solver)
+    name = result.value_name
     series = {"Python": [(r["k"], r["python"].get("f")) for r in result.rows],
               "MATLAB": [(r["k"], (r["matlab"] or {}).get("f")) for r in result.rows]}
-    svg = _svg_plot(series, unit)
-    errs = {"rel. error of f": [(r["k"], max(r["rel_err"], 1e-17)) for r in result.rows
-                                if r["rel_err"] is not None]}
-    svg_err = _svg_plot(errs, unit, height=220, line=result.tol)
+    svg = series_svg(series, unit, f"{name} (log scale)")
+    errs = {"relative error": [(r["k"], max(r["rel_err"], 1e-17)) for r in result.rows
+                               if r["rel_err"] is not None]}
+    floor = [(r["k"], r.get("floor")) for r in result.rows] if result.perturbed is not None else None
+    svg_err = series_svg(errs, unit, "relative error (log scale)", line=result.tol,
+                         line_label=f"tolerance {result.tol:g}", floor=floor)
     newton = result.solver == "newton"
-    cols = ["k", "f (Python)", "f (MATLAB)", "rel. error"] + (["#CG Py/ML", "alpha", "lambda", "|g|"] if newton else []) + ["ok"]
+    cols = (["k", f"{name} (Python)", f"{name} (MATLAB)", "rel. error", "floor", "allowed"]
+            + (["#CG Py/ML", "alpha", "lambda", "|g|"] if newton else [])
+            + (["val_acc Py/ML"] if result.validation else []) + ["ok"])
     rows_html = []
     for r in result.rows:
         p, m = r["python"], r["matlab"] or {}
         cells = [str(r["k"]), _g(p.get("f")), _g(m.get("f")),
-                 "-" if r["rel_err"] is None else f"{r['rel_err']:.2e}"]
+                 "-" if r["rel_err"] is None else f"{r['rel_err']:.2e}", _e(r.get("floor")), _e(r.get("allowed"))]
         if newton:
             cells += [f"{p.get('cg')}/{m.get('cg', '-')}", _g(p.get("alpha"), 6), _g(p.get("lambda"), 8),
                       _g(p.get("gnorm"), 8)]
+        if result.validation:
+            cells.append(f"{_g(p.get('val_acc'), 6)}/{_g(m.get('val_acc'), 6)}")
         cells.append("ok" if r["ok"] else "FAIL")
         cls = "" if r["ok"] else " class='bad'"
         rows_html.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
@@ -866,13 +875,14 @@ tr.bad td {{ background: #fdd; }}
 </style></head><body>
 <h1>compare-train: <span class="{verdict.lower()}">{verdict}</span></h1>
 <p>{html.escape(summary(result).splitlines()[0])}</p>
-<p>Options <code>{html.escape(result.options)}</code>; tolerance on f: relative error &le; {result.tol:g}
+<p>Options <code>{html.escape(result.options)}</code>; tolerance: relative error &le; max({result.tol:g}, {result.floor_factor:g} &times; floor)
 {"; equal #CG counts" if newton else ""}. Time: Python {result.python.seconds:.2f} s,
 MATLAB under Octave {result.matlab.seconds:.2f} s.</p>
 {f"<h2>Problems</h2><ul>{problems}</ul>" if problems else ""}
-<h2>f per {unit}</h2>
+<h2>{html.escape(name)} per {unit}</h2>
 {svg}
-<h2>Relative error of f per {unit} (log scale; dashed: the tolerance)</h2>
+<h2>Relative error per {unit} (log scale; dashed red: the tolerance; dotted grey: the original's own floor,
+its run with the initial weights moved by {result.perturbation or 0:.1e})</h2>
 {svg_err}
 <h2>Per {unit}</h2>
 <table><tr>{"".join(f"<th>{c}</th>" for c in cols)}</tr>
@@ -882,66 +892,9 @@ MATLAB under Octave {result.matlab.seconds:.2f} s.</p>
 <table><tr><th>kind</th><th>Python draws</th><th>MATLAB draws</th></tr>{replay}</table>
 </body></html>
 """
-    try:
-        Path(path).write_text(page, encoding="utf-8")
-    except OSError as e:
-        raise InputError(path, f"cannot write: {e.strerror or e}") from None
+    from simplecnn_py.model_file import atomic_write
 
-
-def _svg_plot(series, unit, width=640, height=320, line=None):
-    """Series of (k, value) on a log scale, as inline SVG; ``line``: a
-    horizontal reference (the tolerance)."""
-    pts = [(k, f) for s in series.values() for k, f in s if f is not None and f > 0 and math.isfinite(f)]
-    if pts and line is not None:
-        pts.append((pts[0][0], line))
-    if not pts:
-        return "<p>(no positive f values to plot)</p>"
-    ks = [k for k, _ in pts]
-    lo, hi = math.log10(min(f for _, f in pts)), math.log10(max(f for _, f in pts))
-    if hi - lo < 1e-12:
-        lo, hi = lo - 0.5, hi + 0.5
-    k0, k1 = min(ks), max(ks)
-    if k1 == k0:
-        k0, k1 = k0 - 1, k1 + 1
-    ml, mr, mt, mb = 80, 20, 20, 40
-
-    def X(k):
-        return ml + (k - k0) / (k1 - k0) * (width - ml - mr)
-
-    def Y(f):
-        return mt + (hi - math.log10(f)) / (hi - lo) * (height - mt - mb)
-
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'style="background:#fff;border:1px solid #ccc">']
-    if hi - lo >= 1.5:
-        ticks = [10.0 ** e for e in range(math.ceil(lo), math.floor(hi) + 1)]
-    else:
-        ticks = [10 ** (lo + (hi - lo) * j / 4) for j in range(5)]
-    for t in ticks:
-        y = Y(t)
-        label = f"1e{round(math.log10(t))}" if hi - lo >= 1.5 else f"{t:.4g}"
-        out.append(f'<line x1="{ml}" x2="{width - mr}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>'
-                   f'<text x="{ml - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">{label}</text>')
-    for k in sorted(set(ks)):
-        out.append(f'<text x="{X(k):.1f}" y="{height - mb + 16}" font-size="11" text-anchor="middle">{k}</text>')
-    out.append(f'<text x="{(ml + width - mr) / 2}" y="{height - 6}" font-size="12" text-anchor="middle">{unit}</text>')
-    styles = {"Python": ("#1f77b4", "", 3), "MATLAB": ("#d62728", "5,4", 5)}
-    for j, (name, s) in enumerate(series.items()):
-        color, dash, r = styles.get(name, ("#555", "", 3))
-        good = [(k, f) for k, f in s if f is not None and f > 0 and math.isfinite(f)]
-        if not good:
-            continue
-        path = " ".join(f"{'M' if i == 0 else 'L'}{X(k):.1f},{Y(f):.1f}" for i, (k, f) in enumerate(good))
-        out.append(f'<path d="{path}" fill="none" stroke="{color}" stroke-width="1.5" stroke-dasharray="{dash}"/>')
-        out += [f'<circle cx="{X(k):.1f}" cy="{Y(f):.1f}" r="{r}" fill="none" stroke="{color}"/>' for k, f in good]
-        out.append(f'<text x="{width - mr - 6}" y="{mt + 14 + 16 * j}" font-size="12" fill="{color}" '
-                   f'text-anchor="end">{name}</text>')
-    if line is not None:
-        y = Y(line)
-        out.append(f'<line x1="{ml}" x2="{width - mr}" y1="{y:.1f}" y2="{y:.1f}" stroke="#b00" '
-                   f'stroke-dasharray="2,3"/>')
-    out.append("</svg>")
-    return "\n".join(out)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
 
 
 def default_progress(side, line):

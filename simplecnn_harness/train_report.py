@@ -92,6 +92,9 @@ def curve_svg(values, val_acc=None, value_name="f", unit="iteration", initial=No
         if pts:
             ax.plot([k for k, _ in pts], [y for _, y in pts], marker="s", ms=3, ls="--",
                     color=("#d62728", "#2ca02c", "#9467bd")[j % 3], label=label)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(unit)
     ax.set_ylabel(value_name + " (log scale)")
     ax.grid(True, which="both", alpha=0.3)
@@ -154,3 +157,47 @@ pre {{ background: #f6f6f6; padding: 0.6em; font-size: 0.85em; }}</style></head>
 
 def _fmt(v):
     return "-" if v is None else f"{v:.10g}"
+
+
+def series_svg(series, unit, ylabel, line=None, line_label=None, floor=None):
+    """Several ``{label: [(k, value)]}`` series on a log scale as an SVG
+    string (matplotlib); ``line``: a horizontal reference (the tolerance);
+    ``floor``: a second series drawn dashed (the original's own floor)."""
+    import matplotlib
+
+    matplotlib.use("svg", force=False)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.5, 3.6))
+    ax = fig.add_subplot(1, 1, 1)
+    styles = {"Python": dict(color="#1f77b4", marker="o"), "MATLAB": dict(color="#d62728", marker="x", ls="--")}
+    drawn = False
+    for label, pts in series.items():
+        pts = [(k, v) for k, v in pts if v is not None and math.isfinite(v) and v > 0]
+        if pts:
+            ax.plot([k for k, _ in pts], [v for _, v in pts], ms=4, label=label,
+                    **styles.get(label, dict(color="#2ca02c", marker="s")))
+            drawn = True
+    if floor:
+        pts = [(k, v) for k, v in floor if v is not None and math.isfinite(v) and v > 0]
+        if pts:
+            ax.plot([k for k, _ in pts], [v for _, v in pts], color="#7f7f7f", ls=":", marker=".",
+                    label="the original's own floor")
+            drawn = True
+    if line is not None:
+        ax.axhline(line, color="#b00", ls="--", lw=1, label=line_label or "tolerance")
+        drawn = True
+    if drawn:
+        ax.set_yscale("log")
+        ax.legend(fontsize=8, loc="best")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(unit)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg")
+    text = buf.getvalue()
+    return text[text.find("<svg"):]
