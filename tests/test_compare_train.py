@@ -40,12 +40,16 @@ def tiny(tmp_path_factory):
     return d
 
 
-def _run(tiny, options, *extra, seed="3"):
+def _run(tiny, options, *extra, seed="3", floor=False):
+    """compare-train on the tiny problem; without the floor's second MATLAB
+    run unless asked (it is checked in the Newton parity tests and in
+    test_train_real.py), to keep Octave time short."""
     out = tiny / "out.json"
     if out.exists():
         out.unlink()
     rc = main(["compare-train", "--config", str(tiny / "tiny.config"), "--data", str(tiny / "tiny.mat"),
-               f"--options={options}", "--seed", seed, "--json", str(out), *extra])
+               f"--options={options}", "--seed", seed, "--json", str(out), *extra,
+               *([] if floor else ["--no-floor"])])
     return rc, (json.loads(out.read_text()) if out.exists() else None)
 
 
@@ -140,7 +144,7 @@ def test_compare_rows_verdicts():
     "-s 1 -iter_max 3 -Jacobian 0 -GNsize 20 -bsize 16",
 ])
 def test_newton_parity(tiny, options, capsys, port_path):
-    rc, out = _run(tiny, options, "--html", str(tiny / "report.html"))
+    rc, out = _run(tiny, options, "--html", str(tiny / "report.html"), floor=True)
     text = capsys.readouterr()
     assert rc == 0, text.out + text.err
     assert out["pass"] is True and out["solver"] == "newton" and out["layout"] == "current"
@@ -148,6 +152,7 @@ def test_newton_parity(tiny, options, capsys, port_path):
     for it in out["iterations"]:
         assert set(it["python"]) == set(it["matlab"]) == {"f", "cg", "alpha", "lambda", "gnorm", "val_acc"}
         assert it["rel_err"] <= 1e-9 and it["python"]["cg"] == it["matlab"]["cg"] >= 1
+        assert it["floor"] < 1e-12 and it["allowed"] == 1e-9
     assert out["replay"]["randperm"]["python_draws"] == out["replay"]["randperm"]["matlab_draws"] == 1
     assert out["replay"]["randn"]["matlab_draws"] == 4
     assert re.search(r"\[matlab\] 3-iter f: ", text.err) and re.search(r"\[python\] 1-iter f: ", text.err)
