@@ -9,36 +9,38 @@ function [s, CGiter, gs, sGs] = CG(param, model, nets, grad)
 % sGs = s'(-g - r - lambda*s) for the predicted reduction.
 
 g = cells_to_vec(grad.dfdW, grad.dfdb);
-GNsize = 0;
+n_sub = 0;
 for c = 1 : numel(nets)
-    GNsize = GNsize + size(nets{c}.Z{model.L+1}, 2);
+    n_sub = n_sub + size(nets{c}.Z{model.L+1}, 2);
 end
+damping = param.lambda + 1/param.C;
 s = zeros(size(g), 'like', g);
 r = -g;
-v = r;
-gnorm = norm(g);
-rTr = gnorm^2;
-cgtol = param.xi*gnorm;
-for CGiter = 1 : param.CGmax
-    Gv = zeros(size(v), 'like', v);
+d = r;
+g_norm = norm(g);
+rr = g_norm^2;
+tol = param.xi*g_norm;
+CGiter = 0;
+while true
+    CGiter = CGiter + 1;
+    Gd = zeros(size(d), 'like', d);
     for c = 1 : numel(nets)
         if param.Jacobian
-            Gv = Gv + JTBJv(model, nets{c}, v);
+            Gd = Gd + JTBJv(model, nets{c}, d);
         else
-            Gv = Gv + R_JTBJv(model, nets{c}, v);
+            Gd = Gd + R_JTBJv(model, nets{c}, d);
         end
     end
-    Gv = (param.lambda + 1/param.C)*v + Gv/GNsize;
-    alpha = rTr/(v'*Gv);
-    s = s + alpha*v;
-    r = r - alpha*Gv;
-    rnewTrnew = r'*r;
-    if sqrt(rnewTrnew) <= cgtol || CGiter == param.CGmax
+    Md = damping*d + Gd/n_sub;
+    step = rr/(d'*Md);
+    s = s + step*d;
+    r = r - step*Md;
+    rr_new = r'*r;
+    if sqrt(rr_new) <= tol || CGiter >= param.CGmax
         break;
     end
-    beta = rnewTrnew/rTr;
-    rTr = rnewTrnew;
-    v = r + beta*v;
+    d = r + (rr_new/rr)*d;
+    rr = rr_new;
 end
 gs = s'*g;
 sGs = s'*(-g - r - param.lambda*s);

@@ -1,5 +1,5 @@
-function [best_model, info] = newton(prob, prob_v, param, model, net)
-% [best_model, info] = newton(prob, prob_v, param, model, net)
+function [kept, info] = newton(prob, prob_v, param, model, net)
+% [kept, info] = newton(prob, prob_v, param, model, net)
 %
 % Subsampled Gauss-Newton with Levenberg-Marquardt damping and a
 % backtracking line search, as the real newton.m does it (param.C already
@@ -32,20 +32,22 @@ l = prob.l;
 n_splits = ceil(l/param.GNsize);
 info = struct('f0', [], 'f', [], 'gnorm', [], 'alpha', [], 'ratio', [], 'lambda', [], 'cg', [], ...
               'actred', [], 'prered', [], 'val_acc', [], 'total_CG', 0);
-[net, f, grad] = fungrad_minibatch(prob, param, model, net, 'fungrad');
+[net, f, g] = fungrad_minibatch(prob, param, model, net, 'fungrad');
 fprintf('initial f: %g\n', f);
 info.f0 = double(f);
-best_model = model;
-best_val_acc = 0;
-total_CG = 0;
-for k = 1 : param.iter_max
+kept = model;
+kept_acc = 0;
+n_cg = 0;
+k = 0;
+while k < param.iter_max
+    k = k + 1;
     if mod(k, n_splits) == 1 || l == param.GNsize
         chunks = assign_inst_idx(param.GNsize, l);
     end
     subset = chunks{mod(k-1, n_splits) + 1};
     nets = subset_nets(prob, param, model, net, subset);
-    [s, CGiter, gs, sGs] = CG(param, model, nets, grad);
-    total_CG = total_CG + CGiter;
+    [s, n_steps, gs, sGs] = CG(param, model, nets, g);
+    n_cg = n_cg + n_steps;
 
     f_old = f;
     alpha = 1;
@@ -65,35 +67,35 @@ for k = 1 : param.iter_max
         alpha = alpha/2;
     end
     param = update_lambda(param, actred, prered);
-    [net, f, grad] = fungrad_minibatch(prob, param, model, net, 'fungrad');
+    [net, f, g] = fungrad_minibatch(prob, param, model, net, 'fungrad');
     gnorm = 0;
     for m = 1 : model.L
-        gnorm = gnorm + norm(grad.dfdW{m}, 'fro')^2 + norm(grad.dfdb{m})^2;
+        gnorm = gnorm + norm(g.dfdW{m}, 'fro')^2 + norm(g.dfdb{m})^2;
     end
     gnorm = sqrt(gnorm);
     if ~isempty(prob_v)
         val_acc = accuracy(prob_v, param, model, net);
-        if val_acc > best_val_acc
-            best_model = model;
-            best_val_acc = val_acc;
+        if val_acc > kept_acc
+            kept = model;
+            kept_acc = val_acc;
         end
-        fprintf('%d-iter f: %g |g|: %g alpha: %g ratio: %g lambda: %g #CG: %d actred: %g prered: %g val_acc: %g\n', k, f, gnorm, alpha, actred/prered, param.lambda, CGiter, actred, prered, val_acc);
+        fprintf('%d-iter f: %g |g|: %g alpha: %g ratio: %g lambda: %g #CG: %d actred: %g prered: %g val_acc: %g\n', k, f, gnorm, alpha, actred/prered, param.lambda, n_steps, actred, prered, val_acc);
         info.val_acc(k, 1) = val_acc;
     else
-        best_model = model;
-        fprintf('%d-iter f: %g |g|: %g alpha: %g ratio: %g lambda: %g #CG: %d actred: %g prered: %g\n', k, f, gnorm, alpha, actred/prered, param.lambda, CGiter, actred, prered);
+        kept = model;
+        fprintf('%d-iter f: %g |g|: %g alpha: %g ratio: %g lambda: %g #CG: %d actred: %g prered: %g\n', k, f, gnorm, alpha, actred/prered, param.lambda, n_steps, actred, prered);
     end
     info.f(k, 1) = double(f);
     info.gnorm(k, 1) = double(gnorm);
     info.alpha(k, 1) = alpha;
     info.ratio(k, 1) = double(actred/prered);
     info.lambda(k, 1) = param.lambda;
-    info.cg(k, 1) = CGiter;
+    info.cg(k, 1) = n_steps;
     info.actred(k, 1) = double(actred);
     info.prered(k, 1) = double(prered);
 end
-info.total_CG = total_CG;
-fprintf('total_#CG: %d\n', total_CG);
+info.total_CG = n_cg;
+fprintf('total_#CG: %d\n', n_cg);
 end
 
 function acc = accuracy(prob_v, param, model, net)
