@@ -104,6 +104,14 @@ def test_compare_text_and_the_floor():
     assert rows[0]["allowed"] == 1e-9
     rows, problems, first = compare_rows(py, ml, "newton", 1e-9, twin, factor=1.0)
     assert not rows[1]["ok"] and "floor" in first["what"]
+    # #CG one step apart: allowed only where the floor exceeds the tolerance
+    py = Side("python", rows=[{"k": 1, "f": 1.0, "cg": 3}, {"k": 2, "f": 0.5, "cg": 3}])
+    twin = Side("matlab-perturbed", rows=[{"k": 1, "f": 1.0 * (1 + 1e-8), "cg": 3}, {"k": 2, "f": 0.5, "cg": 2}])
+    rows, problems, first = compare_rows(py, ml, "newton", 1e-9, twin)
+    assert rows[1]["ok"] and "one step apart" in rows[1]["note"]
+    calm = Side("matlab-perturbed", rows=[{"k": 1, "f": 1.0, "cg": 3}, {"k": 2, "f": 0.5, "cg": 2}])
+    rows, problems, first = compare_rows(py, ml, "newton", 1e-9, calm)
+    assert not rows[1]["ok"] and "#CG differs: 3 (Python) vs 2 (MATLAB)" in first["what"]
 
 
 def test_cnn_train_call_from_the_function_line():
