@@ -1,29 +1,30 @@
-"""``simplecnn train``: train a CNN as the original ``cnn_train`` does.
+"""``simplecnn train``: train a CNN as the real ``cnn_train`` does.
 
     simplecnn train --config CFG --data DATA.mat [--validation V.mat]
-                    [--options '-s 1 ...'] [--seed S] [--rowmajor] [--normalize]
-                    --model OUT.mat
+                    [--options='-s 1 ...'] [--seed S] [--rowmajor] [--normalize]
+                    [--json FILE] [--html FILE] [--quiet] --model OUT.mat
 
 MATLAB equivalent (current layout)::
 
-    load(DATA);                                           % y, Z
-    model = cnn_train(y, Z, [y_v, Z_v,] CFG, OPTIONS);    % prints the progress lines
+    load(DATA);                                                 % y, Z
+    model = cnn_train(y, Z, y_v, Z_v, CFG, OPTIONS, SEED);      % prints the progress lines
     save(OUT, 'model');
 
-Standard output carries exactly the original's lines (Newton: one
-``k-iter f: ...`` line per iteration and ``total_#CG: N``; SGD/Adam: one
-``k-epoch f: ...`` line per epoch; ``validation accuracy: ...`` with
-``--validation``), so the two runs can be diffed; the closing note goes to
-standard error.  ``OUT.mat`` holds ``model``, which ``load`` in MATLAB/Octave
-gives back as the original's model struct (``simplecnn_py.model_file``).
+Standard output carries exactly the original's lines (Newton: ``initial f:``,
+one ``k-iter ...`` line per iteration, ``total_#CG: N``; SGD/Adam: one
+``k-epoch loss/batch_size: ...`` line per epoch; `` val_acc: ...`` with
+``--validation``, whose best model is the one saved).  A progress bar (tqdm:
+count, rate, time left) goes to stderr when it is a terminal, unless
+``--quiet``.  ``OUT.mat`` holds ``model``, the real code's model struct
+(``simplecnn_py.model_file``), which the real ``cnn_predict`` reads.
 
 ``--rowmajor``: the images of Z are stored row-major (the shipped MNIST demo
-files).  ``--normalize``: the upstream MNIST example's preprocessing,
-``Z/255`` minus the training mean per pixel (the validation set gets the
-training mean); the model then also stores ``input_scale`` and
-``input_mean`` and ``simplecnn predict`` applies them.
-``--seed S`` seeds the one random stream (weights, subsets, batches); it
-overrides ``-seed`` in the options; default 0.
+files); the model remembers it.  ``--normalize``: ``Z/255`` minus the
+training mean per pixel (the upstream MNIST example); the model stores
+``input_scale`` and ``input_mean`` and ``simplecnn predict`` applies them.
+``--seed S``: the original's 7th argument; without it the draws are
+unseeded, as the original's.  NaN/Inf in f stops training with one line
+(exit 2) and writes no model.  ``--json``/``--html``: the training curve.
 """
 from __future__ import annotations
 
@@ -32,19 +33,26 @@ def add_parser(sub):
     p = sub.add_parser(
         "train", help="train a CNN (Newton, SGD or Adam) as cnn_train does",
         description="Train the CNN of a simpleNN config on a simpleNN data file with the original's "
-                    "options and progress lines; save the model as a MAT file (a MATLAB model struct).")
+                    "options and progress lines; save the model as a MAT file (the real code's model struct). "
+                    "Give the options with an equals sign, --options='-s 2 -lr 0.01': argparse takes a "
+                    "value starting with '-' for a flag otherwise.")
     p.add_argument("--config", required=True, metavar="CFG", help="simpleNN config file")
     p.add_argument("--data", required=True, metavar="DATA.mat", help="MAT file with y (l x 1) and Z (l x a*b*d)")
-    p.add_argument("--validation", metavar="V.mat", help="validation data; its accuracy is printed at the end")
+    p.add_argument("--validation", metavar="V.mat",
+                   help="validation data: val_acc every iteration/epoch, the best model is saved")
     p.add_argument("--options", default="", metavar="'-s 1 ...'",
-                   help="cnn_train's options string, e.g. '-s 1 -iter_max 10 -GNsize 100' "
-                        "(quote it; -s 1 Newton, 2 SGD, 3 Adam)")
-    p.add_argument("--seed", type=int, default=None, help="seed of the random stream (default: -seed, else 0)")
+                   help="cnn_train's options string; write --options='-s 1 -iter_max 10' (with '=': a value "
+                        "starting with '-' is otherwise read as a flag); -s 1 Newton, 2 SGD, 3 Adam")
+    p.add_argument("--seed", type=int, default=None,
+                   help="cnn_train's seed argument (default: unseeded, as the original)")
     p.add_argument("--rowmajor", action="store_true",
-                   help="images in Z are stored row-major (the shipped MNIST demo files)")
+                   help="images in Z are stored row-major (the shipped MNIST demo files); kept in the model")
     p.add_argument("--normalize", action="store_true",
                    help="Z/255 minus the training mean (the upstream MNIST example); stored in the model")
     p.add_argument("--model", required=True, metavar="OUT.mat", help="output MAT file (variable model)")
+    p.add_argument("--json", metavar="FILE", help="write the training curve and values as JSON")
+    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML page with the training curve")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
@@ -53,21 +61,25 @@ def run(args) -> int:
     import time
     import warnings
 
+    from simplecnn_harness.train_report import progress_bar, train_record, write_train_html, write_train_json
     from simplecnn_py.cnn_train import cnn_train
     from simplecnn_py.datafile import load_data, scale_pixels, subtract_mean
     from simplecnn_py.errors import InputError
     from simplecnn_py.model_file import save_model
+    from simplecnn_py.parse_options import parse_options
     from simplecnn_py.read_config import read_config
 
-    if args.seed is not None and args.seed < 0:
-        raise InputError("--seed", f"must be >= 0, not {args.seed}")
-    _check_writable(args.model)
+    if args.seed is not None and not 0 <= args.seed < 2**32:
+        raise InputError("--seed", f"must be an integer in [0, 2^32), not {args.seed}")
+    for flag, path in (("--model", args.model), ("--json", args.json), ("--html", args.html)):
+        if path:
+            _check_writable(flag, path)
+    param = parse_options(args.options)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         config = read_config(args.config)
     for w in caught:
         print(f"simplecnn: warning: {w.message}", file=sys.stderr)
-
     prob = load_data(args.data, config, rowmajor=args.rowmajor)
     Z, mean = prob.Z, None
     if args.normalize:
@@ -79,25 +91,67 @@ def run(args) -> int:
         if args.normalize:
             Z_valid, _ = subtract_mean(scale_pixels(Z_valid), mean)
 
+    newton = param.solver == 1
+    on_step, bar = progress_bar(param.iter_max if newton else param.epoch_max, "iter" if newton else "epoch",
+                                args.quiet)
+    out = _Tee(sys.stdout)
     start = time.perf_counter()
-    model, info = cnn_train(prob.y, Z, config, args.options, args.seed, y_valid=y_valid, Z_valid=Z_valid,
-                            where=args.data, where_valid=args.validation or "validation data")
+    try:
+        from contextlib import redirect_stdout
+
+        import numpy as np
+
+        with redirect_stdout(out), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            model, info = cnn_train(prob.y, Z, y_valid, Z_valid, config, args.options, args.seed,
+                                    where=args.data, where_valid=args.validation or "validation data",
+                                    progress=on_step)
+    finally:
+        if bar is not None:
+            bar.close()
     seconds = time.perf_counter() - start
+    model.input_rowmajor = bool(args.rowmajor)
     if args.normalize:
         model.input_scale = 255.0
         model.input_mean = mean
     save_model(args.model, model)
+    solver = {1: "newton", 2: "sgd", 3: "adam"}[param.solver]
+    record = train_record(args.options, solver, info, out.lines, seconds, prob.l,
+                          0 if y_valid is None else int(len(y_valid)))
+    if args.json:
+        write_train_json(args.json, record)
+    if args.html:
+        write_train_html(args.html, record)
     print(f"simplecnn train: l = {prob.l}, {seconds:.1f} s, wrote {args.model}", file=sys.stderr)
     return 0
 
 
-def _check_writable(out):
+class _Tee:
+    """stdout passed through, lines kept for the report."""
+
+    def __init__(self, out):
+        self.out, self.buf, self.lines = out, "", []
+
+    def write(self, s):
+        self.out.write(s)
+        self.buf += s
+        while "\n" in self.buf:
+            line, self.buf = self.buf.split("\n", 1)
+            self.lines.append(line)
+        return len(s)
+
+    def flush(self):
+        self.out.flush()
+
+
+def _check_writable(flag, out):
     import os
 
     from simplecnn_py.errors import InputError
 
     folder = os.path.dirname(os.path.abspath(out))
     if os.path.isdir(out):
-        raise InputError(out, "is a directory; --model names the MAT file to write")
+        raise InputError(out, f"is a directory; {flag} names the file to write")
     if not os.path.isdir(folder):
         raise InputError(out, f"cannot write: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise InputError(out, f"cannot write: folder {folder} is not writable")

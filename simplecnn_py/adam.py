@@ -1,26 +1,24 @@
-"""``[model, info] = adam(prob, param, model, net)``: Adam.
+"""``[model, info] = adam(prob, prob_v, param, model, net)``: Adam.
 
-MATLAB original (current layout, ``opt/adam.m``; facts page, section 7):
-beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, and the batches
-(``randperm(l, bsize)``, bsize = min(param.bsize, l)), gradient and
-learning-rate schedule of ``sgd``:
+MATLAB original (current layout, ``opt/adam.m``; simpleNN, BSD-3,
+C.-C. Wang, K. L. Tan, C.-J. Lin): beta1 = 0.9, beta2 = 0.999,
+eps = 1e-8, step size ``alpha = param.lr`` (0.01 by default: see
+``parse_options``), the batches of ``sgd`` (``randperm(l, bsize)``).  Per
+layer, on the flat ``[vec(W{m}); b{m}]``:
 
-    g{m}  = [dlossdW{m} dlossdb{m}]/bsize + [W{m} b{m}]/C
-    mt{m} = beta1*mt{m} + (1 - beta1)*g{m};   vt{m} = beta2*vt{m} + (1 - beta2)*g{m}.^2
-    mhat  = mt{m}/(1 - beta1^k);              vhat  = vt{m}/(1 - beta2^k)
-    [W{m} b{m}] = [W{m} b{m}] - lr*mhat./(sqrt(vhat) + epsilon)
-    step = step + 1;   lr = param.lr/(1 + decay*step)
+    gradW = [vec(W{m}); b{m}]/C + [vec(dlossdW{m}); dlossdb{m}]/bsize
+    M{m} = beta1*M{m} + (1 - beta1)*gradW;   V{m} = beta2*V{m} + (1 - beta2)*(gradW.*gradW)
+    M_hat = M{m}/(1 - beta1^k);              V_hat = V{m}/(1 - beta2^k)
+    [W{m} b{m}] = [W{m} b{m}] - alpha*(M_hat./(sqrt(V_hat) + eps))
 
-QUIRK of the original, reproduced on purpose: the bias correction uses the
-EPOCH counter k, not the step counter, so every step of epoch k is corrected
-by the same factors 1/(1 - beta1^k), 1/(1 - beta2^k).  Textbook Adam (Kingma
-and Ba) uses the number of steps taken, step + 1.  The two agree only when
-an epoch is a single step (bsize >= l).  A faithful port must keep the quirk
-to walk the original's trajectory; ``tests/test_train_sgd_adam.py`` shows it.
+QUIRKS of the original, reproduced: ``-decay`` is ignored (alpha never
+changes), and the bias correction uses the EPOCH counter k, not the number
+of steps, so every step of epoch k is corrected by the same factors
+(textbook Adam counts steps; the two agree only when an epoch is one step).
 
-After each epoch: ``%d-epoch f: %.15g`` (f on all data); ``info`` as in sgd.
-Random draws: ``param.stream.randperm``.  The caller's ``model`` is not
-modified.
+After each epoch: ``%d-epoch loss/batch_size: %g[ val_acc: %g]`` and the
+best-validation model, as in ``sgd`` (``sgd.epoch_end``).  Random draws:
+``param.stream.randperm``.  The caller's ``model`` is not modified.
 """
 from __future__ import annotations
 
@@ -28,51 +26,43 @@ import math
 
 import numpy as np
 
-from simplecnn_py.conventions import cell, struct, zeros
-from simplecnn_py.fprintf import fprintf
-from simplecnn_py.fungrad_minibatch import fungrad_minibatch
+from simplecnn_py.conventions import cell, reshape, struct, vec
 from simplecnn_py.lossgrad_subset import lossgrad_subset
-from simplecnn_py.sgd import copy_model
+from simplecnn_py.newton import copy_model
+from simplecnn_py.sgd import epoch_end
 
 __all__ = ["adam"]
 
 
-def adam(prob, param, model, net):
+def adam(prob, prob_v, param, model, net):
     model = copy_model(model)
     L = model.L
-    l = prob.l
-    C = param.C
-    bsize = min(param.bsize, l)
     beta1 = 0.9
     beta2 = 0.999
-    epsilon = 1e-8
-    lr = param.lr
-    step = 0
-    mW, mb, vW, vb = cell(L), cell(L), cell(L), cell(L)
+    alpha = param.lr
+    eps = 1e-8
+    M, V = cell(L), cell(L)
     for m in range(1, L + 1):
-        mW[m] = zeros(*model.weight[m].shape, dtype=model.weight[m].dtype)
-        mb[m] = zeros(*model.bias[m].shape, dtype=model.bias[m].dtype)
-        vW[m] = mW[m].copy(order="F")
-        vb[m] = mb[m].copy(order="F")
-    net, f0, _ = fungrad_minibatch(prob, param, model, net, "funonly")
-    info = struct(f0=float(f0), f=[])
+        n_m = model.weight[m].size + model.bias[m].size
+        M[m] = np.zeros(n_m, dtype=model.weight[m].dtype)
+        V[m] = np.zeros(n_m, dtype=model.weight[m].dtype)
+    state = struct(best_model=copy_model(model), best_val_acc=0.0)
+    info = struct(loss=[], val_acc=[])
+    bsize = param.bsize
     for k in range(1, param.epoch_max + 1):
-        for _ in range(math.ceil(l / bsize)):
-            batch_idx = param.stream.randperm(l, bsize)
-            net, _ = lossgrad_subset(prob, param, model, net, batch_idx, "fungrad")
+        for _ in range(math.ceil(prob.l / bsize)):
+            batch_idx = param.stream.randperm(prob.l, bsize)
+            net, loss = lossgrad_subset(prob, param, model, net, batch_idx, "fungrad")
             for m in range(1, L + 1):
-                gW = net.dlossdW[m] / bsize + model.weight[m] / C
-                gb = net.dlossdb[m] / bsize + model.bias[m] / C
-                mW[m] = beta1 * mW[m] + (1 - beta1) * gW
-                mb[m] = beta1 * mb[m] + (1 - beta1) * gb
-                vW[m] = beta2 * vW[m] + (1 - beta2) * gW ** 2
-                vb[m] = beta2 * vb[m] + (1 - beta2) * gb ** 2
-                # the quirk: k (epoch), not step + 1, in the bias correction
-                model.weight[m] = model.weight[m] - lr * (mW[m] / (1 - beta1 ** k)) / (np.sqrt(vW[m] / (1 - beta2 ** k)) + epsilon)
-                model.bias[m] = model.bias[m] - lr * (mb[m] / (1 - beta1 ** k)) / (np.sqrt(vb[m] / (1 - beta2 ** k)) + epsilon)
-            step = step + 1
-            lr = param.lr / (1 + param.decay * step)
-        net, f, _ = fungrad_minibatch(prob, param, model, net, "funonly")
-        fprintf("%d-epoch f: %.15g\n", k, f)
-        info.f.append(float(f))
-    return model, info
+                rows, num_w = model.weight[m].shape[0], model.weight[m].size
+                gradW = (np.concatenate([vec(model.weight[m]), vec(model.bias[m])]) / param.C
+                         + np.concatenate([vec(net.dlossdW[m]), vec(net.dlossdb[m])]) / bsize)
+                M[m] = beta1 * M[m] + (1 - beta1) * gradW
+                V[m] = beta2 * V[m] + (1 - beta2) * (gradW * gradW)
+                M_hat = M[m] / (1 - beta1 ** k)
+                V_hat = V[m] / (1 - beta2 ** k)
+                step = M_hat / (np.sqrt(V_hat) + eps)
+                model.weight[m] = model.weight[m] - alpha * reshape(step[:num_w], rows, -1)
+                model.bias[m] = model.bias[m] - alpha * reshape(step[num_w:], rows, 1)
+        epoch_end(k, prob_v, param, model, net, loss / bsize, state, info)
+    return state.best_model, info

@@ -1,17 +1,21 @@
-"""``[labels, accuracy] = cnn_predict(y, Z, model)``: predictions of a trained model.
+"""``[results, acc] = cnn_predict(y, Z, model, options)``: predictions of a trained model.
 
-MATLAB original (current layout, ``cnn_predict.m``).  ``y``, ``Z`` as
-``check_data`` takes them.  The forward pass in chunks of 128 instances
-(``predict``), the predicted class of an instance the row of the largest
-entry of its column of Z{L+1} (the first maximum on a tie), mapped back
-through the sorted label set ``model.label_enum`` (1..nL when the model has
-none); ``accuracy = mean(labels == y)`` (``cal_accuracy``).  The precision
-is ``model.float_type`` (double when absent).
+MATLAB original (current layout, ``cnn_predict.m``; simpleNN, BSD-3,
+C.-C. Wang, K. L. Tan, C.-J. Lin).  ``options`` may only be ``'-bsize N'``
+(default 128; read with ``strsplit`` + ``str2num`` as ``cnn_train``'s);
+the precision is ``model.float_type``.  ``check_data(y, Z,
+model.net_config)`` runs as in training, so -- QUIRK of the original --
+the labels of the data must take exactly nL distinct values (a test set
+missing a class is refused).  ``predict`` feeds the data forward in
+batches of bsize and maps the winning rows through ``model.labels``;
+``acc = sum(results == y)/length(y)`` (``cal_accuracy``).
 
-A ``label_enum`` shorter than nL (a MATLAB model trained on fewer labels
-than outputs) is extended with NaN: a prediction of an unseen class counts as
-wrong.  The test labels need not cover every class: ``check_data`` is asked only to
-rearrange ``Z`` (its label check is against the labels present).
+A model of the seed layout (ff2333d: the settings in ``model.param``, no
+``net_config``) is predicted as that version's ``cnn_predict`` does: the
+labels must be exactly 1..nL, ``options`` are not taken, and the batches
+are those of ``predict.predict_seed`` (its quirk included).
+
+The port's keyword ``where`` names the data in error messages.
 """
 from __future__ import annotations
 
@@ -20,30 +24,59 @@ import numpy as np
 from simplecnn_py.cal_accuracy import cal_accuracy
 from simplecnn_py.check_data import check_data
 from simplecnn_py.conventions import struct
+from simplecnn_py.errors import InputError
 from simplecnn_py.init_net import init_net
-from simplecnn_py.predict import predict
+from simplecnn_py.parse_options import str2num
+from simplecnn_py.predict import predict, predict_seed
 
-__all__ = ["cnn_predict"]
+__all__ = ["cnn_predict", "parameter"]
 
 
-def cnn_predict(y, Z, model, *, where="data"):
+def cnn_predict(y, Z, model, options="", *, where="data"):
     precision = getattr(model, "float_type", None) or "double"
-    param = struct(precision=precision, bsize=128)
-    label_enum = getattr(model, "label_enum", None)
-    if label_enum is None or np.size(label_enum) == 0:
-        label_enum = np.arange(1, model.nL + 1)
-
+    seed_model = getattr(model, "seed_SR", None) is not None
+    if seed_model and options:
+        raise InputError("options", "a seed-layout model's cnn_predict takes no options")
+    param = parameter(options)
+    param.precision = precision
     y = np.asarray(y, dtype=np.float64).reshape(-1)
-    labels_present = np.unique(y[np.isfinite(y)]).size
     shape = struct(ht_input=model.ht_input[1], wd_input=model.wd_input[1], ch_input=model.ch_input,
-                   nL=labels_present, precision=precision)
-    prob = check_data(struct(y=y, Z=Z), shape, where=where)
-    label_enum = np.asarray(label_enum, dtype=np.float64).reshape(-1)
-    if label_enum.size < model.nL:            # classes never seen in training: never right
-        label_enum = np.concatenate([label_enum, np.full(model.nL - label_enum.size, np.nan)])
-    prob.label_enum = label_enum
-
+                   nL=model.nL, precision=precision)
+    if hasattr(Z, "toarray"):
+        raise InputError(where, "Z is a sparse matrix; the original's check_data refuses it "
+                                "(the feature matrix must be dense)")
+    try:
+        prob = check_data(struct(y=y, Z=Z), shape, where=where)
+    except InputError as e:
+        if "distinct labels" in e.what:
+            raise InputError(where, e.what + " (the original cnn_predict checks the test labels as "
+                                             "cnn_train does: every class must occur)") from None
+        raise
     net = init_net(param, model)
-    labels = predict(prob, param, model, net)
-    accuracy = cal_accuracy(labels, prob.y)
-    return labels, accuracy
+    if seed_model:
+        if not np.array_equal(prob.label_enum, np.arange(1, model.nL + 1)):
+            raise InputError(where, f"a seed-layout model needs the labels 1..{model.nL} (its "
+                                    "check_data refuses others)")
+        results = predict_seed(prob, param, model, net, model.seed_SR)
+    else:
+        results = predict(prob, param, model, net)
+    acc = cal_accuracy(results, y)
+    return results, acc
+
+
+def parameter(options):
+    """The sub-functions ``parameter``/``parse_options`` of ``cnn_predict.m``."""
+    param = struct(bsize=128)
+    if options is None or not str(options).strip():
+        return param
+    tokens = [t for t in str(options).strip().split(" ") if t != ""]
+    if len(tokens) % 2 != 0:
+        raise InputError("options", f"each option is a name and a value; got {len(tokens)} tokens")
+    for name, token in zip(tokens[0::2], tokens[1::2]):
+        if name != "-bsize":
+            raise InputError("options", f"{name} is not a supported option of cnn_predict (only -bsize)")
+        value = str2num(token)
+        if value is None or not (np.isfinite(value) and value == round(value) and value >= 1):
+            raise InputError("options", f"option -bsize must be an integer >= 1, not '{token}'")
+        param.bsize = int(value)
+    return param

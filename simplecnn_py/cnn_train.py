@@ -1,43 +1,52 @@
-"""``[model, info] = cnn_train(y, Z, config_file, options, seed)``: train a CNN.
+"""``[model, info] = cnn_train(y, Z, y_v, Z_v, config_file, options, seed)``: train a CNN.
 
-MATLAB original (current layout, ``cnn_train.m``)::
+MATLAB original (current layout, ``cnn_train.m`` and ``cnn/train.m``;
+simpleNN, BSD-3, C.-C. Wang, K. L. Tan, C.-J. Lin)::
 
-    model = cnn_train(y, Z, config_file, options)
-    model = cnn_train(y, Z, y_valid, Z_valid, config_file, options)
+    model = cnn_train(y, Z, y_v, Z_v, config_file)
+    model = cnn_train(y, Z, y_v, Z_v, config_file, options)
+    model = cnn_train(y, Z, y_v, Z_v, config_file, options, seed)
 
 ``y`` (l labels, any values) and ``Z`` (l x a*b*d, one instance a row,
-channel images vec'ed column-major; dense or scipy.sparse) as ``check_data``
-takes them; ``options`` the ``'-name value'`` string of ``parse_options``.
-Order of work, and of random draws (facts page, section 7; the same as
-``matlab_ref/current/MATLAB/cnn_train.m``):
+channel images vec'ed column-major, dense) as ``check_data`` takes them;
+``y_v``, ``Z_v`` a validation set (``[]``/None for none); ``options`` the
+``'-name value'`` string of ``parse_options``; ``seed`` seeds every draw
+(the original: ``rand('state', seed); randn('state', seed)``; without it
+the original draws from an unseeded state, and so does the port).  The
+port's draws come from one ``simplecnn_py.rng.Stream`` (``seed`` may be
+one, e.g. the harness's recording stream) in the original's order:
 
-1. ``param = parse_options(options)``; precision from ``-ftype``;
-   ``-gpu_use 1`` is refused (the port runs on the CPU).
-2. One ``simplecnn_py.rng.Stream`` serves every draw: ``seed`` (an int or a
-   ``Stream``, e.g. the harness's replayed one), else ``-seed``, else 0.
-3. ``read_config``, ``init_model`` (He weights, ``randn`` per layer m = 1..L).
-4. ``check_data``; ``model.label_enum`` (the sorted label set),
-   ``model.gpu_use`` (False), ``model.float_type`` (``'double'``/``'single'``);
-   ``C = C*l``; ``GNsize = ceil(0.05*l)`` unless given, at most l.
-5. ``init_net``; then ``newton`` (-s 1, ``randperm(l)`` per subset cycle),
-   ``sgd`` (-s 2) or ``adam`` (-s 3) (``randperm(l, bsize)`` per step).
-6. With a validation set (``y_valid``, ``Z_valid``):
-   ``validation accuracy: %.15g`` from ``cnn_predict``.
+1. ``parse_options``; ``GNsize = ceil(0.05*l)`` unless given;
+   ``C = C*l``; ``read_config``; ``check_data`` (the label count must
+   equal nL), and for the validation set too (its label count as well).
+2. ``init_model`` (He weights, one ``randn`` per layer m = 1..L), the model
+   struct of ``train.m``: ``net_config`` (the config as read),
+   ``gpu_use`` (false), ``float_type``, ``labels`` (``unique(y)``).
+3. ``newton`` (-s 1), ``sgd`` (-s 2) or ``adam`` (-s 3); with a validation
+   set each iteration/epoch predicts it and the solver returns the model of
+   the strictly best validation accuracy.
 
-Returns the model struct (fields of facts section 4 plus ``label_enum``,
-``gpu_use``, ``float_type``; save it with ``model_file.save_model``) and the
-solver's ``info`` (per-iteration or per-epoch values).
+Where the original fails on an input with an index error, the port refuses
+it first with one line (``InputError``, exit 2): ``-GNsize`` larger than l
+(Newton), ``-bsize`` larger than l (SGD, Adam: ``randperm(l, bsize)``), a
+sparse ``Z`` (the original's own message: the matrix must be dense).
+
+``progress(k, value)`` (keyword, the port's addition) is called after each
+iteration/epoch (the CLI's progress bar).  The seed layout's call form ``cnn_train(y, Z, config_file, options, seed)``
+(ff2333d) is read too (no validation set).  Returns the model and the solver's ``info`` (full-precision values of every
+printed line; the port's addition, for the harness and ``--json``).
 """
 from __future__ import annotations
 
 import math
+import os
+
+import numpy as np
 
 from simplecnn_py.adam import adam
 from simplecnn_py.check_data import check_data
-from simplecnn_py.cnn_predict import cnn_predict
 from simplecnn_py.conventions import struct
 from simplecnn_py.errors import InputError
-from simplecnn_py.fprintf import fprintf
 from simplecnn_py.init_model import init_model
 from simplecnn_py.init_net import init_net
 from simplecnn_py.newton import newton
@@ -46,41 +55,82 @@ from simplecnn_py.read_config import read_config
 from simplecnn_py.rng import Stream
 from simplecnn_py.sgd import sgd
 
-__all__ = ["cnn_train"]
+__all__ = ["cnn_train", "net_config_of"]
 
 
-def cnn_train(y, Z, config_file, options="", seed=None, *, y_valid=None, Z_valid=None,
-              where="data", where_valid="validation data"):
-    param = parse_options(options)
-    if param.gpu_use:
-        raise InputError("options", "-gpu_use 1 needs MATLAB with a GPU; the Python port runs on the CPU only")
-    if seed is None:
-        seed = param.seed
-    stream = seed if isinstance(seed, Stream) else Stream(0 if seed is None else seed)
+def cnn_train(y, Z, y_v, Z_v=None, config_file=None, options="", seed=None, *, where="data",
+              where_valid="validation data", progress=None):
+    if isinstance(y_v, (str, os.PathLike, struct)):
+        # the seed layout's form cnn_train(y, Z, config_file, options, seed): no validation set
+        y_v, Z_v, config_file, options, seed = None, None, y_v, ("" if Z_v is None else Z_v), config_file
+    param = parameter(Z, options, where)
+    stream = seed if isinstance(seed, Stream) else Stream(seed)
     param.stream = stream
+    param.progress = progress
 
-    config = read_config(config_file) if not isinstance(config_file, struct) else config_file
-    config.precision = param.precision
-    model = init_model(config, stream)
-    prob = check_data(struct(y=y, Z=Z), config, where=where)
-    model.label_enum = prob.label_enum
+    net_config = read_config(config_file) if not isinstance(config_file, struct) else config_file
+    net_config.precision = param.precision
+    prob = check_data(struct(y=y, Z=_dense(Z, where)), net_config, where=where)
+    prob_v = None
+    if not _isempty(y_v) and not _isempty(Z_v):
+        prob_v = check_data(struct(y=y_v, Z=_dense(Z_v, where_valid)), net_config, where=where_valid)
+    _check_sizes(param, prob.l, where)
+
+    model = init_model(net_config, stream)
+    model.net_config = net_config_of(net_config)
     model.gpu_use = False
     model.float_type = param.precision
-    param.C = param.C * prob.l
-    if param.GNsize is None:
-        param.GNsize = math.ceil(0.05 * prob.l)
-    param.GNsize = min(param.GNsize, prob.l)
-    net = init_net(config, model)
+    model.labels = prob.label_enum
+    net = init_net(net_config, model)
 
     if param.solver == 1:
-        model, info = newton(prob, param, model, net)
-    elif param.solver == 2:
-        model, info = sgd(prob, param, model, net)
-    else:
-        model, info = adam(prob, param, model, net)
+        return newton(prob, prob_v, param, model, net)
+    if param.solver == 2:
+        return sgd(prob, prob_v, param, model, net)
+    return adam(prob, prob_v, param, model, net)
 
-    if y_valid is not None:
-        _, accuracy = cnn_predict(y_valid, Z_valid, model, where=where_valid)
-        fprintf("validation accuracy: %.15g\n", accuracy)
-        info.validation_accuracy = accuracy
-    return model, info
+
+def parameter(Z, options, where):
+    """The sub-function ``parameter`` of ``cnn_train.m``: defaults, the
+    options, then ``C = C*l`` (GNsize's default ``ceil(0.05*l)``)."""
+    param = parse_options(options)
+    l = Z.shape[0]
+    if param.GNsize is None:
+        param.GNsize = math.ceil(0.05 * l)
+    param.C = param.C * l
+    return param
+
+
+def _check_sizes(param, l, where):
+    if param.solver == 1 and param.GNsize > l:
+        raise InputError("options", f"-GNsize {param.GNsize} is larger than the {l} instances of {where} "
+                                    "(the original fails indexing its subset)")
+    if param.solver in (2, 3) and param.bsize > l:
+        raise InputError("options", f"-bsize {param.bsize} is larger than the {l} instances of {where} "
+                                    "(the original fails in randperm(l, bsize))")
+
+
+def _dense(Z, where):
+    if hasattr(Z, "toarray"):
+        raise InputError(where, "Z is a sparse matrix; the original's check_data refuses it "
+                                "(the feature matrix must be dense): store it full")
+    return Z
+
+
+def _isempty(A):
+    return A is None or np.size(A) == 0
+
+
+def net_config_of(config):
+    """The struct ``read_config`` gives in MATLAB: the config's keys with
+    their values (scalars as numbers, per-layer vectors as row vectors) and
+    ``nL = full_neurons(LF)``."""
+    out = struct()
+    for key in ("L", "LC", "LF", "wd_input", "ht_input", "ch_input", "wd_pad_added", "wd_filter", "strides",
+                "wd_subimage_pool", "full_neurons"):
+        v = getattr(config, key, None)
+        if v is None:
+            continue
+        setattr(out, key, float(v) if np.isscalar(v) else np.asarray(list(v), dtype=np.float64).reshape(1, -1))
+    out.nL = float(config.full_neurons[int(config.LF)])
+    return out

@@ -1,46 +1,62 @@
 """Trained models as MAT files, both ways between Python and MATLAB/Octave.
 
-``save_model(path, model)`` writes the variable ``model``, a MATLAB struct
-that ``load(path)`` in MATLAB or Octave gives back as the original's model
-(current layout, as ``matlab_ref/current/MATLAB/init_model.m`` and
-``cnn_train.m`` build it), ready for ``cnn_predict(y, Z, model)``:
+``save_model(path, model)`` writes the variable ``model``, the struct the
+real ``cnn_train`` (current layout, ``cnn/train.m``; simpleNN, BSD-3,
+C.-C. Wang, K. L. Tan, C.-J. Lin) returns, so that ``load(path)`` then
+``cnn_predict(y, Z, model)`` works in MATLAB/Octave with the real code:
 
-* ``L``, ``LC``, ``LF``, ``nL`` (doubles);
-* the config's per-layer vectors as 1 x n rows: ``ch_input``,
-  ``wd_pad_added``, ``wd_filter``, ``strides``, ``wd_subimage_pool``,
-  ``full_neurons``, and the sizes ``ht_input``, ``wd_input`` (1 x LC+1),
-  ``ht_pad``, ``wd_pad``, ``ht_conv``, ``wd_conv`` (1 x LC);
-* ``weight``, ``bias``: L x 1 cells (conv ``ch_input(m+1) x
-  wd_filter(m)^2*ch_input(m)``, full ``n_m x n_{m-1}``, biases columns), in
-  the model's class (single or double);
-* ``var_ptr`` ((L+1) x 1), ``label_enum`` (column, the sorted label set),
-  ``gpu_use`` (logical false), ``float_type`` (``'double'``/``'single'``);
-* when the CLI trained on preprocessed pixels, ``input_scale`` and
-  ``input_mean`` (1 x a*b*d): predict on ``Z/input_scale - input_mean``.
+* ``net_config``: the config as ``read_config`` gives it (scalars, per-layer
+  row vectors, ``nL``); ``gpu_use`` (logical false); ``float_type``
+  (``'double'``/``'single'``);
+* ``LC``, ``L``, ``nL``; the sizes as columns: ``ht_input``, ``wd_input``,
+  ``ch_input`` ((LC+1) x 1), ``wd_pad_added``, ``ht_pad``, ``wd_pad``,
+  ``ht_conv``, ``wd_conv``, ``wd_filter``, ``strides``, ``wd_subimage_pool``
+  (LC x 1), ``full_neurons`` (LF x 1);
+* ``weight``, ``bias``: L x 1 cells; ``var_ptr`` ((L+1) x 1); ``labels``
+  (column, the sorted training label set);
+* ``param``: the settings the seed layout's ``cnn_predict`` (ff2333d) reads
+  (``L``, ``LC``, ``LF``, ``nL``, the config vectors, ``SR = 1``: that
+  version then predicts all instances in one batch, so its tail quirk --
+  see ``predict.predict_seed`` -- never drops any);
+* the port's additions, which the real code ignores: ``input_rowmajor``
+  (how the training images were laid out: ``simplecnn train --rowmajor``),
+  ``input_scale`` and ``input_mean`` (``--normalize``: predict on
+  ``Z/input_scale - input_mean``).
 
-``load_model(path)`` reads such a file, or one written in MATLAB by
-``save('m.mat', 'model')`` or ``save('m.mat', '-struct', 'model')`` (MAT v5
-to v7.3).  The sizes are recomputed from the config fields by
-``init_model`` and every weight shape is checked against them; a missing
-field or a wrong shape is an ``InputError(path, ...)``.
+``load_model(path)`` reads such a file, one saved in MATLAB/Octave by the
+real current ``cnn_train`` (``save('m.mat', 'model')``, MAT v5 to v7.3, or
+``'-struct'``), one of the seed layout (the settings in ``model.param``; it
+is then predicted as that version does: ``model.seed_SR``), or one written
+by earlier versions of the port (the fields at top level, ``label_enum``).
+The sizes are recomputed from the config fields by ``init_model`` and every
+weight shape is checked against them; a missing field or a wrong shape is an
+``InputError(path, ...)``.  Files are written atomically (temp + rename).
 """
 from __future__ import annotations
+
+import os
+import tempfile
 
 import numpy as np
 
 from simplecnn_py.conventions import cell, struct
 from simplecnn_py.errors import InputError
 
-__all__ = ["save_model", "load_model", "MODEL_FIELDS"]
+__all__ = ["save_model", "load_model", "MODEL_FIELDS", "atomic_write"]
 
 _VECTORS = ("ch_input", "wd_pad_added", "wd_filter", "strides", "wd_subimage_pool", "full_neurons")
 _SIZES = ("ht_input", "wd_input", "ht_pad", "wd_pad", "ht_conv", "wd_conv")
-_REQUIRED = ("L", "LC", "ht_input", "wd_input") + _VECTORS + ("weight", "bias")
-MODEL_FIELDS = ("L", "LC", "LF", "nL") + _VECTORS + _SIZES + (
-    "weight", "bias", "var_ptr", "label_enum", "gpu_use", "float_type", "input_scale", "input_mean")
+_CONFIG = ("L", "LC", "ht_input", "wd_input") + _VECTORS
+MODEL_FIELDS = ("net_config", "param", "L", "LC", "LF", "nL") + _VECTORS + _SIZES + (
+    "weight", "bias", "var_ptr", "labels", "label_enum", "gpu_use", "float_type", "input_scale",
+    "input_mean", "input_rowmajor")
 
 
 # --- saving --------------------------------------------------------------------
+
+def _col(values):
+    return np.asarray(list(values), dtype=np.float64).reshape(-1, 1)
+
 
 def _row(values):
     return np.asarray(list(values), dtype=np.float64).reshape(1, -1)
@@ -53,31 +69,71 @@ def _cell_column(values):
     return out
 
 
+def _config_fields(model):
+    L, LC = model.L, model.LC
+    return {"L": float(L), "LC": float(LC), "LF": float(L - LC),
+            "wd_input": float(model.wd_input[1]), "ht_input": float(model.ht_input[1]),
+            **{name: _row(getattr(model, name)) for name in _VECTORS},
+            "nL": float(model.nL)}
+
+
+def atomic_write(path, write):
+    """``write(tmp)`` to a temporary file in the target folder, then rename."""
+    path = str(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".simplecnn-", suffix=os.path.splitext(path)[1], dir=folder)
+        os.close(fd)
+    except OSError as e:
+        raise InputError(path, f"cannot write: {e.strerror or e}") from None
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise InputError(path, f"cannot write: {e.strerror or e}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def save_model(path, model):
     """``save(path, 'model')`` in MAT v5 (see the module docstring)."""
     import scipy.io
 
     L = model.L
-    label_enum = getattr(model, "label_enum", None)
-    if label_enum is None:
-        label_enum = np.arange(1, model.nL + 1)
+    labels = getattr(model, "labels", None)
+    if labels is None:
+        labels = getattr(model, "label_enum", None)
+    if labels is None:
+        labels = np.arange(1, model.nL + 1)
+    config = _config_fields(model)
+    float_type = getattr(model, "float_type", None) or (
+        "single" if model.weight[1].dtype == np.float32 else "double")
     fields = {
-        "L": float(L), "LC": float(model.LC), "LF": float(L - model.LC), "nL": float(model.nL),
-        **{name: _row(getattr(model, name)) for name in _VECTORS + _SIZES},
+        "net_config": config,
+        "gpu_use": np.array([[False]]),
+        "float_type": float_type,
+        "LC": float(model.LC), "L": float(L), "nL": float(model.nL),
+        **{name: _col(getattr(model, name)) for name in ("ht_input", "wd_input", "ch_input", "wd_pad_added",
+                                                          "ht_pad", "wd_pad", "ht_conv", "wd_conv",
+                                                          "wd_filter", "strides", "wd_subimage_pool",
+                                                          "full_neurons")},
         "weight": _cell_column([model.weight[m] for m in range(1, L + 1)]),
         "bias": _cell_column([np.reshape(model.bias[m], (-1, 1)) for m in range(1, L + 1)]),
         "var_ptr": np.asarray(model.var_ptr, dtype=np.float64).reshape(-1, 1),
-        "label_enum": np.asarray(label_enum, dtype=np.float64).reshape(-1, 1),
-        "gpu_use": np.array([[bool(getattr(model, "gpu_use", False))]]),
-        "float_type": getattr(model, "float_type", None) or ("single" if model.weight[1].dtype == np.float32 else "double"),
+        "labels": np.asarray(labels, dtype=np.float64).reshape(-1, 1),
+        "param": {**config, "SR": 1.0, "solver": 1.0},
     }
+    if getattr(model, "input_rowmajor", None) is not None:
+        fields["input_rowmajor"] = np.array([[bool(model.input_rowmajor)]])
     for name in ("input_scale", "input_mean"):
         if getattr(model, name, None) is not None:
             fields[name] = np.atleast_2d(np.asarray(getattr(model, name), dtype=np.float64))
-    try:
-        scipy.io.savemat(str(path), {"model": fields}, format="5", oned_as="column", do_compression=True)
-    except OSError as e:
-        raise InputError(path, f"cannot write: {e.strerror or e}") from None
+    atomic_write(path, lambda tmp: scipy.io.savemat(tmp, {"model": fields}, format="5", oned_as="column",
+                                                    do_compression=True))
 
 
 # --- loading -------------------------------------------------------------------
@@ -120,25 +176,35 @@ def load_model(path):
     """The model struct saved in ``path`` (see the module docstring)."""
     from simplecnn_py.datafile import loadmat
     from simplecnn_py.init_model import init_model
-    from simplecnn_py.rng import Stream
+    from simplecnn_py.rng import NoDraws
 
     where = str(path)
     v = loadmat(where, ("model",) + MODEL_FIELDS)
     fields = v["model"] if isinstance(v.get("model"), dict) else v
-    missing = [k for k in _REQUIRED if k not in fields]
+    seed_SR = None
+    if isinstance(fields.get("net_config"), dict):
+        source = fields["net_config"]                       # the real current cnn_train's model
+    elif isinstance(fields.get("param"), dict):
+        source = fields["param"]                            # the seed layout's (ff2333d) model
+        seed_SR = float(_numbers(where, "param.SR", source.get("SR", 0.05))[0])
+        if not 0 < seed_SR <= 1:
+            raise InputError(where, f"model field param.SR is {seed_SR:g}, not in (0, 1]")
+    else:
+        source = fields                                     # earlier port files: fields at top level
+    missing = [k for k in _CONFIG if k not in source] + [k for k in ("weight", "bias") if k not in fields]
     if missing:
         raise InputError(where, "not a simpleNN model: no field " + ", ".join(missing)
                          + " (save('m.mat', 'model') in MATLAB writes one)")
-    L, LC = _ints(where, "L", fields["L"])[0], _ints(where, "LC", fields["LC"])[0]
+    L, LC = _ints(where, "L", source["L"])[0], _ints(where, "LC", source["LC"])[0]
     float_type = _text(fields.get("float_type", "")) or "double"
     if float_type not in ("double", "single"):
         raise InputError(where, f"model field float_type is '{float_type}', not 'double' or 'single'")
     config = struct(L=L, LC=LC, LF=L - LC, precision=float_type,
-                    ht_input=_ints(where, "ht_input", fields["ht_input"])[0],
-                    wd_input=_ints(where, "wd_input", fields["wd_input"])[0],
-                    **{name: cell(_ints(where, name, fields[name])) for name in _VECTORS})
+                    ht_input=_ints(where, "ht_input", source["ht_input"])[0],
+                    wd_input=_ints(where, "wd_input", source["wd_input"])[0],
+                    **{name: cell(_ints(where, name, source[name])) for name in _VECTORS})
     config.config_file = where
-    model = init_model(config, Stream(0))            # sizes, checked; weights replaced below
+    model = init_model(config, NoDraws())              # sizes, checked; weights replaced below
 
     for name in _SIZES[2:]:
         if name in fields and _ints(where, name, fields[name]) != list(getattr(model, name)):
@@ -161,14 +227,19 @@ def load_model(path):
     if "var_ptr" in fields and _ints(where, "var_ptr", fields["var_ptr"]) != list(np.asarray(model.var_ptr).reshape(-1)):
         raise InputError(where, "model field var_ptr disagrees with the weight sizes")
 
-    label_enum = _numbers(where, "label_enum", fields["label_enum"]) if "label_enum" in fields else np.zeros(0)
-    if label_enum.size == 0:
-        label_enum = np.arange(1, model.nL + 1, dtype=np.float64)
-    if label_enum.size > model.nL:
-        raise InputError(where, f"model field label_enum has {label_enum.size} labels for nL = {model.nL} outputs")
-    model.label_enum = label_enum
+    name = "labels" if "labels" in fields else "label_enum"
+    labels = _numbers(where, name, fields[name]) if name in fields else np.zeros(0)
+    if labels.size == 0:
+        labels = np.arange(1, model.nL + 1, dtype=np.float64)
+    if labels.size != model.nL and seed_SR is None:
+        raise InputError(where, f"model field {name} has {labels.size} labels for nL = {model.nL} outputs")
+    model.labels = labels
+    model.seed_SR = seed_SR
+    model.net_config = source
     model.gpu_use = False
     model.float_type = float_type
+    if "input_rowmajor" in fields:
+        model.input_rowmajor = bool(_numbers(where, "input_rowmajor", fields["input_rowmajor"])[0])
     if "input_mean" in fields:
         model.input_mean = _numbers(where, "input_mean", fields["input_mean"]).reshape(1, -1)
         model.input_scale = float(_numbers(where, "input_scale", fields.get("input_scale", 1.0))[0])

@@ -1,34 +1,42 @@
-"""``[model, info] = newton(prob, param, model, net)``: subsampled Gauss-Newton.
+"""``[model, info] = newton(prob, prob_v, param, model, net)``: subsampled Gauss-Newton.
 
-MATLAB original (current layout, ``opt/newton.m``; facts page, section 7).
-``param.C`` is already multiplied by l.  Each iteration k = 1..iter_max:
+MATLAB original (current layout, ``opt/newton.m``; simpleNN, BSD-3,
+C.-C. Wang, K. L. Tan, C.-J. Lin).  ``param.C`` is already multiplied by l.
 
-1. f and g on all data: ``fungrad_minibatch(..., 'fungrad')`` (bsize chunks).
-2. The GNsize subset (``assign_subset``): a ``randperm(l)`` cut into
-   ceil(l/GNsize) consecutive chunks, the permutation extended by its own
-   first GNsize entries so every chunk is full; a new permutation every
-   ceil(l/GNsize) iterations.  The subset goes through ``feedforward`` (and
-   ``Jacobian`` when ``-Jacobian 1``) in chunks of bsize (``subset_nets``).
-3. ``CG`` on ``((lambda + 1/C) I + G/GNsize) s = -g`` from s = 0.
-4. Backtracking line search: alpha = 1, halved until
-   ``f_new - f <= eta*alpha*g's`` (f_new by ``'funonly'``).  When alpha
-   falls below 1e-10 the search has failed: ``Line search fails.`` is
-   printed, the weights stay and training stops.
-5. ``actred = f_new - f``, ``prered = alpha*g's + 0.5*alpha^2*s'Gs`` with
-   ``s'Gs = s'(-g - r - lambda*s)``, ``ratio = actred/prered``; lambda times
-   boost when ratio < 0.25, times drop when ratio >= 0.75 (``update_lambda``).
+0. f and g on all data (``fungrad_minibatch``, bsize chunks); the line
+   ``initial f: %g`` is printed.
+1. Iteration k = 1..iter_max: the GNsize subset (``assign_inst_idx``): a
+   ``randperm(l)`` extended by its own first GNsize entries and cut into
+   ceil(l/GNsize) consecutive chunks; a new permutation when
+   ``mod(k, ceil(l/GNsize)) == 1`` or GNsize == l (then every iteration).
+2. ``CG`` on ``((lambda + 1/C) I + G/GNsize) s = -g`` from s = 0; G from the
+   Jacobian of the whole subset (``-Jacobian 1``) or the R-operator on bsize
+   chunks of it (``-Jacobian 0``).
+3. Backtracking line search, alpha = 1, 1/2, 1/4, ... until
+   ``f_new - f <= eta*alpha*g's``; the weights move by (alpha - old_alpha)*s
+   in place (``update_weights``).  The original has no lower bound on alpha
+   (nor has the port: only when alpha underflows to 0 does the port stop
+   with one line, where the original would loop for ever).
+4. ``actred = f_new - f``, ``prered = alpha*g's + 0.5*alpha^2*s'Gs``; lambda
+   times boost when actred/prered < 0.25, times drop when >= 0.75.
+5. f and g at the new point (``fungrad_minibatch``); |g| is the norm of this
+   new gradient (``calc_gnorm``: the sum of the squared Frobenius norms).
+6. With a validation set: predict it, keep the model of the strictly best
+   accuracy (start 0.0), print the line with `` val_acc: %g``.  Without:
+   the last model is returned.
 
-Printed per iteration (f after the step, |g| at the start of the iteration,
-lambda after its update), and at the end::
+Printed (the original's formats)::
 
-    %d-iter f: %.15g |g|: %.15g alpha: %.15g ratio: %.15g lambda: %.15g #CG: %d actred: %.15g prered: %.15g
+    initial f: %g
+    %d-iter f: %g |g|: %g alpha: %g ratio: %g lambda: %g #CG: %d actred: %g prered: %g[ val_acc: %g]
     total_#CG: %d
 
-``info`` holds per-iteration lists ``f``, ``gnorm``, ``alpha``, ``ratio``,
-``lambda``, ``cg``, ``actred``, ``prered``, and ``f0`` (f at the start) and
-``total_CG``.  Random draws: ``param.stream.randperm`` (a
-``simplecnn_py.rng.Stream``, so the harness can replay them to Octave).
-The caller's ``model`` is not modified (MATLAB's value semantics).
+``info`` (the port's addition) holds the same values at full precision:
+``f0`` and per-iteration lists ``f``, ``gnorm``, ``alpha``, ``ratio``,
+``lambda``, ``cg``, ``actred``, ``prered``, ``val_acc``, and ``total_CG``.
+A NaN/Inf f stops training with ``InputError`` (one line, a hint at
+``--normalize``).  Random draws: ``param.stream.randperm``.  The caller's
+``model`` is not modified (MATLAB's value semantics).
 
 With the fast paths on, the iterations run inside
 ``fast.workspace.single_threaded_blas()``: the fast paths thread
@@ -42,70 +50,90 @@ import math
 
 import numpy as np
 
-from simplecnn_py.fast import workspace
+from simplecnn_py.cal_accuracy import cal_accuracy
 from simplecnn_py.CG import CG
-from simplecnn_py.cells_to_vec import cells_to_vec
 from simplecnn_py.conventions import cell, cols, struct
+from simplecnn_py.errors import InputError
+from simplecnn_py.fast import workspace
 from simplecnn_py.feedforward import feedforward
 from simplecnn_py.fprintf import fprintf
 from simplecnn_py.fungrad_minibatch import fungrad_minibatch
 from simplecnn_py.Jacobian import Jacobian
+from simplecnn_py.predict import predict
 from simplecnn_py.vec_to_cells import vec_to_cells
 
-__all__ = ["newton", "assign_subset", "subset_nets", "update_weights", "update_lambda"]
+__all__ = ["newton", "assign_inst_idx", "subset_nets", "update_weights", "update_lambda", "calc_gnorm",
+           "check_finite"]
 
-ALPHA_MIN = 1e-10
 
-
-def newton(prob, param, model, net):
+def newton(prob, prob_v, param, model, net=None):
+    if net is None:          # the earlier newton(prob, param, model, net), kept for the benchmarks
+        prob_v, param, model, net = None, prob_v, param, model
     with workspace.single_threaded_blas():
-        return newton_iterations(prob, param, model, net)
+        return newton_iterations(prob, prob_v, param, model, net)
 
 
-def newton_iterations(prob, param, model, net):
+def newton_iterations(prob, prob_v, param, model, net):
     """The body of ``newton.m``."""
     l = prob.l
     GNsize = param.GNsize
-    n_subsets = math.ceil(l / GNsize)
-    lam = getattr(param, "lambda")
-    total_CG = 0
-    info = struct(f0=None, f=[], gnorm=[], alpha=[], ratio=[], cg=[], actred=[], prered=[], total_CG=0)
+    n_splits = math.ceil(l / GNsize)
+    info = struct(f0=None, f=[], gnorm=[], alpha=[], ratio=[], cg=[], actred=[], prered=[], val_acc=[],
+                  total_CG=0)
     setattr(info, "lambda", [])
-    perm = None
+    model = copy_model(model)
+
+    net, f, grad = fungrad_minibatch(prob, param, model, net, "fungrad")
+    fprintf("initial f: %g\n", f)
+    info.f0 = float(f)
+    check_finite(f, "initial f")
+    best_model = model
+    best_val_acc = 0.0
+    total_CG = 0
+    batch_idx = None
     for k in range(1, param.iter_max + 1):
-        net, f, grad = fungrad_minibatch(prob, param, model, net, "fungrad")
-        if k == 1:
-            info.f0 = float(f)
-        g = cells_to_vec(grad.dfdW, grad.dfdb)
-        subset, perm = assign_subset(param.stream, k, l, GNsize, n_subsets, perm)
-        nets = subset_nets(prob, param, model, net, subset)
-        s, CGiter, r = CG(param, model, nets, g, lam)
+        if k % n_splits == 1 or l == GNsize:
+            batch_idx = assign_inst_idx(param.stream, GNsize, l)
+        current_batch = (k - 1) % n_splits + 1
+        nets = subset_nets(prob, param, model, net, batch_idx[current_batch - 1])
+        x, CGiter, gs, sGs = CG(param, model, nets, grad)
         total_CG = total_CG + CGiter
-        gs = g @ s
-        sGs = s @ (-g - r - lam * s)
-        theta = cells_to_vec(model.weight, model.bias)
+
+        fold = f
         alpha = 1.0
         while True:
-            model_new = update_weights(model, theta, alpha, s)
-            net, f_new, _ = fungrad_minibatch(prob, param, model_new, net, "funonly")
-            if f_new - f <= param.eta * alpha * gs:
+            model = update_weights(model, alpha, x)
+            prered = alpha * gs + 0.5 * (alpha ** 2) * sGs
+            net, f, _ = fungrad_minibatch(prob, param, model, net, "funonly")
+            actred = f - fold
+            if actred <= param.eta * alpha * gs:
                 break
-            alpha = alpha / 2
-            if alpha < ALPHA_MIN:
-                break
-        if alpha < ALPHA_MIN:
-            fprintf("Line search fails.\n")
-            break
-        model = model_new
-        actred = f_new - f
-        prered = alpha * gs + 0.5 * alpha ** 2 * sGs
+            if alpha == 0.0:
+                raise InputError("training", f"Newton iteration {k}: the line search halved the step to 0 "
+                                             f"without a decrease (f = {f:g}); the original loops for ever here "
+                                             "(unscaled data? try --normalize)")
+            alpha = alpha * 0.5
+        lam = update_lambda(param, actred, prered)
+        setattr(param, "lambda", lam)
+        net, f, grad = fungrad_minibatch(prob, param, model, net, "fungrad")
+        gnorm = calc_gnorm(grad, model.L)
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.divide(actred, prered)
-        lam = update_lambda(lam, ratio, param)
-        gnorm = np.linalg.norm(g)
-        fprintf("%d-iter f: %.15g |g|: %.15g alpha: %.15g ratio: %.15g lambda: %.15g #CG: %d "
-                "actred: %.15g prered: %.15g\n", k, f_new, gnorm, alpha, ratio, lam, CGiter, actred, prered)
-        info.f.append(float(f_new))
+            ratio = np.float64(actred) / np.float64(prered)
+
+        if prob_v is not None:
+            val_results = predict(prob_v, param, model, net)
+            val_acc = cal_accuracy(val_results, prob_v.y)
+            if val_acc > best_val_acc:
+                best_model = model
+                best_val_acc = val_acc
+            fprintf("%d-iter f: %g |g|: %g alpha: %g ratio: %g lambda: %g #CG: %d actred: %g prered: %g "
+                    "val_acc: %g\n", k, f, gnorm, alpha, ratio, lam, CGiter, actred, prered, val_acc)
+            info.val_acc.append(float(val_acc))
+        else:
+            best_model = model
+            fprintf("%d-iter f: %g |g|: %g alpha: %g ratio: %g lambda: %g #CG: %d actred: %g prered: %g\n",
+                    k, f, gnorm, alpha, ratio, lam, CGiter, actred, prered)
+        info.f.append(float(f))
         info.gnorm.append(float(gnorm))
         info.alpha.append(float(alpha))
         info.ratio.append(float(ratio))
@@ -113,36 +141,45 @@ def newton_iterations(prob, param, model, net):
         info.cg.append(int(CGiter))
         info.actred.append(float(actred))
         info.prered.append(float(prered))
-    info.total_CG = total_CG
+        progress = getattr(param, "progress", None)
+        if progress is not None:
+            progress(k, float(f))
+        check_finite(f, f"f at Newton iteration {k}")
     fprintf("total_#CG: %d\n", total_CG)
-    return model, info
+    info.total_CG = total_CG
+    return best_model, info
 
 
-def assign_subset(stream, k, l, GNsize, n_subsets, perm):
-    """The GNsize instances (1-based) of iteration k: chunk mod(k-1, n_subsets)
-    of ``perm``; a new ``perm = [randperm(l), its first GNsize entries]`` every
-    n_subsets iterations."""
-    j = (k - 1) % n_subsets
-    if j == 0:
-        perm = stream.randperm(l).reshape(-1)
-        perm = np.concatenate([perm, perm[:GNsize]])
-    subset = perm[j * GNsize:(j + 1) * GNsize]
-    return subset, perm
+def check_finite(f, what):
+    """NaN/Inf in f: training stops with one line (the original goes on)."""
+    if not math.isfinite(float(f)):
+        raise InputError("training", f"{what} is {float(f)!r}: training stopped, no model written "
+                                     "(raw 0..255 pixels? try --normalize; or a smaller -lr, a larger -C)")
+
+
+def assign_inst_idx(stream, GNsize, l):
+    """The subsets of ``assign_inst_idx``: ``perm = [randperm(l), its first
+    GNsize entries]`` cut into ceil(l/GNsize) chunks of GNsize (1-based)."""
+    num_splits = math.ceil(l / GNsize)
+    perm_idx = stream.randperm(l).reshape(-1)
+    perm_idx = np.concatenate([perm_idx, perm_idx[:GNsize]])
+    return [perm_idx[i * GNsize:(i + 1) * GNsize] for i in range(num_splits)]
 
 
 def subset_nets(prob, param, model, net, subset):
-    """``feedforward`` (and ``Jacobian`` when -Jacobian 1) of the subset, in
-    chunks of bsize; one net per chunk (each a fresh copy of ``net``'s index
-    maps, since the port's feedforward fills the net it is given)."""
+    """The nets CG's products read: with ``-Jacobian 1`` one net,
+    ``feedforward`` and ``Jacobian`` of the whole subset (as ``CG.m``);
+    with ``-Jacobian 0`` one net per bsize chunk of the subset, after
+    ``feedforward`` (``R_JTBJv``'s chunks; the original's ``Jv`` recomputes
+    this forward pass at every product, with the same values)."""
+    if param.Jacobian:
+        net_c = feedforward(cols(prob.data, subset), param, model, fresh_net(model, net))
+        return [Jacobian(model, net_c)]
     bsize = param.bsize
-    n_chunks = math.ceil(subset.size / bsize)
     nets = []
-    for c in range(1, n_chunks + 1):
+    for c in range(1, math.ceil(subset.size / bsize) + 1):
         idx = subset[(c - 1) * bsize:min(subset.size, c * bsize)]
-        net_c = feedforward(cols(prob.data, idx), param, model, fresh_net(model, net))
-        if param.Jacobian:
-            net_c = Jacobian(model, net_c)
-        nets.append(net_c)
+        nets.append(feedforward(cols(prob.data, idx), param, model, fresh_net(model, net)))
     return nets
 
 
@@ -160,18 +197,43 @@ def fresh_net(model, net):
     return out
 
 
-def update_weights(model, theta, alpha, s):
-    """A copy of ``model`` with ``weight{m}``, ``bias{m}`` from the flat ``theta + alpha*s``."""
+def copy_model(model):
+    """A copy of ``model`` whose weight/bias cells can be reassigned without
+    touching the caller's (MATLAB passes structs by value)."""
     model = copy.copy(model)
-    model.weight, model.bias = vec_to_cells(theta + alpha * s, model)
+    model.weight = cell(list(model.weight))
+    model.bias = cell(list(model.bias))
     return model
 
 
-def update_lambda(lam, ratio, param):
-    """Levenberg-Marquardt rule: times boost when ratio < 0.25, times drop
-    when ratio >= 0.75."""
-    if ratio < 0.25:
+def update_weights(model, alpha, x):
+    """``update_weights``: a copy of ``model`` moved by (alpha - old_alpha)*x,
+    old_alpha = 0 when alpha is 1, else 2*alpha (the previous trial step)."""
+    old_alpha = 0.0 if alpha == 1 else alpha / 0.5
+    model = copy_model(model)
+    dW, db = vec_to_cells(x, model)
+    for m in range(1, model.L + 1):
+        model.weight[m] = model.weight[m] + (alpha - old_alpha) * dW[m]
+        model.bias[m] = model.bias[m] + (alpha - old_alpha) * db[m]
+    return model
+
+
+def update_lambda(param, actred, prered):
+    """Levenberg-Marquardt rule on actred/prered: times boost when < 0.25,
+    times drop when >= 0.75 (a NaN ratio leaves lambda)."""
+    lam = getattr(param, "lambda")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        phik = np.float64(actred) / np.float64(prered)
+    if phik < 0.25:
         lam = lam * param.boost
-    elif ratio >= 0.75:
+    elif phik >= 0.75:
         lam = lam * param.drop
     return lam
+
+
+def calc_gnorm(grad, L):
+    """sqrt(sum over m of ||dfdW{m}||_F^2 + ||dfdb{m}||^2)."""
+    gnorm = 0.0
+    for m in range(1, L + 1):
+        gnorm = gnorm + np.linalg.norm(grad.dfdW[m], "fro") ** 2 + np.linalg.norm(grad.dfdb[m]) ** 2
+    return np.sqrt(gnorm)

@@ -18,8 +18,8 @@ import scipy.io
 
 from conftest import TINY_CONFIG, needs_octave, octave_quote as _q
 from simplecnn_cli.main import main
-from simplecnn_harness.train_compare import (cnn_train_call, compare_rows, parse_progress, Side,
-                                             widen_progress_formats)
+from simplecnn_harness.train_compare import (cnn_train_call, compare_rows, compare_text, instrument_progress,
+                                             parse_progress, Side)
 
 REPO = Path(__file__).resolve().parent.parent
 CURRENT = REPO / "matlab_ref" / "current" / "MATLAB"
@@ -31,7 +31,7 @@ def tiny(tmp_path_factory):
     d = tmp_path_factory.mktemp("tiny")
     (d / "tiny.config").write_text(TINY_CONFIG)
     g = np.random.default_rng(7)
-    y = np.array([4.0, 7.0, 9.0])[g.integers(0, 3, 60)]
+    y = np.array([4.0, 7.0, 9.0])[g.permutation(np.arange(60) % 3)]
     Z = g.standard_normal((60, 7 * 6 * 2))
     cls = np.searchsorted([4.0, 7.0, 9.0], y)
     for c in range(3):                           # something to learn
@@ -40,12 +40,16 @@ def tiny(tmp_path_factory):
     return d
 
 
-def _run(tiny, options, *extra, seed="3"):
+def _run(tiny, options, *extra, seed="3", floor=False):
+    """compare-train on the tiny problem; without the floor's second MATLAB
+    run unless asked (it is checked in the Newton parity tests and in
+    test_train_real.py), to keep Octave time short."""
     out = tiny / "out.json"
     if out.exists():
         out.unlink()
     rc = main(["compare-train", "--config", str(tiny / "tiny.config"), "--data", str(tiny / "tiny.mat"),
-               "--options", options, "--seed", seed, "--json", str(out), *extra])
+               f"--options={options}", "--seed", seed, "--json", str(out), *extra,
+               *([] if floor else ["--no-floor"])])
     return rc, (json.loads(out.read_text()) if out.exists() else None)
 
 
@@ -64,19 +68,50 @@ def test_parse_newton_lines_tolerantly():
 
 
 def test_parse_epoch_lines():
-    rows, _ = parse_progress(["1-epoch f: 3.5", "Epoch 2, f = 2.25, time 1.5", "3-iter f: 9"], "sgd")
-    assert rows == [{"k": 1, "f": 3.5}, {"k": 2, "f": 2.25}]
+    rows, _ = parse_progress(["1-epoch loss/batch_size: 3.5 val_acc: 0.25", "Epoch 2, f = 2.25, time 1.5",
+                              "3-iter f: 9"], "sgd")
+    assert rows == [{"k": 1, "f": 3.5, "val_acc": 0.25}, {"k": 2, "f": 2.25}]
+    rows, extra = parse_progress(["initial f: 2.5", "1-iter f: 1 |g|: 2 #CG: 3", "total_#CG: 3"], "newton")
+    assert extra["f0"] == 2.5 and extra["total_cg"] == 3 and rows[0]["cg"] == 3
 
 
-def test_widen_progress_formats():
+def test_instrument_progress_lines():
+    """Each one-line progress fprintf gets a full-precision copy on the same
+    line (the original line still prints; line numbers stay)."""
     src = ("fprintf('%d-iter f: %g |g|: %5.3e #CG: %d it''s 100%%\\n', k, f, g, c); % fprintf('%g iter')\n"
            "fprintf('%g other\\n', x); s = sprintf('epoch %d f = %.6f', k, f);\n"
-           "x = A'; fprintf(fid, '%d-epoch f: %f\\n', k, f);\n")
-    new, n = widen_progress_formats(src)
-    assert n == 4
-    assert "fprintf('%d-iter f: %.17g |g|: %.17g #CG: %d it''s 100%%\\n', k, f, g, c); % fprintf('%g iter')" in new
-    assert "fprintf('%g other\\n', x)" in new
-    assert "sprintf('epoch %d f = %.17g', k, f)" in new and "fprintf(fid, '%d-epoch f: %.17g\\n', k, f)" in new
+           "fprintf('initial f: %g\\n', f);\n"
+           "    fprintf('%d-epoch loss/batch_size: %g\\n', k, loss/bsize);\n")
+    new, n = instrument_progress(src)
+    assert n == 3 and new.count("\n") == src.count("\n")
+    assert ("fprintf('%d-iter f: %g |g|: %5.3e #CG: %d it''s 100%%\\n', k, f, g, c); fprintf('simplecnn-full: "
+            "%d-iter f: %.17g |g|: %.17g #CG: %d it''s 100%%\\n', k, f, g, c); % fprintf('%g iter')") in new
+    assert "fprintf('%g other\\n', x); s = sprintf('epoch %d f = %.6f', k, f);\n" in new
+    assert "fprintf('simplecnn-full: initial f: %.17g\\n', f);" in new
+    assert "fprintf('simplecnn-full: %d-epoch loss/batch_size: %.17g\\n', k, loss/bsize);" in new
+
+
+def test_compare_text_and_the_floor():
+    t = compare_text(["initial f: 1.5", "1-iter f: 2 #CG: 3"], ["initial f: 1.5", "1-iter f: 2.00001 #CG: 3"])
+    assert (t["equal"], t["digits"], t["structure"]) == (1, 1, 0)
+    t = compare_text(["1-epoch f: 2"], ["1-epoch loss/batch_size: 2"])
+    assert t["structure"] == 1 and t["first"]["line"] == 1
+    py = Side("python", rows=[{"k": 1, "f": 1.0, "cg": 3}, {"k": 2, "f": 0.5 * (1 + 1e-6), "cg": 2}])
+    ml = Side("matlab", rows=[{"k": 1, "f": 1.0, "cg": 3}, {"k": 2, "f": 0.5, "cg": 2}])
+    twin = Side("matlab-perturbed", rows=[{"k": 1, "f": 1.0, "cg": 3}, {"k": 2, "f": 0.5 * (1 + 3e-7), "cg": 4}])
+    rows, problems, first = compare_rows(py, ml, "newton", 1e-9, twin)
+    assert rows[1]["floor"] == pytest.approx(3e-7) and rows[1]["ok"]      # within 10 x the original's floor
+    assert rows[0]["allowed"] == 1e-9
+    rows, problems, first = compare_rows(py, ml, "newton", 1e-9, twin, factor=1.0)
+    assert not rows[1]["ok"] and "floor" in first["what"]
+    # #CG one step apart: allowed only where the floor exceeds the tolerance
+    py = Side("python", rows=[{"k": 1, "f": 1.0, "cg": 3}, {"k": 2, "f": 0.5, "cg": 3}])
+    twin = Side("matlab-perturbed", rows=[{"k": 1, "f": 1.0 * (1 + 1e-8), "cg": 3}, {"k": 2, "f": 0.5, "cg": 2}])
+    rows, problems, first = compare_rows(py, ml, "newton", 1e-9, twin)
+    assert rows[1]["ok"] and "one step apart" in rows[1]["note"]
+    calm = Side("matlab-perturbed", rows=[{"k": 1, "f": 1.0, "cg": 3}, {"k": 2, "f": 0.5, "cg": 2}])
+    rows, problems, first = compare_rows(py, ml, "newton", 1e-9, calm)
+    assert not rows[1]["ok"] and "#CG differs: 3 (Python) vs 2 (MATLAB)" in first["what"]
 
 
 def test_cnn_train_call_from_the_function_line():
@@ -117,14 +152,15 @@ def test_compare_rows_verdicts():
     "-s 1 -iter_max 3 -Jacobian 0 -GNsize 20 -bsize 16",
 ])
 def test_newton_parity(tiny, options, capsys, port_path):
-    rc, out = _run(tiny, options, "--html", str(tiny / "report.html"))
+    rc, out = _run(tiny, options, "--html", str(tiny / "report.html"), floor=True)
     text = capsys.readouterr()
     assert rc == 0, text.out + text.err
     assert out["pass"] is True and out["solver"] == "newton" and out["layout"] == "current"
     assert [it["k"] for it in out["iterations"]] == [1, 2, 3]
     for it in out["iterations"]:
-        assert set(it["python"]) == set(it["matlab"]) == {"f", "cg", "alpha", "lambda", "gnorm"}
+        assert set(it["python"]) == set(it["matlab"]) == {"f", "cg", "alpha", "lambda", "gnorm", "val_acc"}
         assert it["rel_err"] <= 1e-9 and it["python"]["cg"] == it["matlab"]["cg"] >= 1
+        assert it["floor"] < 1e-12 and it["allowed"] == 1e-9
     assert out["replay"]["randperm"]["python_draws"] == out["replay"]["randperm"]["matlab_draws"] == 1
     assert out["replay"]["randn"]["matlab_draws"] == 4
     assert re.search(r"\[matlab\] 3-iter f: ", text.err) and re.search(r"\[python\] 1-iter f: ", text.err)
@@ -143,7 +179,8 @@ def test_sgd_and_adam_parity(tiny, solver, capsys, port_path):
     assert rc == 0, capsys.readouterr().out
     assert out["solver"] == {"2": "sgd", "3": "adam"}[solver]
     assert [it["k"] for it in out["iterations"]] == [1, 2]
-    assert all(it["rel_err"] <= 1e-9 and set(it["python"]) == {"f"} for it in out["iterations"])
+    assert all(it["rel_err"] <= 1e-9 and set(it["python"]) == {"f", "val_acc"} for it in out["iterations"])
+    assert out["printed_lines"]["equal"] == out["printed_lines"]["lines"] == 2
     assert out["replay"]["randperm"]["matlab_draws"] == 2 * 4          # ceil(60/16) batches per epoch
     assert out["final_weights_rel_err"] < 1e-12
 
@@ -191,18 +228,18 @@ def test_bad_input_and_broken_environment(tiny, tmp_path, capsys):
     rc, _ = _run(tiny, "-s 1 -iter_max 2", "--matlab-dir", str(REPO / "matlab_ref" / "seed"))
     assert rc == 2 and "current layout" in capsys.readouterr().err
     rc, _ = _run(tiny, "-s 1 -bogus 3")
-    assert rc == 2 and "unknown option" in capsys.readouterr().err
+    assert rc == 2 and "is not a supported option" in capsys.readouterr().err
     rc, _ = _run(tiny, "-s 1 -seed 4")
     assert rc == 2 and "--seed" in capsys.readouterr().err
     rc, _ = _run(tiny, "-s 1 -iter_max 2", "--instances", "1000")
     assert rc == 2 and "--instances" in capsys.readouterr().err
     # an Octave error in the tree: exit 2, one line naming the file
     tree = _tree_copy(tmp_path)
-    sgd = tree / "MATLAB" / "opt" / "sgd.m"
-    sgd.write_text(sgd.read_text().replace("step = 0;", "step = 0; error('broken here');", 1))
+    sgd = tree / "MATLAB" / "opt" / "stochastic.m"
+    sgd.write_text(sgd.read_text().replace("step = 1;", "step = 1; error('broken here');", 1))
     rc, _ = _run(tiny, "-s 2 -epoch_max 1 -bsize 16", "--matlab-dir", str(tree))
     err = capsys.readouterr().err
-    assert rc == 2 and "broken here" in err and "opt/sgd.m" in err and "Traceback" not in err
+    assert rc == 2 and "broken here" in err and "opt/stochastic.m" in err and "Traceback" not in err
     # a hung Octave: stopped after --timeout, exit 2
     sgd.write_text(sgd.read_text().replace("error('broken here');", "pause(60);", 1))
     rc, _ = _run(tiny, "-s 2 -epoch_max 1 -bsize 16", "--matlab-dir", str(tree), "--timeout", "4")
@@ -221,7 +258,7 @@ def test_python_model_predicts_the_same_in_octave(tiny, tmp_path, capsys, port_p
 
     v = scipy.io.loadmat(tiny / "tiny.mat")
     y, Z = v["y"].ravel(), v["Z"]
-    model, _ = cnn_train(y, Z, str(tiny / "tiny.config"), "-s 1 -iter_max 3 -GNsize 20 -C 1", 5)
+    model, _ = cnn_train(y, Z, None, None, str(tiny / "tiny.config"), "-s 1 -iter_max 3 -GNsize 20 -C 1", 5)
     labels, acc = cnn_predict(y, Z, model)
     assert len(set(labels.ravel().tolist())) > 1          # a non-trivial prediction
     save_model(tmp_path / "py-model.mat", model)
@@ -250,7 +287,7 @@ def test_matlab_model_loads_in_python_and_predicts_the_same(tiny, tmp_path, how,
     with OctaveSession(timeout=120) as octave:
         octave.addpath(str(CURRENT))
         octave.eval(f"S = load('{_q(tiny / 'tiny.mat')}'); rand('state', 1); randn('state', 1); "
-                    f"model = cnn_train(S.y, S.Z, '{_q(tiny / 'tiny.config')}', '-s 1 -iter_max 3 -GNsize 20 -C 1'); "
+                    f"model = cnn_train(S.y, S.Z, [], [], '{_q(tiny / 'tiny.config')}', '-s 1 -iter_max 3 -GNsize 20 -C 1'); "
                     f"{save} [labels, acc] = cnn_predict(S.y, S.Z, model); "
                     f"weight = model.weight; save('-v7', '{_q(got)}', 'labels', 'acc', 'weight');")
     o = scipy.io.loadmat(got)

@@ -355,6 +355,7 @@ def test_bad_config_and_data_errors(tmp_path):
 NEWTON_LINE = re.compile(
     r"^(\d+)-iter f: (\S+) \|g\|: (\S+) alpha: (\S+) ratio: (\S+) lambda: (\S+) #CG: (\d+) "
     r"actred: (\S+) prered: (\S+)$", re.M)
+FULL_ROW = re.compile(r"^ROW (\S+) (\S+) (\S+) (\S+) (\S+) (\S+) (\S+) (\S+) (\S+)$", re.M)
 
 TRAIN_DATA = """
 randn('state', 0); rand('state', 0);
@@ -366,16 +367,20 @@ Z = randn(l, 7*6*2);
 
 def test_newton_decreases_f_prints_lines_and_both_products_agree(tmp_path):
     body = TRAIN_DATA + f"""
-[m1, i1] = cnn_train(y, Z, '{TINY}', '-s 1 -iter_max 4 -GNsize 15 -bsize 8 -seed 7 -Jacobian 1 -lambda 0.5');
+[m1, i1] = cnn_train(y, Z, [], [], '{TINY}', '-s 1 -iter_max 4 -GNsize 15 -bsize 8 -Jacobian 1 -lambda 0.5', 7);
+fprintf('ROW %d %.17g %.17g %.17g %.17g %.17g %d %.17g %.17g\\n', [(1:4)', i1.f, i1.gnorm, i1.alpha, i1.ratio, i1.lambda, i1.cg, i1.actred, i1.prered]');
 fprintf('SPLIT\\n');
-[m0, i0] = cnn_train(y, Z, '{TINY}', '-s 1 -iter_max 4 -GNsize 15 -bsize 8 -seed 7 -Jacobian 0 -lambda 0.5');
+[m0, i0] = cnn_train(y, Z, [], [], '{TINY}', '-s 1 -iter_max 4 -GNsize 15 -bsize 8 -Jacobian 0 -lambda 0.5', 7);
+fprintf('ROW %d %.17g %.17g %.17g %.17g %.17g %d %.17g %.17g\\n', [(1:4)', i0.f, i0.gnorm, i0.alpha, i0.ratio, i0.lambda, i0.cg, i0.actred, i0.prered]');
 fprintf('VAL f0 %.17g\\n', i1.f0);
-fprintf('VAL enum %s\\n', sprintf('%d,', m1.label_enum));
+fprintf('VAL enum %s\\n', sprintf('%d,', m1.labels));
 """
     out = octave(body, tmp_path)
     jac, rop = out.split("SPLIT")
-    rows1 = [tuple(map(float, r)) for r in NEWTON_LINE.findall(jac)]
-    rows0 = [tuple(map(float, r)) for r in NEWTON_LINE.findall(rop)]
+    assert re.match(r"^initial f: \S+$", jac.strip().splitlines()[0])
+    assert len(NEWTON_LINE.findall(jac)) == 4                   # the printed lines, %g
+    rows1 = [tuple(map(float, r)) for r in FULL_ROW.findall(jac)]
+    rows0 = [tuple(map(float, r)) for r in FULL_ROW.findall(rop)]
     assert [r[0] for r in rows1] == [1, 2, 3, 4]
     assert re.search(r"^total_#CG: (\d+)$", jac, re.M).group(1) == str(int(sum(r[6] for r in rows1)))
     f0 = values(out)["f0"]
@@ -400,7 +405,7 @@ fprintf('VAL enum %s\\n', sprintf('%d,', m1.label_enum));
 
 def test_sgd_full_batch_step_is_gradient_descent(tmp_path):
     body = TRAIN_DATA + f"""
-model = cnn_train(y, Z, '{TINY}', '-s 2 -epoch_max 1 -bsize 40 -lr 0.05 -C 0.1 -seed 9');
+model = cnn_train(y, Z, [], [], '{TINY}', '-s 2 -epoch_max 1 -bsize 40 -lr 0.05 -C 0.1', 9);
 rand('state', 9); randn('state', 9);
 m0 = init_model(read_config('{TINY}'));
 prob = check_data(y, Z, m0);
@@ -413,14 +418,14 @@ theta1 = cells_to_vec(model.weight, model.bias);
 fprintf('VAL err %.17g\\nVAL step %.17g\\n', norm(theta1 - (theta0 - 0.05*g))/norm(0.05*g), norm(theta1 - theta0));
 """
     out = octave(body, tmp_path)
-    assert re.search(r"^1-epoch f: \S+$", out, re.M)
+    assert re.search(r"^1-epoch loss/batch_size: \S+$", out, re.M)
     v = values(out)
     assert v["step"] > 1e-3 and v["err"] < 1e-12
 
 
 def test_adam_bias_correction_uses_epoch_counter(tmp_path):
     body = TRAIN_DATA + f"""
-[model, info] = cnn_train(y, Z, '{TINY}', '-s 3 -epoch_max 1 -bsize 20 -lr 0.01 -seed 4');
+[model, info] = cnn_train(y, Z, [], [], '{TINY}', '-s 3 -epoch_max 1 -bsize 20 -decay 0.5', 4);
 rand('state', 4); randn('state', 4);
 m0 = init_model(read_config('{TINY}'));
 prob = check_data(y, Z, m0);
@@ -451,11 +456,11 @@ for step = 1 : 2
 end
 got = cells_to_vec(model.weight, model.bias);
 fprintf('VAL quirk %.17g\\nVAL textbook %.17g\\n', norm(got - quirk)/norm(got - theta), norm(got - textbook)/norm(got - theta));
-fprintf('VAL nf %d\\n', numel(info.f));
+fprintf('VAL nf %d\\n', numel(info.loss));
 """
     v = values(octave(body, tmp_path))
     assert v["nf"] == 1
-    assert v["quirk"] < 1e-12          # bias correction with the epoch counter k = 1 on both steps
+    assert v["quirk"] < 1e-12          # lr 0.01 by default, no decay, the epoch counter k = 1 on both steps
     assert v["textbook"] > 1e-3        # ... which is not textbook Adam
 
 
@@ -482,12 +487,12 @@ fprintf('VAL err %.17g\\nVAL lerr %.17g\\n', norm(double(gs) - gd)/norm(gd), abs
 def test_predict_maps_back_through_sorted_labels(tmp_path):
     body = f"""
 model = init_model(read_config('{TINY}'));
-model.label_enum = [3; 7; 11];
+model.labels = [3; 7; 11];
 model.weight{{4}} = zeros(size(model.weight{{4}}));
 model.bias{{4}} = [0; 1; 0];
 randn('state', 1);
 y = [7; 3; 7; 11; 7];
-[labels, acc] = cnn_predict(y, randn(5, 84), model);
+[labels, acc] = cnn_predict(y, randn(5, 84), model, '-bsize 2');
 fprintf('VAL labels %s\\nVAL acc %.17g\\n', sprintf('%d,', labels), acc);
 model.bias{{4}} = [2; 1; 2];
 labels = cnn_predict(y, randn(5, 84), model);
@@ -501,25 +506,28 @@ fprintf('VAL tie %s\\n', sprintf('%d,', labels));
 
 def test_options_defaults_and_errors(tmp_path):
     body = """
-p = parse_options('');
+p = parse_options('', 100);
 fprintf('VAL newton %g,%g,%g,%g,%g,%g,%g,%g,%g,%g,%g,%g,%g,%g,%g,%g\\n', p.solver, p.C, p.bsize, p.iter_max, p.xi, p.CGmax, p.lambda, p.drop, p.boost, p.eta, p.Jacobian, p.epoch_max, p.lr, p.decay, p.momentum, p.ftype);
-fprintf('VAL gn %d\\n', isempty(p.GNsize) && isempty(p.seed));
-p = parse_options('-s 3');
+fprintf('VAL gn %d\\n', p.GNsize);
+p = parse_options('-s 3', 100);
 fprintf('VAL adam %g,%g\\n', p.bsize, p.lr);
-p = parse_options('-s 2 -bsize 64 -lr 0.1 -momentum 0.9');
-fprintf('VAL sgd %g,%g,%g\\n', p.bsize, p.lr, p.momentum);
+p = parse_options('-s 2 -bsize 64 -lr 0.1 -momentum 1.5 -C 1/100', 100);
+fprintf('VAL sgd %g,%g,%g,%g\\n', p.bsize, p.lr, p.momentum, p.C);
 """
     out = octave(body, tmp_path)
     got = {m.group(1): m.group(2) for m in re.finditer(r"^VAL (\S+) (\S+)$", out, flags=re.M)}
     newton = [float(x) for x in got["newton"].split(",")]
-    assert newton == pytest.approx([1, 0.01, 1024, 100, 0.1, 250, 1, 2 / 3, 1.5, 1e-4, 1, 500, 0.01, 0, 0, 1])
-    assert got["gn"] == "1" and got["adam"] == "128,0.001" and got["sgd"] == "64,0.1,0.9"
-    assert "pairs" in octave_error("parse_options('-s 1 -C');", tmp_path)
-    assert "unknown option -foo" in octave_error("parse_options('-s 1 -foo 3');", tmp_path)
-    assert "-CGmax" in octave_error("parse_options('-CGmax abc');", tmp_path)
-    assert "-s" in octave_error("parse_options('-s 4');", tmp_path)
-    msg = octave_error(TRAIN_DATA + f"cnn_train(y, Z, '{TINY}', '-s 2 -epoch_max');", tmp_path)
-    assert "pairs" in msg
+    assert newton == pytest.approx([1, 1.0, 1024, 100, 0.1, 250, 1, 2 / 3, 1.5, 1e-4, 1, 500, 0.01, 0, 0, 1])
+    assert got["gn"] == "5" and got["adam"] == "128,0.01" and got["sgd"] == "64,0.1,1.5,1"
+    assert "name and a value" in octave_error("parse_options('-s 1 -C', 10);", tmp_path)
+    assert "-foo is not a supported option" in octave_error("parse_options('-s 1 -foo 3', 10);", tmp_path)
+    assert "-seed is not a supported option" in octave_error("parse_options('-seed 3', 10);", tmp_path)
+    assert "-CGmax" in octave_error("parse_options('-CGmax abc', 10);", tmp_path)
+    assert "-s" in octave_error("parse_options('-s 4', 10);", tmp_path)
+    msg = octave_error(TRAIN_DATA + f"cnn_train(y, Z, [], [], '{TINY}', '-s 2 -epoch_max');", tmp_path)
+    assert "name and a value" in msg
+    msg = octave_error(TRAIN_DATA + f"cnn_train(y, Z, [], [], '{TINY}', '-s 2 -bsize 41');", tmp_path)
+    assert "-bsize 41 is larger than the 40 instances" in msg
 
 
 def test_trace_friendly_files():

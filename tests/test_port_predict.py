@@ -1,4 +1,4 @@
-"""predict (argmax with MATLAB's first-max rule, mapped through label_enum,
+"""predict (argmax with MATLAB's first-max rule, mapped through model.labels,
 batched by bsize) and cal_accuracy."""
 import numpy as np
 import pytest
@@ -19,13 +19,13 @@ def test_predict_maps_argmax_through_label_enum():
     param = make_param(**CONFIGS["stride2_pool3_leftover"])       # nL = 2
     model = perturb_biases(init_model(param, 3))
     prob = make_prob(model, 8, seed=1)
-    prob.label_enum = np.array([-4, 10])
+    model.labels = np.array([-4, 10])
     out = feedforward(prob.data, param, model, init_net(param, model)).Z[model.L + 1]
     model.bias[model.L][1, 0] -= np.median(out[1] - out[0])        # half the instances each way
     out = feedforward(prob.data, param, model, init_net(param, model)).Z[model.L + 1]
     expected = np.where(out[1] > out[0], 10, -4)
     assert len(set(expected)) == 2                                   # both classes occur
-    for bsize in (None, 4, 1):
+    for bsize in (8, 4, 1, 100):
         param.bsize = bsize
         np.testing.assert_array_equal(predict(prob, param, model, init_net(param, model)), expected)
 
@@ -36,7 +36,8 @@ def test_predict_tie_goes_to_first_class():
     model.weight[model.L][:] = 0
     model.bias[model.L][:, 0] = [0.5, 2.0, 2.0, 1.0]                 # classes 2 and 3 tie
     prob = make_prob(model, 3)
-    prob.label_enum = np.array([0, 3, 7, 9])
+    model.labels = np.array([0, 3, 7, 9])
+    param.bsize = 128
     np.testing.assert_array_equal(predict(prob, param, model, init_net(param, model)), [3, 3, 3])
 
 

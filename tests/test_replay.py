@@ -233,23 +233,22 @@ def test_init_model_weights_equal_exactly(octave, tmp_path, config):
 def test_randperm_subsets_equal(octave, tmp_path):
     """Newton's Gauss-Newton subsets (assign_inst_idx) and SGD's batches
     (randperm(l, bsize)) on both sides from one stream."""
-    from simplecnn_py.newton import assign_subset
+    from simplecnn_py.newton import assign_inst_idx
 
     l, GNsize = 23, 5
     n_subsets = -(-l // GNsize)
     s = RecordingStream(13)
-    subsets, perm = [], None
-    for k in range(1, 2 * n_subsets + 1):          # two permutations
-        sub, perm = assign_subset(s, k, l, GNsize, n_subsets, perm)
-        subsets.append(np.asarray(sub).ravel())
+    subsets = []
+    for _ in range(2):                              # two permutations
+        subsets += [np.asarray(c).ravel() for c in assign_inst_idx(s, GNsize, l)]
     batches = [s.randperm(l, 7).ravel() for _ in range(3)]
     octave.addpath(str(CURRENT / "opt"))
     try:
         with Replay(octave, s, tmp_path) as replay:
             octave.eval(f"l = {l}; GNsize = {GNsize}; S = zeros({2 * n_subsets}, GNsize); "
                         f"for k = 1 : {2 * n_subsets}, j = mod(k-1, {n_subsets}) + 1; "
-                        "if j == 1, inst_idx = assign_inst_idx(l, GNsize); end; "
-                        "S(k, :) = inst_idx((j-1)*GNsize+1 : j*GNsize); end; "
+                        "if j == 1, chunks = assign_inst_idx(GNsize, l); end; "
+                        "S(k, :) = chunks{j}; end; "
                         "B = [randperm(l, 7); randperm(l, 7); randperm(l, 7)];")
             status = replay.status()
     finally:

@@ -1,7 +1,9 @@
-"""Trained models both ways: Python save -> Python load, Python save ->
-Octave load (the original's model struct; matlab_ref's cnn_predict gives the
-same predictions as ours), Octave save -> Python load (same predictions),
-and bad model files refused with one line naming the file."""
+"""Trained models both ways with matlab_ref/current (the real code is the
+oracle of test_train_real.py): Python save -> Python load, Python save ->
+Octave load (the real code's model struct: net_config, labels, column
+sizes; matlab_ref's cnn_predict gives the same predictions as ours), Octave
+save -> Python load (same predictions), bad model files refused with one
+line naming the file, the file written atomically."""
 import shutil
 import subprocess
 import textwrap
@@ -24,6 +26,7 @@ CONFIG = """\
 % tiny non-square net: 2 conv layers (stride 2, pool 1 then pool 2), 2 full layers
 L = 4;
 LC = 2;
+LF = 2;
 ht_input = 7;
 wd_input = 5;
 ch_input = [2,3,4];
@@ -41,19 +44,19 @@ def setup(tmp_path):
     cfg.write_text(CONFIG)
     g = np.random.default_rng(0)
     Z = g.standard_normal((40, 7 * 5 * 2))
-    y = g.choice([-1.0, 4.0, 9.0], 40)                 # labels need not be 1..nL
+    y = g.permutation(np.array([-1.0, 4.0, 9.0])[np.arange(40) % 3])     # labels need not be 1..nL
     return cfg, y, Z
 
 
 def trained(setup, options="-s 1 -iter_max 3 -GNsize 10", seed=2):
     cfg, y, Z = setup
-    model, _ = cnn_train(y, Z, str(cfg), options, seed)
+    model, _ = cnn_train(y, Z, None, None, str(cfg), options, seed)
     return model
 
 
 def test_round_trip_in_python(setup, tmp_path, capsys):
     cfg, y, Z = setup
-    for options in ("-s 1 -iter_max 3 -GNsize 10", "-s 2 -epoch_max 1 -ftype 0"):
+    for options in ("-s 1 -iter_max 3 -GNsize 10", "-s 2 -epoch_max 1 -ftype 0 -bsize 10"):
         model = trained(setup, options)
         path = tmp_path / "m.mat"
         save_model(path, model)
@@ -68,7 +71,7 @@ def test_round_trip_in_python(setup, tmp_path, capsys):
             np.testing.assert_array_equal(back.bias[m], model.bias[m])
             assert back.weight[m].dtype == model.weight[m].dtype
         np.testing.assert_array_equal(back.var_ptr, model.var_ptr)
-        np.testing.assert_array_equal(back.label_enum, [-1, 4, 9])
+        np.testing.assert_array_equal(back.labels, [-1, 4, 9])
         a, b = cnn_predict(y, Z, model), cnn_predict(y, Z, back)
         np.testing.assert_array_equal(a[0], b[0])
         assert a[1] == b[1] and set(a[0]) <= {-1.0, 4.0, 9.0}
@@ -103,12 +106,15 @@ def test_bad_model_files(setup, tmp_path, capsys):
         assert "\n" not in e.value.what
 
     refused({"weight": None}, "no field weight")
+    refused({"labels": np.array([[1.0, 2.0]])}, "labels has 2 labels for nL = 3")
     W = good["weight"].copy()
     W[2, 0] = np.zeros((4, 4))
     refused({"weight": W}, "weight{3} is 4 x 4")
     refused({"ht_conv": np.array([[9.0, 9.0]])}, "ht_conv")
     refused({"float_type": "half"}, "float_type")
-    refused({"ch_input": np.array([[2.0, 3.0]])}, "ch_input")
+    config = dict((k, fields["net_config"][0, 0][k]) for k in fields["net_config"][0, 0].dtype.names)
+    config["ch_input"] = np.array([[2.0, 3.0]])
+    refused({"net_config": config}, "ch_input")
     with pytest.raises(InputError):
         load_model(tmp_path / "missing.mat")
 
@@ -130,7 +136,7 @@ def octave(body, tmp_path):
 @needs_octave
 def test_python_model_loads_in_octave_and_predicts_the_same(setup, tmp_path, capsys, port_path):
     cfg, y, Z = setup
-    for options in ("-s 1 -iter_max 3 -GNsize 10", "-s 3 -epoch_max 2 -ftype 0"):
+    for options in ("-s 1 -iter_max 3 -GNsize 10", "-s 3 -epoch_max 2 -ftype 0 -bsize 10"):
         model = trained(setup, options)
         save_model(tmp_path / "m.mat", model)
         scipy.io.savemat(tmp_path / "d.mat", {"y": y.reshape(-1, 1), "Z": Z})
@@ -142,7 +148,8 @@ def test_python_model_loads_in_octave_and_predicts_the_same(setup, tmp_path, cap
             out.float_type = model.float_type;
             out.class_w = class(model.weight{1});
             out.sizes = [size(model.weight), size(model.bias), size(model.var_ptr), size(model.ch_input), size(model.ht_input)];
-            out.L = model.L;  out.nL = model.nL;  out.label_enum = model.label_enum;
+            out.L = model.L;  out.nL = model.nL;  out.model_labels = model.labels;
+            out.nc = [model.net_config.L, model.net_config.LF, model.net_config.nL];
         """, tmp_path)
         labels, acc = cnn_predict(y, Z, model)
         np.testing.assert_array_equal(out["labels"].reshape(-1), labels)
@@ -150,9 +157,10 @@ def test_python_model_loads_in_octave_and_predicts_the_same(setup, tmp_path, cap
         assert out["gpu_is_logical"][0, 0] == 1
         assert out["float_type"][0] == model.float_type
         assert out["class_w"][0] == model.float_type
-        assert out["sizes"][0].tolist() == [4, 1, 4, 1, 5, 1, 1, 3, 1, 3]
+        assert out["sizes"][0].tolist() == [4, 1, 4, 1, 5, 1, 3, 1, 3, 1]      # columns, as the real model
         assert out["L"][0, 0] == 4 and out["nL"][0, 0] == 3
-        assert out["label_enum"].reshape(-1).tolist() == [-1, 4, 9]
+        assert out["model_labels"].reshape(-1).tolist() == [-1, 4, 9]
+        assert out["nc"][0].tolist() == [4, 2, 3]
 
 
 @needs_octave
@@ -161,7 +169,7 @@ def test_octave_model_loads_in_python_and_predicts_the_same(setup, tmp_path, cap
     scipy.io.savemat(tmp_path / "d.mat", {"y": y.reshape(-1, 1), "Z": Z})
     out = octave(f"""
         d = load('d.mat');
-        model = cnn_train(d.y, d.Z, '{cfg}', '-s 1 -iter_max 2 -GNsize 10 -seed 3');
+        model = cnn_train(d.y, d.Z, [], [], '{cfg}', '-s 1 -iter_max 2 -GNsize 10', 3);
         save('-v7', 'octave_model.mat', 'model');
         [labels, acc] = cnn_predict(d.y, d.Z, model);
         out.labels = labels;  out.acc = acc;
@@ -170,4 +178,23 @@ def test_octave_model_loads_in_python_and_predicts_the_same(setup, tmp_path, cap
     labels, acc = cnn_predict(y, Z, model)
     np.testing.assert_array_equal(labels, out["labels"].reshape(-1))
     assert acc == out["acc"][0, 0]
-    np.testing.assert_array_equal(model.label_enum, [-1, 4, 9])
+    np.testing.assert_array_equal(model.labels, [-1, 4, 9])
+
+
+def test_save_is_atomic(setup, tmp_path, capsys, monkeypatch):
+    """A failing write leaves neither the target nor a temporary file."""
+    import scipy.io as sio
+
+    model = trained(setup)
+    target = tmp_path / "m.mat"
+    target.write_bytes(b"old")
+
+    def boom(path, *a, **k):
+        open(path, "wb").write(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sio, "savemat", boom)
+    with pytest.raises(InputError, match="No space left"):
+        save_model(target, model)
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.mat", "tiny.config"]

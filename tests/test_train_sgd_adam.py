@@ -1,4 +1,5 @@
-"""SGD with momentum and Adam: they reduce f and print one line per epoch;
+"""SGD with momentum and Adam: they print the real code's epoch line
+(``%d-epoch loss/batch_size: %g``, the last mini-batch's loss over bsize);
 their updates equal the facts page's rules written out here step by step
 (batches replayed from the same stream); and Adam's bias correction uses the
 epoch counter k, the original's quirk, which the textbook step counter
@@ -23,7 +24,7 @@ def tiny(l=20, seed=0):
     cfg = make_param(**CONFIGS["one_conv"])
     g = np.random.default_rng(seed)
     Z = g.standard_normal((l, cfg.ht_input * cfg.wd_input * cfg.ch_input[1]))
-    y = g.integers(1, cfg.nL + 1, l)
+    y = g.permutation(np.arange(l) % cfg.nL) + 1.0
     return cfg, y, Z
 
 
@@ -73,31 +74,40 @@ def assert_close(a, b, rtol):
 
 def test_sgd_reduces_f_and_prints_epochs(capsys):
     cfg, y, Z = tiny()
-    model, info = cnn_train(y, Z, cfg, "-s 2 -epoch_max 4 -bsize 5 -lr 0.01 -momentum 0.5", 1)
+    model, info = cnn_train(y, Z, None, None, cfg, "-s 2 -epoch_max 4 -bsize 5 -lr 0.01 -momentum 0.5", 1)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert [re.fullmatch(r"(\d+)-epoch f: (\S+)", x).group(1) for x in lines] == ["1", "2", "3", "4"]
-    assert [float(x.split()[-1]) for x in lines] == pytest.approx(info.f, rel=1e-14)
-    assert info.f[-1] < info.f0
+    assert [re.fullmatch(r"(\d+)-epoch loss/batch_size: (\S+)", x).group(1) for x in lines] == ["1", "2", "3", "4"]
+    assert [x.split()[-1] for x in lines] == ["%g" % v for v in info.loss]
+    assert info.loss[-1] < info.loss[0]
 
 
 def test_sgd_update_rule_with_momentum_and_decay(capsys):
     cfg, y, Z = tiny()
-    model, _ = cnn_train(y, Z, cfg, "-s 2 -epoch_max 2 -bsize 6 -lr 0.02 -momentum 0.9 -decay 0.3 -C 0.5", 4)
+    model, _ = cnn_train(y, Z, None, None, cfg, "-s 2 -epoch_max 2 -bsize 6 -lr 0.02 -momentum 0.9 -decay 0.3 -C 0.5", 4)
     expected = by_hand(cfg, y, Z, 4, 2, 6, 0.5, 0.02, "sgd", decay=0.3, momentum=0.9)
     assert_close(flat(model), expected, 1e-13)
 
 
 def test_adam_reduces_f(capsys):
     cfg, y, Z = tiny()
-    _, info = cnn_train(y, Z, cfg, "-s 3 -epoch_max 3 -bsize 5", 1)
-    assert len(info.f) == 3 and info.f[-1] < info.f0
+    _, info = cnn_train(y, Z, None, None, cfg, "-s 3 -epoch_max 3 -bsize 5", 1)
+    assert len(info.loss) == 3 and info.loss[-1] < info.loss[0]
+
+
+def test_adam_ignores_decay_and_defaults_to_lr_0_01(capsys):
+    cfg, y, Z = tiny()
+    a, _ = cnn_train(y, Z, None, None, cfg, "-s 3 -epoch_max 2 -bsize 5", 6)
+    b, _ = cnn_train(y, Z, None, None, cfg, "-s 3 -epoch_max 2 -bsize 5 -decay 0.5 -lr 0.01", 6)
+    c, _ = cnn_train(y, Z, None, None, cfg, "-s 3 -epoch_max 2 -bsize 5 -lr 0.001", 6)
+    assert all(np.array_equal(x, z) for x, z in zip(flat(a), flat(b)))
+    assert not np.array_equal(flat(a)[0], flat(c)[0])
 
 
 def test_adam_bias_correction_uses_the_epoch_counter(capsys):
     """Four steps per epoch: the quirk (k) and the textbook (step) differ from
     the second step on; the port follows the quirk."""
     cfg, y, Z = tiny()
-    model, _ = cnn_train(y, Z, cfg, "-s 3 -epoch_max 2 -bsize 5 -lr 0.01", 6)
+    model, _ = cnn_train(y, Z, None, None, cfg, "-s 3 -epoch_max 2 -bsize 5 -lr 0.01", 6)
     quirk = by_hand(cfg, y, Z, 6, 2, 5, 0.01, 0.01, "adam", adam_counter="epoch")
     textbook = by_hand(cfg, y, Z, 6, 2, 5, 0.01, 0.01, "adam", adam_counter="step")
     assert_close(flat(model), quirk, 1e-12)
@@ -108,13 +118,23 @@ def test_adam_bias_correction_uses_the_epoch_counter(capsys):
 def test_adam_one_step_per_epoch_is_textbook_adam(capsys):
     """With bsize >= l an epoch is one step, and k = step + 1: both agree."""
     cfg, y, Z = tiny(l=8)
-    model, _ = cnn_train(y, Z, cfg, "-s 3 -epoch_max 3 -bsize 8", 2)
-    textbook = by_hand(cfg, y, Z, 2, 3, 8, 0.01, 0.001, "adam", adam_counter="step")
+    model, _ = cnn_train(y, Z, None, None, cfg, "-s 3 -epoch_max 3 -bsize 8", 2)
+    textbook = by_hand(cfg, y, Z, 2, 3, 8, 0.01, 0.01, "adam", adam_counter="step")
     assert_close(flat(model), textbook, 1e-12)
 
 
-def test_bsize_larger_than_l_uses_l(capsys):
+def test_bsize_larger_than_l_is_refused(capsys):
+    """The original fails in randperm(l, bsize); the port says why."""
+    from simplecnn_py.errors import InputError
+
     cfg, y, Z = tiny(l=8)
-    model, _ = cnn_train(y, Z, cfg, "-s 2 -epoch_max 1 -bsize 100", 2)
-    expected = by_hand(cfg, y, Z, 2, 1, 8, 0.01, 0.01, "sgd")
-    assert_close(flat(model), expected, 1e-13)
+    with pytest.raises(InputError, match="-bsize 100 is larger than the 8 instances"):
+        cnn_train(y, Z, None, None, cfg, "-s 2 -epoch_max 1 -bsize 100", 2)
+
+
+def test_momentum_above_one_runs_and_validation_picks_the_best(capsys):
+    cfg, y, Z = tiny()
+    model, info = cnn_train(y, Z, y, Z, cfg, "-s 2 -epoch_max 3 -bsize 5 -momentum 1.5", 2)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert all(re.fullmatch(r"\d+-epoch loss/batch_size: \S+ val_acc: \S+", x) for x in lines)
+    assert len(info.val_acc) == 3

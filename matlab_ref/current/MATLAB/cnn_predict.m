@@ -1,43 +1,50 @@
-function [labels, accuracy] = cnn_predict(y, Z, model)
-% [labels, accuracy] = cnn_predict(y, Z, model)
+function [results, acc] = cnn_predict(y, Z, model, options)
+% [results, acc] = cnn_predict(y, Z, model)
+% [results, acc] = cnn_predict(y, Z, model, '-bsize N')
 %
-% Predicted labels of the instances (y, Z) (check_data's format): the
-% argmax of Z{L+1} per instance (the first maximum on a tie), mapped back
-% through the sorted label set model.label_enum (1..nL when the model has
-% none); accuracy = mean(labels == y).  The globals gpu_use and float_type
-% are set from model.gpu_use and model.float_type.  The forward pass runs
-% in chunks of 128 instances.
+% Our reference for the real cnn_predict (current layout; simpleNN, BSD-3,
+% C.-C. Wang, K. L. Tan, C.-J. Lin).  The predicted labels (a column) of the
+% instances (y, Z) and the accuracy sum(results == y)/length(y).  The only
+% option is -bsize (default 128).  As the real code, the labels of y must
+% take exactly nL distinct values (its check_data is the training one).
+% A model saved by an earlier version of this reference (label_enum
+% instead of labels) is read too.
 
+if nargin < 4
+    options = '';
+end
 here = fileparts(mfilename('fullpath'));
 addpath(fullfile(here, 'cnn'), fullfile(here, 'opt'));
 
 global gpu_use float_type
-if isfield(model, 'gpu_use')
-    gpu_use = model.gpu_use;
-end
+gpu_use = false;
 if isfield(model, 'float_type')
     float_type = model.float_type;
 end
-if isfield(model, 'label_enum') && ~isempty(model.label_enum)
-    label_enum = model.label_enum(:);
-else
-    label_enum = (1:model.nL)';
+if ~isfield(model, 'labels') && isfield(model, 'label_enum')
+    model.labels = model.label_enum;
 end
 
-prob = check_data(y, Z, model);
-param.bsize = 128;
-net = init_net(model, param);
-L = model.L;
-pred = zeros(prob.l, 1);
-for i = 1 : ceil(prob.l/param.bsize)
-    idx = (i-1)*param.bsize+1 : min(prob.l, i*param.bsize);
-    net = feedforward(prob.data(:, idx), model, net);
-    [~, p] = max(net.Z{L+1}, [], 1);
-    if isa(p, 'gpuArray')
-        p = gather(p);
+param = struct('bsize', 128);
+options = strtrim(options);
+if ~isempty(options)
+    tokens = strsplit(options, ' ');
+    tokens = tokens(~cellfun(@isempty, tokens));
+    if mod(numel(tokens), 2) == 1
+        error('cnn_predict: each option is a name and a value');
     end
-    pred(idx) = p;
+    for t = 1 : 2 : numel(tokens)
+        if ~strcmp(tokens{t}, '-bsize')
+            error('cnn_predict: %s is not a supported option', tokens{t});
+        end
+        param.bsize = str2num(tokens{t+1});
+    end
 end
-labels = label_enum(pred);
-accuracy = mean(labels == prob.y);
+if numel(unique(y)) ~= model.nL
+    error('cnn_predict: y has %d distinct labels but the last layer has nL = %d outputs', numel(unique(y)), model.nL);
+end
+prob = check_data(y, Z, model);
+net = init_net(model, param);
+results = predict(prob, param, model, net);
+acc = sum(results == prob.y)/numel(prob.y);
 end

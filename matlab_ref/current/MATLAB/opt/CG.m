@@ -1,50 +1,47 @@
-function [s, err, CGiter] = CG(param, model, net, grad)
-% [s, err, CGiter] = CG(param, model, net, grad)
+function [s, CGiter, gs, sGs] = CG(param, model, nets, grad)
+% [s, CGiter, gs, sGs] = CG(param, model, nets, grad)
 %
-% Conjugate gradient for the subsampled Gauss-Newton system of newton:
-%   ((lambda + 1/C) I + G/GNsize) s = -grad,   G = sum over the GNsize subset of J' B J, B = 2I,
-% lambda = param.lambda, C = param.C (already multiplied by l), started
-% from s = 0 and stopped when ||r|| <= xi*||grad|| (checked after each
-% step) or after CGmax steps.  err is the final residual r = -grad - M s
-% as updated by the recurrence; CGiter the number of steps (products with
-% M; #CG).
-% net: cell of nets, one per bsize chunk of the subset, each after
-% feedforward (and Jacobian when param.Jacobian is 1).  G v is summed over
-% them with JTBJv (stored Jacobian, -Jacobian 1) or R_JTBJv (R-operator,
-% -Jacobian 0).
+% Conjugate gradient from s = 0 for ((lambda + 1/C) I + G/GNsize) s = -g,
+% g the flat gradient of grad, G*v summed over nets (JTBJv with -Jacobian 1,
+% R_JTBJv with 0), GNsize the instances of nets.  As the real CG.m: the
+% tolerance is xi*norm(g), the residual is tested only after a step (at
+% least one step is taken), at most CGmax steps; gs = s'g and
+% sGs = s'(-g - r - lambda*s) for the predicted reduction.
 
+g = cells_to_vec(grad.dfdW, grad.dfdb);
+n_sub = 0;
+for c = 1 : numel(nets)
+    n_sub = n_sub + size(nets{c}.Z{model.L+1}, 2);
+end
 damping = param.lambda + 1/param.C;
-s = zeros(size(grad), 'like', grad);
-r = -grad;
+s = zeros(size(g), 'like', g);
+r = -g;
 d = r;
-rTr = r'*r;
-cgtol = param.xi*sqrt(rTr);
+g_norm = norm(g);
+rr = g_norm^2;
+tol = param.xi*g_norm;
 CGiter = 0;
-while CGiter < param.CGmax
+while true
     CGiter = CGiter + 1;
-    Md = Gv(param, model, net, d)/param.GNsize + damping*d;
-    alpha = rTr/(d'*Md);
-    s = s + alpha*d;
-    r = r - alpha*Md;
-    rnewTrnew = r'*r;
-    if sqrt(rnewTrnew) <= cgtol
+    Gd = zeros(size(d), 'like', d);
+    for c = 1 : numel(nets)
+        if param.Jacobian
+            Gd = Gd + JTBJv(model, nets{c}, d);
+        else
+            Gd = Gd + R_JTBJv(model, nets{c}, d);
+        end
+    end
+    Md = damping*d + Gd/n_sub;
+    step = rr/(d'*Md);
+    s = s + step*d;
+    r = r - step*Md;
+    rr_new = r'*r;
+    if sqrt(rr_new) <= tol || CGiter >= param.CGmax
         break;
     end
-    beta = rnewTrnew/rTr;
-    d = r + beta*d;
-    rTr = rnewTrnew;
+    d = r + (rr_new/rr)*d;
+    rr = rr_new;
 end
-err = r;
-end
-
-function out = Gv(param, model, net, v)
-% G v = sum over the chunks of J' B J v (no 1/GNsize, no damping).
-out = zeros(size(v), 'like', v);
-for c = 1 : numel(net)
-    if param.Jacobian
-        out = out + JTBJv(model, net{c}, v);
-    else
-        out = out + R_JTBJv(model, net{c}, v);
-    end
-end
+gs = s'*g;
+sGs = s'*(-g - r - param.lambda*s);
 end

@@ -1,13 +1,15 @@
-function inst_idx = assign_inst_idx(l, GNsize)
-% inst_idx = assign_inst_idx(l, GNsize)
+function chunks = assign_inst_idx(GNsize, l)
+% chunks = assign_inst_idx(GNsize, l)
 %
-% The Gauss-Newton subsets of newton: perm = randperm(l) extended by its
-% own first GNsize entries, inst_idx = [perm perm(1:GNsize)], so that every
-% one of the ceil(l/GNsize) consecutive chunks of GNsize entries is full.
-% Iteration k uses chunk j = mod(k-1, ceil(l/GNsize)) + 1,
-% inst_idx((j-1)*GNsize+1 : j*GNsize); a new inst_idx is drawn when j = 1.
-% GNsize <= l (cnn_train caps it).
+% The Gauss-Newton subsets of one cycle: a randperm(l), extended by its own
+% first GNsize entries so that every chunk is full, cut into ceil(l/GNsize)
+% consecutive chunks of GNsize instances (chunks{i}, rows).
 
+n = ceil(l/GNsize);
 perm = randperm(l);
-inst_idx = [perm perm(1:GNsize)];
+perm = [perm perm(1:GNsize)];
+chunks = cell(n, 1);
+for i = 1 : n
+    chunks{i} = perm((i-1)*GNsize+1 : i*GNsize);
+end
 end

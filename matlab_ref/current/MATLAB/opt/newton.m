@@ -1,105 +1,129 @@
-function [model, info] = newton(prob, param, model, net)
-% [model, info] = newton(prob, param, model, net)
+function [kept, info] = newton(prob, prob_v, param, model, net)
+% [kept, info] = newton(prob, prob_v, param, model, net)
 %
-% Subsampled Gauss-Newton method with Levenberg-Marquardt damping and a
-% backtracking line search (facts page, section 7).  param.C is already
-% multiplied by l; param.lambda is the current damping.  Each iteration
-% k = 1..iter_max:
-%   1. f and grad on all data: fungrad_minibatch(..., 'fungrad') (bsize chunks).
-%   2. The GNsize subset: chunk j = mod(k-1, ceil(l/GNsize)) + 1 of
-%      inst_idx (assign_inst_idx: randperm(l) extended by its own first
-%      GNsize entries; drawn anew when j = 1).  The subset goes through
-%      feedforward (and Jacobian when -Jacobian 1) in chunks of bsize.
-%   3. [s, err, CGiter] = CG(...): ((lambda + 1/C) I + G/GNsize) s = -grad from s = 0.
-%   4. Line search: alpha = 1, halved until f_new - f <= eta*alpha*grad's
-%      (f_new by fungrad_minibatch(..., 'funonly')).  If alpha falls below
-%      1e-10 the line search has failed: 'Line search fails.' is printed,
-%      the weights stay and the training stops.
-%   5. actred = f_new - f, prered = alpha*grad's + 0.5*alpha^2*s'Gs with
-%      s'Gs = s'(-grad - err - lambda*s), ratio = actred/prered;
-%      param = update_lambda(param, ratio).
-% Printed per iteration (the Python side prints the same format):
-%   fprintf('%d-iter f: %.15g |g|: %.15g alpha: %.15g ratio: %.15g lambda: %.15g #CG: %d actred: %.15g prered: %.15g\n', ...
-%           k, f_new, norm(grad), alpha, ratio, param.lambda, CGiter, actred, prered)
-% f: the objective after the step of iteration k; |g|: the norm of the
-% gradient at the start of iteration k (the one CG solved for); lambda:
-% the value after update_lambda.  At the end:
-%   fprintf('total_#CG: %d\n', total_CG)
-% info holds per-iteration columns f, gnorm, alpha, ratio, lambda, cg,
-% actred, prered (doubles), f0 (the objective at the start) and total_CG.
+% Subsampled Gauss-Newton with Levenberg-Marquardt damping and a
+% backtracking line search, as the real newton.m does it (param.C already
+% times l):
+%   0. f and its gradient on all data; prints 'initial f: %g'.
+%   1. Iteration k: the subsets of assign_inst_idx, drawn anew when
+%      mod(k, ceil(l/GNsize)) == 1 or GNsize == l; the subset of k is chunk
+%      mod(k-1, ceil(l/GNsize)) + 1.
+%   2. CG on ((lambda + 1/C) I + G/GNsize) s = -g.
+%   3. alpha = 1, 1/2, 1/4, ... (no lower bound) until
+%      f_new - f <= eta*alpha*g's; the weights move by (alpha - old)*s.
+%   4. lambda from actred/prered (update_lambda); f and g at the new point;
+%      |g| is the norm of this new gradient.
+%   5. With prob_v (a validation set, [] for none): its accuracy val_acc;
+%      the model of the strictly best val_acc is kept (start 0).
+% Printed (the real code's formats):
+%   %d-iter f: %g |g|: %g alpha: %g ratio: %g lambda: %g #CG: %d actred: %g prered: %g[ val_acc: %g]
+%   total_#CG: %d
+% info (our addition) holds f0 and per-iteration columns f, gnorm, alpha,
+% ratio, lambda, cg, actred, prered, val_acc, and total_CG.
+% newton(prob, param, model, net), the earlier form, is read as prob_v = [].
 
+if nargin == 4
+    net = model;
+    model = param;
+    param = prob_v;
+    prob_v = [];
+end
 l = prob.l;
-GNsize = param.GNsize;
-num_subsets = ceil(l/GNsize);
-total_CG = 0;
-info = struct('f0', [], 'f', [], 'gnorm', [], 'alpha', [], 'ratio', [], 'lambda', [], 'cg', [], 'actred', [], 'prered', [], 'total_CG', 0);
-for k = 1 : param.iter_max
-    [net, f, grad] = fungrad_minibatch(prob, param, model, net, 'fungrad');
-    if k == 1
-        info.f0 = double(f);
+n_splits = ceil(l/param.GNsize);
+info = struct('f0', [], 'f', [], 'gnorm', [], 'alpha', [], 'ratio', [], 'lambda', [], 'cg', [], ...
+              'actred', [], 'prered', [], 'val_acc', [], 'total_CG', 0);
+[net, f, g] = fungrad_minibatch(prob, param, model, net, 'fungrad');
+fprintf('initial f: %g\n', f);
+info.f0 = double(f);
+kept = model;
+kept_acc = 0;
+n_cg = 0;
+k = 0;
+while k < param.iter_max
+    k = k + 1;
+    if mod(k, n_splits) == 1 || l == param.GNsize
+        chunks = assign_inst_idx(param.GNsize, l);
     end
-    grad = cells_to_vec(grad.dfdW, grad.dfdb);
-    j = mod(k-1, num_subsets) + 1;
-    if j == 1
-        inst_idx = assign_inst_idx(l, GNsize);
-    end
-    subset = inst_idx((j-1)*GNsize+1 : j*GNsize);
+    subset = chunks{mod(k-1, n_splits) + 1};
     nets = subset_nets(prob, param, model, net, subset);
-    [s, err, CGiter] = CG(param, model, nets, grad);
-    total_CG = total_CG + CGiter;
-    gs = grad'*s;
-    sGs = s'*(-grad - err - param.lambda*s);
-    theta = cells_to_vec(model.weight, model.bias);
+    [s, n_steps, gs, sGs] = CG(param, model, nets, g);
+    n_cg = n_cg + n_steps;
+
+    f_old = f;
     alpha = 1;
+    old_alpha = 0;
     while true
-        model_new = update_weights(model, theta, alpha, s);
-        [net, f_new] = fungrad_minibatch(prob, param, model_new, net, 'funonly');
-        if f_new - f <= param.eta*alpha*gs
+        model = move(model, alpha - old_alpha, s);
+        prered = alpha*gs + 0.5*alpha^2*sGs;
+        [net, f] = fungrad_minibatch(prob, param, model, net, 'funonly');
+        actred = f - f_old;
+        if actred <= param.eta*alpha*gs
             break;
         end
+        if alpha == 0
+            error('newton: iteration %d: the line search halved the step to 0 without a decrease', k);
+        end
+        old_alpha = alpha;
         alpha = alpha/2;
-        if alpha < 1e-10
-            break;
+    end
+    param = update_lambda(param, actred, prered);
+    [net, f, g] = fungrad_minibatch(prob, param, model, net, 'fungrad');
+    gnorm = 0;
+    for m = 1 : model.L
+        gnorm = gnorm + norm(g.dfdW{m}, 'fro')^2 + norm(g.dfdb{m})^2;
+    end
+    gnorm = sqrt(gnorm);
+    if ~isempty(prob_v)
+        val_acc = accuracy(prob_v, param, model, net);
+        if val_acc > kept_acc
+            kept = model;
+            kept_acc = val_acc;
         end
+        fprintf('%d-iter f: %g |g|: %g alpha: %g ratio: %g lambda: %g #CG: %d actred: %g prered: %g val_acc: %g\n', k, f, gnorm, alpha, actred/prered, param.lambda, n_steps, actred, prered, val_acc);
+        info.val_acc(k, 1) = val_acc;
+    else
+        kept = model;
+        fprintf('%d-iter f: %g |g|: %g alpha: %g ratio: %g lambda: %g #CG: %d actred: %g prered: %g\n', k, f, gnorm, alpha, actred/prered, param.lambda, n_steps, actred, prered);
     end
-    if alpha < 1e-10
-        fprintf('Line search fails.\n');
-        break;
-    end
-    model = model_new;
-    actred = f_new - f;
-    prered = alpha*gs + 0.5*alpha^2*sGs;
-    ratio = actred/prered;
-    param = update_lambda(param, ratio);
-    gnorm = norm(grad);
-    fprintf('%d-iter f: %.15g |g|: %.15g alpha: %.15g ratio: %.15g lambda: %.15g #CG: %d actred: %.15g prered: %.15g\n', k, f_new, gnorm, alpha, ratio, param.lambda, CGiter, actred, prered);
-    info.f(k, 1) = double(f_new);
+    info.f(k, 1) = double(f);
     info.gnorm(k, 1) = double(gnorm);
-    info.alpha(k, 1) = double(alpha);
-    info.ratio(k, 1) = double(ratio);
-    info.lambda(k, 1) = double(param.lambda);
-    info.cg(k, 1) = CGiter;
+    info.alpha(k, 1) = alpha;
+    info.ratio(k, 1) = double(actred/prered);
+    info.lambda(k, 1) = param.lambda;
+    info.cg(k, 1) = n_steps;
     info.actred(k, 1) = double(actred);
     info.prered(k, 1) = double(prered);
 end
-info.total_CG = total_CG;
-fprintf('total_#CG: %d\n', total_CG);
+info.total_CG = n_cg;
+fprintf('total_#CG: %d\n', n_cg);
+end
+
+function acc = accuracy(prob_v, param, model, net)
+% The validation accuracy: predict, then the fraction of equal labels.
+labels = predict(prob_v, param, model, net);
+acc = sum(labels == prob_v.y)/numel(prob_v.y);
 end
 
 function nets = subset_nets(prob, param, model, net, subset)
-% feedforward (and Jacobian when -Jacobian 1) of the subset, in chunks of bsize.
+% -Jacobian 1: one net, feedforward and Jacobian of the whole subset;
+% -Jacobian 0: one net per bsize chunk of the subset, after feedforward.
+if param.Jacobian
+    nets = {Jacobian(model, feedforward(prob.data(:, subset), model, net))};
+    return;
+end
 n_chunks = ceil(numel(subset)/param.bsize);
 nets = cell(n_chunks, 1);
 for c = 1 : n_chunks
     idx = subset((c-1)*param.bsize+1 : min(numel(subset), c*param.bsize));
     nets{c} = feedforward(prob.data(:, idx), model, net);
-    if param.Jacobian
-        nets{c} = Jacobian(model, nets{c});
-    end
 end
 end
 
-function model = update_weights(model, theta, alpha, s)
-% weight{m}, bias{m} from the flat vector theta + alpha*s.
-[model.weight, model.bias] = vec_to_cells(theta + alpha*s, model);
+function model = move(model, step, s)
+% weight{m}, bias{m} moved by step*s (s flat, [vec(W); b] per layer).
+[dW, db] = vec_to_cells(s, model);
+for m = 1 : model.L
+    model.weight{m} = model.weight{m} + step*dW{m};
+    model.bias{m} = model.bias{m} + step*db{m};
+end
 end

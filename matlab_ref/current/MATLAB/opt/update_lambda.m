@@ -1,10 +1,11 @@
-function param = update_lambda(param, ratio)
-% param = update_lambda(param, ratio)
+function param = update_lambda(param, actred, prered)
+% param = update_lambda(param, actred, prered)
 %
-% Levenberg-Marquardt rule of newton, ratio = actred/prered:
-% param.lambda is multiplied by param.boost when ratio < 0.25 and by
-% param.drop when ratio >= 0.75 (unchanged otherwise, and for a NaN ratio).
+% Levenberg-Marquardt rule on the ratio actred/prered: lambda times boost
+% when the ratio is below 0.25, times drop when it is 0.75 or more (a NaN
+% ratio leaves lambda as it is).
 
+ratio = actred/prered;
 if ratio < 0.25
     param.lambda = param.lambda*param.boost;
 elseif ratio >= 0.75
