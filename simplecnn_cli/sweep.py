@@ -31,11 +31,12 @@ def add_parser(sub):
     p.add_argument("--instances", type=int, metavar="N", help="generated instances per compare (default 64)")
     p.add_argument("--seed", type=int, default=0, help="seed of the He init and generated data (default 0)")
     p.add_argument("--timeout", type=float, default=600.0, metavar="SEC", help="Octave time limit per commit")
-    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr (a bar with time left on a terminal, else a line per compare)")
     return p
 
 
 def run(args) -> int:
+    from simplecnn_harness import progress as live_progress
     from simplecnn_harness.sweep import run_sweep, to_markdown, write_reports
     from simplecnn_py.errors import InputError
 
@@ -47,14 +48,20 @@ def run(args) -> int:
         parent = Path(args.out).expanduser().resolve().parent
         if not parent.is_dir() or not os.access(parent, os.W_OK):
             raise InputError("--out", f"cannot write into {parent}")
-    progress = None if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
+    if args.seed < 0:
+        raise InputError("--seed", f"must be >= 0, not {args.seed}")
+    if args.instances is not None and args.instances < 1:
+        raise InputError("--instances", f"must be at least 1, not {args.instances}")
     only = [c.strip() for c in args.commits.split(",") if c.strip()] if args.commits else None
-    result = run_sweep(args.repo, args.config or [None], jobs=args.jobs, rev=args.rev, only=only,
-                       compare_opts={"instances": args.instances, "seed": args.seed, "timeout": args.timeout},
-                       progress=progress)
+    with live_progress.live(quiet=args.quiet) as say:
+        progress = None if say is None else live_progress.write
+        result = run_sweep(args.repo, args.config or [None], jobs=args.jobs, rev=args.rev, only=only,
+                           compare_opts={"instances": args.instances, "seed": args.seed,
+                                         "timeout": args.timeout},
+                           progress=progress)
     print(to_markdown(result), end="")
     if args.out:
         for path in write_reports(result, args.out):
-            if progress:
-                progress(f"sweep: wrote {path}")
+            if not args.quiet:
+                print(f"sweep: wrote {path}", file=sys.stderr, flush=True)
     return result.exit_code()

@@ -212,7 +212,8 @@ def paused():
 
 def bar(iterable=None, total=None, desc="", unit="it"):
     """``tqdm(iterable)`` (count, rate, time left) while a live status is
-    drawn, else ``iterable`` itself."""
+    drawn, else ``iterable`` itself (with no iterable: a bar to ``update`` by
+    hand, or None)."""
     if _active is None:
         return iterable
     from tqdm import tqdm

@@ -36,6 +36,8 @@ from pathlib import Path
 
 from simplecnn_py.errors import EnvironmentProblem, InputError
 
+from . import progress as live_progress
+
 
 @dataclass
 class Commit:
@@ -197,10 +199,12 @@ def run_sweep(repo, configs=(None,), jobs: int = 1, rev: str = "HEAD", compare_o
             raise InputError(str(repo), "no commit changes a .m file")
         result = SweepResult(str(repo), [str(c) if c else "default" for c in configs], commits)
         tasks = [(c, k) for c in commits for k in range(len(configs))]
+        # count, rate and time left on a terminal (simplecnn_harness.progress); a line per cell
+        done = live_progress.bar(total=len(tasks), desc="compares", unit="compare")
         if jobs == 1:
             for c, k in tasks:
                 result.cells[(c.sha, k)] = Cell(**_one(str(git_dir), c.sha, configs[k], compare_opts))
-                _tell(progress, result, c, k)
+                _tell(progress, result, c, k, done)
         else:
             with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as ex:
                 futs = {ex.submit(_one, str(git_dir), c.sha, configs[k], compare_opts): (c, k) for c, k in tasks}
@@ -210,13 +214,17 @@ def run_sweep(repo, configs=(None,), jobs: int = 1, rev: str = "HEAD", compare_o
                         result.cells[(c.sha, k)] = Cell(**f.result())
                     except Exception as e:                   # noqa: BLE001 - a worker died
                         result.cells[(c.sha, k)] = Cell("error", None, f"the worker failed: {e}")
-                    _tell(progress, result, c, k)
+                    _tell(progress, result, c, k, done)
+        if done is not None:
+            done.close()
     result.changes = verdict_changes(result)
     result.seconds = time.perf_counter() - t0
     return result
 
 
-def _tell(progress, result, c, k):
+def _tell(progress, result, c, k, done=None):
+    if done is not None:
+        done.update(1)
     if progress:
         cell = result.cells[(c.sha, k)]
         progress(f"sweep: {c.short} {c.date} [{result.configs[k]}] {cell.label()} ({cell.seconds:.1f} s)"

@@ -101,6 +101,48 @@ def test_sweep_names_the_commit_where_the_verdict_changes(tmp_path, tiny):
     assert "**feca956**" in p.stdout
 
 
+@needs_octave
+def test_sweep_progress_bar_on_a_terminal_lines_in_a_log(tmp_path, tiny):
+    """stderr a terminal: a tqdm bar counting the compares (count, rate, time
+    left); stderr a file: one plain line per compare; --quiet: nothing."""
+    import os
+    import pty
+
+    if not BUNDLE.is_file():
+        pytest.skip(f"{BUNDLE} absent")
+    args = [sys.executable, "-m", "simplecnn_cli", "sweep", "--repo", str(BUNDLE), "--config", str(tiny),
+            "--commits", "feca956,faa17e3", "--jobs", "1", "--instances", "12"]
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.communicate(timeout=600)
+    os.close(master)
+    shown = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0, shown
+    assert "compares:" in shown and "1/2" in shown and "compare/s" in shown
+    log = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    lines = log.stderr.strip().splitlines()
+    assert log.returncode == 0 and "\r" not in log.stderr
+    assert [ln.split()[:2] for ln in lines] == [["sweep:", "feca956"], ["sweep:", "faa17e3"]]
+    quiet = subprocess.run(args + ["--quiet"], capture_output=True, text=True, timeout=600)
+    assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_sweep_refuses_a_negative_seed_before_any_work(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "simplecnn_cli", "sweep", "--repo", str(tmp_path), "--seed", "-1"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and p.stderr.strip() == "simplecnn: error: --seed: must be >= 0, not -1"
+
+
 def test_sweep_refuses_what_is_not_a_repository(tmp_path):
     p = subprocess.run([sys.executable, "-m", "simplecnn_cli", "sweep", "--repo", str(tmp_path)],
                        capture_output=True, text=True, timeout=120)
