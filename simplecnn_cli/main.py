@@ -22,6 +22,7 @@ COMMANDS = {
     "compare-train": "compare_train",
     "bench": "bench",
     "sweep": "sweep",
+    "record": "record",
 }
 
 
