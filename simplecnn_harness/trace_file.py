@@ -77,6 +77,9 @@ def write_trace(path, variables: dict) -> Path:
                 _write_var(f, name, value)
         with open(tmp, "r+b") as f:
             f.write(_mat_header())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)            # mkstemp's file is private; a trace is not
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -1,0 +1,121 @@
+"""pytest plugin (entry point ``pytest11: simplecnn``): parity tests over a
+folder of traces, no Octave needed.
+
+A user's suite::
+
+    # test_parity.py
+    def test_parity(simplecnn_trace):
+        simplecnn_trace.check()            # fails naming the first divergent stage
+
+run with ``pytest --simplecnn-traces traces/`` (or ``simplecnn_traces =
+traces`` under ``[pytest]`` in the ini file; several folders or files
+allowed) gives one test per ``*.mat`` trace, its id the file's name.
+``check(rtol=None, mode='propagated')`` compares the installed port with the
+trace as ``simplecnn compare --trace`` does; ``compare(...)`` returns the
+result (``.ok``, ``.first_divergence``, ``.stages``) for assertions of
+one's own.  JUnit XML comes through pytest as usual (``--junitxml``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("simplecnn", "simplecnn parity traces")
+    group.addoption("--simplecnn-traces", action="append", default=[], metavar="DIR",
+                    help="folder (or file) of simplecnn trace files: one simplecnn_trace test each")
+    parser.addini("simplecnn_traces", type="paths", default=[],
+                  help="folders (or files) of simplecnn trace files, relative to the ini file")
+
+
+def trace_files(config) -> list[Path]:
+    """The trace files named by the option and the ini key, sorted, each once."""
+    places = [Path(p) for p in config.getoption("simplecnn_traces")]
+    places += [Path(p) for p in config.getini("simplecnn_traces")]
+    found = []
+    for place in places:
+        if place.is_dir():
+            found += sorted(p for p in place.rglob("*.mat") if p.is_file())
+        elif place.is_file():
+            found.append(place)
+        else:
+            raise pytest.UsageError(f"--simplecnn-traces: {place} is neither a folder nor a file")
+    seen, out = set(), []
+    for p in found:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def pytest_generate_tests(metafunc):
+    if "simplecnn_trace" not in metafunc.fixturenames:
+        return
+    files = trace_files(metafunc.config)
+    ids = []
+    for p in files:
+        name = p.stem
+        while name in ids:
+            name += "_"
+        ids.append(name)
+    metafunc.parametrize("simplecnn_trace", files, ids=ids, indirect=True)
+
+
+class TraceCase:
+    """One trace of the folder, as the ``simplecnn_trace`` fixture gives it."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._results = {}
+
+    def __repr__(self):
+        return f"TraceCase({str(self.path)!r})"
+
+    def compare(self, rtol: float | None = None, mode: str = "propagated", **inputs):
+        """The comparison's ``pipeline.Result`` (``inputs``: config, data,
+        weights, checked against the trace as ``compare --trace`` does)."""
+        key = (rtol, mode, tuple(sorted(inputs.items())))
+        if key not in self._results:
+            from .pipeline import Options, run_compare
+            from .traces import TraceRecords
+
+            opts = Options(rtol=rtol, mode=mode, precision=None, **inputs)
+            self._results[key] = run_compare(opts, TraceRecords(self.path, opts))
+        return self._results[key]
+
+    def check(self, rtol: float | None = None, mode: str = "propagated", **inputs):
+        """Pass, or fail with the verdict: the first divergent stage and why."""
+        from simplecnn_py.errors import EnvironmentProblem, InputError
+
+        from .report import verdict_line
+
+        try:
+            result = self.compare(rtol, mode, **inputs)
+        except InputError as e:
+            pytest.fail(f"{self.path}: {e.where}: {e.what}", pytrace=False)
+        except EnvironmentProblem as e:
+            pytest.fail(f"{self.path}: {e}", pytrace=False)
+        if not result.ok:
+            lines = [f"{self.path.name}: {verdict_line(result)}",
+                     f"  MATLAB tree {result.tree}, {result.layout} layout; {result.instances} instances, "
+                     f"{result.precision} precision"]
+            bad = [s for s in result.stages if s.compared and not s.ok and not s.explained]
+            for s in bad[:5]:
+                err = "indices differ" if s.kind == "index" else f"rel_err {s.rel_err:.3g}"
+                lines.append(f"  layer {s.layer} {s.direction} {s.stage}: {err}")
+            if len(bad) > 5:
+                lines.append(f"  ... {len(bad) - 5} more stages differ")
+            lines.append(f"  reproduce: simplecnn compare --trace {self.path.resolve()}")
+            pytest.fail("\n".join(lines), pytrace=False)
+        return result
+
+
+@pytest.fixture
+def simplecnn_trace(request):
+    """A trace of ``--simplecnn-traces`` (one test per trace file)."""
+    if not hasattr(request, "param"):
+        pytest.skip("no simplecnn traces given (--simplecnn-traces DIR or the simplecnn_traces ini key)")
+    return TraceCase(request.param)
