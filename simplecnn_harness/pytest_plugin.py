@@ -51,10 +51,17 @@ def trace_files(config) -> list[Path]:
     return out
 
 
+def pytest_configure(config):
+    # a folder that is not there is a usage error (one line), found before collection
+    config._simplecnn_trace_files = trace_files(config)
+
+
 def pytest_generate_tests(metafunc):
     if "simplecnn_trace" not in metafunc.fixturenames:
         return
-    files = trace_files(metafunc.config)
+    files = getattr(metafunc.config, "_simplecnn_trace_files", None)
+    if files is None:
+        files = trace_files(metafunc.config)
     ids = []
     for p in files:
         name = p.stem

@@ -19,7 +19,9 @@ pytest_plugins = ["pytester"]
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "matlab_ref" / "seed"
 NONSQUARE = SEED / "config" / "small-nonsquare.config"
-LAYER3 = SEED / "config" / "mnist-demo-layer3.config"
+SQUARE = ("L = 3;\nLC = 2;\nLF = 1;\nht_input = 8;\nwd_input = 8;\nch_input = [2,3,4];\n"
+          "wd_pad_added = [1,1];\nwd_filter = [3,3];\nstrides = [1,1];\nwd_subimage_pool = [2,2];\n"
+          "full_neurons = [3];\n")
 
 USER_TEST = """
 def test_parity(simplecnn_trace):
@@ -44,7 +46,9 @@ def trace_dir(tmp_path_factory):
                                        "V = (1 - 2*(m == 2))*model.weight{m}'*dXidS;"))
     bad = base / "bad"
     bad.mkdir()
-    record(Options(matlab_dir=str(sign), config=str(LAYER3), instances=3), bad / "sign_error.mat")
+    square = base / "square.config"
+    square.write_text(SQUARE)
+    record(Options(matlab_dir=str(sign), config=str(square), instances=4), bad / "sign_error.mat")
     return good, bad
 
 
@@ -59,9 +63,9 @@ def test_good_traces_pass_one_test_each(pytester, trace_dir):
 def test_a_bad_trace_fails_naming_the_stage_with_junit_xml(pytester, trace_dir):
     good, bad = trace_dir
     pytester.makepyfile(test_user=USER_TEST)
-    pytester.makeini(f"[pytest]\nsimplecnn_traces = {good}\n")
+    (pytester.path / "pytest.ini").write_text(f"[pytest]\nsimplecnn_traces = {good}\n")
     junit = pytester.path / "junit.xml"
-    res = pytester.runpytest_subprocess("--simplecnn-traces", str(bad), f"--junitxml={junit}",
+    res = pytester.runpytest_subprocess(f"--simplecnn-traces={bad}", f"--junitxml={junit}",
                                         "-p", "no:cacheprovider")
     res.assert_outcomes(passed=2, failed=1)
     text = res.stdout.str()
