@@ -11,14 +11,19 @@ to the working precision, compared entry by entry in column-major order):
 * ``ok`` = shapes agree and ``rel_err <= rtol`` (default 1e-13 in double,
   1e-4 in single; overridable).
 
-Index stages (``idx_pad``, ``idx_phiZ``, ``idx_pool``) are compared exactly.
-Pooling winners that differ are counted and located, and each is checked
-for a near-tie: the two candidate values of the window differ by no more
-than a few ULP (or than the error already present in that layer's sigma(S)),
-so different summation orders can flip the winner.  When every flip is a
-near-tie the ``idx_pool`` stage is accepted with a note, and the stages
-downstream, which a flip changes, are judged by their own (isolated) error
-(``isolated.py``) and marked ``explained``.
+Index stages (``idx_pad``, ``idx_phiZ``, ``idx_pool``) are compared exactly,
+after :func:`normalise_index` removes per-instance offsets (the real code
+stored ``idx_phiZ`` repeated for a batch and ``idx_pool`` pointing into the
+whole batch in some versions).  Pooling winners that differ are counted and
+located, and each is classified: a *tie-rule difference* when the window's
+two values are exactly equal on both sides (another winner than the first
+maximum: a divergence of ``idx_pool``), a *near-tie* when they differ by no
+more than a few ULP (or than the error already present in that layer's
+sigma(S)), so different summation orders can flip the winner, else a real
+difference.  When every flip is a near-tie the ``idx_pool`` stage is
+accepted with a note, and the stages downstream, which a flip changes, are
+judged by their own (isolated) error (``isolated.py``) and marked
+``explained``.
 
 A MATLAB array whose shape differs from Python's but has the same number of
 entries (a reshape done at another statement, e.g. ``net.Z{LC+1}`` kept as

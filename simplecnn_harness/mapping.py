@@ -1,28 +1,27 @@
 """From what Octave recorded to the canonical stages of ``docs/design.md``.
 
-Each instrumented statement carries a candidate stage (``instrument.classify``,
-from its text) and each record the layer (the loop variable when it ran).
-The mapping takes, per layer and in execution order:
+Two kinds of records: the *boundaries* of the routines that have a Python
+twin (``b:NAME:in:ARG[:op]`` / ``b:NAME:out:K[:op]``, written by the
+wrappers, with the layer from the argument ``m``), and the *statements* of
+the stage files (``instrument.py``), each with its layer and order of
+execution.  Boundaries come first: they rest on what both sides share by
+design (routine names, inputs, outputs), not on statement text.
 
 forward, conv m
-    ``phiZ``: the first ``padding_and_phiZ`` result of iteration m (or
-    ``net.phiZ{m}``); ``sigmaS``: the first ``max(W*phiZ + b, 0)``;
-    ``Z``: ``net.Z{m+1}`` of the returned net; ``idx_pool``:
-    ``net.idx_pool{m}``; ``idx_pad``, ``idx_phiZ``: the net's fields.
-forward, full m
-    ``Z``: ``net.Z{m+1}``; ``loss``: lossgrad_subset's loss output.
+    ``phiZ``: output of ``padding_and_phiZ`` at layer m; ``sigmaS``: the
+    input of ``maxpooling`` (unpooled layers: ``net.Z{m+1}``); ``Z``:
+    ``net.Z{m+1}``; ``idx_*``: the returned net's fields (else maxpooling's
+    output 2).  Statements are the fallback.
 backward
-    ``dXidS`` of layer L: the delta built outside the loops from
-    ``Z{L+1} - Y`` (``2*(net.Z{L+1} - Y)``), of the right size;
-    ``dXidS`` of layer m < L: a statement at the start of iteration m that
-    (re)shapes the delta, else the ``activation`` of layer m+1 (the same
-    values: the delta entering layer m is what layer m+1 passes down);
-    ``pool_gradient`` / ``phi_gradient``: the vTP calls; ``WtDelta``:
-    ``weight{m}'*...``; ``unpad``: the statement using ``idx_pad`` or, when
-    the padding is cropped another way, the last reshape of the delta
-    between ``phi_gradient`` and ``activation`` whose size is that of the
-    unpadded delta; ``activation``: the ``> 0`` mask; ``dlossdW``,
-    ``dlossdb``: the returned net's fields.
+    ``dXidS`` of layer L: the input of ``JTv``, else the last value of size
+    nL x N before the loop over layer L; ``pool_gradient``,
+    ``phi_gradient``: outputs of ``vTP``; ``dXidS`` of a pooled conv layer
+    and ``WtDelta`` of a conv layer: inputs of ``vTP``; ``activation``: the
+    delta leaving iteration m (the last value of its size assigned there, so
+    a restyled or split mask hides nothing); ``unpad``: the statement using
+    ``idx_pad`` else the value of the unpadded size before the activation;
+    ``WtDelta`` of a fully-connected layer: ``weight{m}'*...`` else the first
+    value of its size in iteration m; ``dlossdW``, ``dlossdb``: the net.
 
 The Python side's sizes are the check: a candidate of the wrong number of
 entries is not taken.  A stage not found is reported "not compared" with the

@@ -295,6 +295,7 @@ def run_matlab(session: OctaveSession, layout: Layout, param, model, prob, preci
         "want_phiZ": float(bool(want_phiZ)), "init_model_call": layout.calls.get("init_model", ""),
         "init_net_call": layout.calls["init_net"], "lossgrad_call": layout.calls["lossgrad_subset"],
         "repeats": float(max(1, int(repeats))),
+        "y_as_index": float(_indexes_with_labels(layout)),
         "config_file": str(Path(param.config_file).resolve())
         if "read_config" in layout.functions and getattr(param, "config_file", None) else "",
     }
@@ -329,6 +330,18 @@ def run_matlab(session: OctaveSession, layout: Layout, param, model, prob, preci
                    "octave_lossgrad_s": octave_seconds, "octave_lossgrad_each_s": each,
                    "recorded_bytes": int(sum(r.nbytes for r in records))}
     return run
+
+
+def _indexes_with_labels(layout: Layout) -> bool:
+    """Code before general labels (Jan 2020) indexes rows of Y with ``prob.y``
+    itself (labels had to be 1..K): it is given the labels mapped to 1..K
+    (``y_mapped``, the same classes), so data labelled 0..9 runs too."""
+    sig = layout.lossgrad
+    try:
+        src = sig.file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return re.search(r"\bprob\.y\s*\(", src) is not None
 
 
 def _code_error(layout: Layout, code_dir: Path, err, origins: dict | None = None) -> MatlabCodeError:

@@ -312,6 +312,17 @@ def judge(param, model, prob, net_py, P, M, precision, rtol, mode, dtype) -> Res
     L = int(model.L)
     n = int(prob.l)
     keys = canonical_stages(model)
+    # index arrays in the port's representation (per-instance offsets removed)
+    # before anything reads them: the comparison, isolated mode, the pooling flips
+    norm_notes = {}
+    for key in keys:
+        m, py = M.get(key), P.get(key)
+        if key[2] in INDEX_STAGES and m is not None and m.value is not None and py is not None:
+            mv, note = C.normalise_index(py, m.value, C.index_stride(model, key[0], key[2]))
+            if note:
+                norm_notes[key] = note
+                if mv is not m.value:
+                    M[key] = type(m)(mv, m.source, m.origin, m.note)
     iso = None
     if mode == "isolated":
         from .isolated import isolated_stages
@@ -335,13 +346,9 @@ def judge(param, model, prob, net_py, P, M, precision, rtol, mode, dtype) -> Res
             r.note = (m.note if m is not None else "") or "not exposed by the MATLAB code"
         else:
             used[key] = py
-            norm_note = ""
             if stage in INDEX_STAGES:
-                mv, norm_note = C.normalise_index(py, m.value, C.index_stride(model, layer, stage))
-                if norm_note and mv is not m.value:
-                    M[key] = type(m)(mv, m.source, m.origin, m.note)
-                    m = M[key]
-                res = C.compare_index(py, mv)
+                norm_note = norm_notes.get(key, "")
+                res = C.compare_index(py, m.value)
                 if norm_note:
                     res["note"] = norm_note + ("; " + res["note"] if res.get("note") else "")
             else:

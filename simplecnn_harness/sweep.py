@@ -138,7 +138,7 @@ def extract(git_dir: Path, sha: str, dest: Path) -> Path:
     data = _git(["-C", str(git_dir), "archive", "--format=tar", sha], binary=True)
     dest.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        tar.extractall(dest, filter="data")
+        tar.extractall(dest, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
     return dest
 
 

@@ -57,5 +57,5 @@ def extract(git_dir: Path, rev: str, dest: Path) -> Path:
         data = subprocess.run(["git", "-C", str(git_dir), "archive", rev], check=True, capture_output=True).stdout
         dest.mkdir(parents=True)
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            tar.extractall(dest, filter="data")
+            tar.extractall(dest, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
     return dest

@@ -106,3 +106,17 @@ def test_sweep_refuses_what_is_not_a_repository(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "not a git repository" in p.stderr and "Traceback" not in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
+
+
+@needs_octave
+def test_isolated_mode_reads_indices_stored_with_offsets(history, tiny):
+    """1b6c744 stores idx_pool with per-instance offsets: isolated mode and the
+    pooling analysis read the normalised indices (no IndexError)."""
+    from simplecnn_harness.pipeline import Options, run_compare
+
+    base, git_dir, commits = history
+    tree = extract(git_dir, "1b6c744", base / "1b6c744")
+    res = run_compare(Options(matlab_dir=str(tree), config=str(tiny), instances=12, mode="isolated"))
+    assert res.ok, res.first_divergence
+    r = next(s for s in res.stages if s.key() == (1, "forward", "idx_pool"))
+    assert r.compared and "offset" in r.note

@@ -142,3 +142,17 @@ def test_instrumented_tricky_file_runs_identically(tmp_path):
     np.testing.assert_array_equal(recs[("c{m}", 3)].value(), [[6.0]])
     assert recs[("A", 3)].value().shape == (1, 3)
     assert recs[("t", 0)].value()[0, 0] == 1.0
+
+
+def test_backward_plain_variables_keep_values_and_wrapped_calls_do_not():
+    from simplecnn_harness.instrument import instrument_source
+
+    src = ("function out = JTv(model, net, d)\nfor m = 3:-1:1\n  t = d .* 2;\n  d = vTP(model, net, m, 1, t, 'phi_gradient');\n"
+           "  keep = net.Z{m} > 0;\n  d(~keep) = 0;\n  out{m} = d;\nend\n")
+    _, table = instrument_source(src, "backward", "JTv.m", covered=frozenset({"vTP"}))
+    keep = {s.target: s.keep for s in table}
+    assert keep["t"] and keep["keep"] and keep["d"] is not None
+    vtp = [s for s in table if "vTP" in s.rhs]
+    assert vtp and not vtp[0].keep                    # the wrapper records vTP's output
+    assert [s.keep for s in table if s.target == "d" and "vTP" not in s.rhs] == [True]
+    assert not [s for s in table if s.target.startswith("out")][0].keep

@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from conftest import needs_octave
 from harness_bundle import TINY_CONFIG

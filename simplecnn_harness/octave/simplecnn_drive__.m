@@ -72,6 +72,9 @@ try
 		prob.data = single(prob.data);
 		prob.label_mat = single(prob.label_mat);
 	end
+	if isfield(opt, 'y_as_index') && opt.y_as_index
+		prob.y = prob.y_mapped;
+	end
 	batch_idx = 1 : prob.l;
 	task__ = opt.task;
 	step = 'init_net';
