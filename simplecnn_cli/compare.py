@@ -121,5 +121,5 @@ def reproduce_command(args) -> str:
             continue
         if name in _PATH_OPTIONS:
             value = os.path.abspath(value)
-        words += ["--" + name.replace("_", "-"), f"{value:g}" if isinstance(value, float) else str(value)]
+        words += ["--" + name.replace("_", "-"), repr(value) if isinstance(value, float) else str(value)]
     return shlex.join(words)

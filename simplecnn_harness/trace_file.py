@@ -142,8 +142,8 @@ def read_trace(path) -> dict:
                     out[name] = _octave_var(obj)
                 elif isinstance(obj, h5py.Dataset) and "MATLAB_class" in obj.attrs:
                     out[name] = _matlab_var(obj)
-            except (KeyError, ValueError, TypeError) as e:
-                raise TraceError(path, f"variable {name} cannot be read ({e})")
+            except (KeyError, ValueError, TypeError, OSError) as e:
+                raise TraceError(path, f"variable {name} cannot be read ({str(e).splitlines()[0] if str(e) else type(e).__name__})")
     if out.get("simplecnn_trace") != FORMAT:
         raise TraceError(path, f"not a simplecnn trace (no simplecnn_trace = '{FORMAT}' in it)")
     return out
