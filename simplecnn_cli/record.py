@@ -4,7 +4,7 @@ plugin on machines without Octave (docs/traces.md).
 
     simplecnn record [--matlab-dir DIR] [--config CFG] [--data D] [--weights W]
                      [--instances N] [--precision double|single] [--seed S]
-                     --out TRACE.mat
+                     [--compress] --out TRACE.mat
     simplecnn record --emit-script DIR [the same input options]
 
 ``--emit-script DIR`` writes a folder holding a standalone MATLAB driver
@@ -35,6 +35,8 @@ def add_parser(sub):
     p.add_argument("--seed", type=int, default=0, help="seed of the He init and of generated data (default 0)")
     p.add_argument("--timeout", type=float, default=600.0, metavar="SEC",
                    help="stop Octave after SEC seconds (default 600)")
+    p.add_argument("--compress", action="store_true",
+                   help="deflate the big arrays (about half the size, slower to write)")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--out", metavar="TRACE.mat", help="the trace file to write")
     what.add_argument("--emit-script", metavar="DIR",
@@ -62,7 +64,7 @@ def run(args) -> int:
         return 0
     from simplecnn_harness.traces import record
 
-    info = record(opts, args.out)
+    info = record(opts, args.out, compress=args.compress)
     print(f"wrote {info['path']}: {info['records']} records, {info['layout']} layout "
           f"({info['bytes'] / 2**20:.1f} MiB)")
     return 0

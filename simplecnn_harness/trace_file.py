@@ -61,8 +61,13 @@ def _mat_header() -> bytes:
     return head.ljust(512, b"\0")
 
 
-def write_trace(path, variables: dict) -> Path:
-    """Write ``variables`` (name -> ndarray | str) as a MAT v7.3 file, atomically."""
+COMPRESS_FROM = 1 << 16          # bytes: smaller arrays are stored plain
+
+
+def write_trace(path, variables: dict, compress: bool = False) -> Path:
+    """Write ``variables`` (name -> ndarray | str) as a MAT v7.3 file,
+    atomically; ``compress``: arrays of 64 KiB or more deflated (gzip level 1,
+    as MATLAB's own v7.3 files are: ReLU and padding zeros halve a trace)."""
     import h5py
 
     path = Path(path)
@@ -74,7 +79,7 @@ def write_trace(path, variables: dict) -> Path:
     try:
         with h5py.File(tmp, "w", userblock_size=512, libver="earliest") as f:
             for name, value in variables.items():
-                _write_var(f, name, value)
+                _write_var(f, name, value, compress)
         with open(tmp, "r+b") as f:
             f.write(_mat_header())
         umask = os.umask(0)
@@ -90,7 +95,7 @@ def write_trace(path, variables: dict) -> Path:
     return path
 
 
-def _write_var(f, name, value):
+def _write_var(f, name, value, compress=False):
     if isinstance(value, str):
         data = np.frombuffer(value.encode("utf-16-le"), dtype="<u2").reshape(-1, 1)
         if data.size == 0:
@@ -116,7 +121,8 @@ def _write_var(f, name, value):
         ds.attrs["MATLAB_empty"] = np.uint8(1)
     else:
         # HDF5 is row-major: MATLAB's dims reversed, the bytes of the column-major array
-        ds = f.create_dataset(name, data=np.ascontiguousarray(data.T))
+        extra = {"compression": "gzip", "compression_opts": 1} if compress and data.nbytes >= COMPRESS_FROM else {}
+        ds = f.create_dataset(name, data=np.ascontiguousarray(data.T), **extra)
     ds.attrs["MATLAB_class"] = np.bytes_(cls)
     if cls == "logical":
         ds.attrs["MATLAB_int_decode"] = np.int32(1)

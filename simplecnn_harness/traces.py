@@ -202,7 +202,7 @@ def build_meta(layout, ident, inputs, stmts) -> str:
 
 # --- record (live) ----------------------------------------------------------------------
 
-def record(opts, out, command: str = "") -> dict:
+def record(opts, out, command: str = "", compress: bool = False) -> dict:
     """Run the tree under Octave on ``opts``' inputs and write the trace ``out``."""
     from .layouts import detect_layout
     from .pipeline import _fast_tmp, _say, default_tree, prepare
@@ -232,7 +232,7 @@ def record(opts, out, command: str = "") -> dict:
                      "engine": f"Octave {version}"}
         variables.update(input_variables(model, prob))
         variables.update(record_variables(run.records, label_table(run.stmts)))
-        write_trace(out, variables)
+        write_trace(out, variables, compress=compress)
     n_rec = variables["rec_index"].count("\n")
     size = out.stat().st_size
     _say(opts, f"record: wrote {out} ({n_rec} records, {size / 2**20:.1f} MiB) in "
