@@ -69,3 +69,14 @@ def test_emit_into_a_folder_that_is_not_empty_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "not an empty folder" in err
     assert (tmp_path / "x" / "keep.txt").read_text() == "mine"
+
+
+def test_emitted_matlab_is_matlab_not_only_octave():
+    """The driver and recorder pass the project's MATLAB-and-Octave lint
+    (tests/test_matlab_syntax.py): no #, !=, endif, printf(, double quotes, ++."""
+    from simplecnn_harness.trace_emit import DRIVER_TEXT, RECORDER
+    from tests.test_matlab_syntax import lint_text
+
+    assert lint_text(DRIVER_TEXT, "simplecnn_record_trace.m") == []
+    assert lint_text(RECORDER, "simplecnn_rec__.m") == []
+    assert lint_text(DRIVER_TEXT + "\nx = 1; # comment\n", "bad.m")      # the lint can fail
