@@ -5,15 +5,19 @@ A user's suite::
 
     # test_parity.py
     def test_parity(simplecnn_trace):
-        simplecnn_trace.check()            # fails naming the first divergent stage
+        ...                                # checked when the body returns
+
+    def test_parity_loose(simplecnn_trace):
+        simplecnn_trace.check(rtol=1e-10)  # or explicitly, with options
 
 run with ``pytest --simplecnn-traces traces/`` (or ``simplecnn_traces =
 traces`` under ``[pytest]`` in the ini file; several folders or files
 allowed) gives one test per ``*.mat`` trace, its id the file's name.
 ``check(rtol=None, mode='propagated')`` compares the installed port with the
-trace as ``simplecnn compare --trace`` does; ``compare(...)`` returns the
-result (``.ok``, ``.first_divergence``, ``.stages``) for assertions of
-one's own.  JUnit XML comes through pytest as usual (``--junitxml``).
+trace as ``simplecnn compare --trace`` does and fails naming the first
+divergent stage; a test that calls neither it nor ``compare(...)`` (the
+result: ``.ok``, ``.first_divergence``, ``.stages``, for assertions of
+one's own) is checked with the defaults when its body returns.  JUnit XML comes through pytest as usual (``--junitxml``).
 """
 from __future__ import annotations
 
@@ -77,6 +81,7 @@ class TraceCase:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._results = {}
+        self.used = False              # compare() or check() called by the test
 
     def __repr__(self):
         return f"TraceCase({str(self.path)!r})"
@@ -84,6 +89,7 @@ class TraceCase:
     def compare(self, rtol: float | None = None, mode: str = "propagated", **inputs):
         """The comparison's ``pipeline.Result`` (``inputs``: config, data,
         weights, checked against the trace as ``compare --trace`` does)."""
+        self.used = True
         key = (rtol, mode, tuple(sorted(inputs.items())))
         if key not in self._results:
             from .pipeline import Options, run_compare
@@ -118,6 +124,18 @@ class TraceCase:
             lines.append(f"  reproduce: simplecnn compare --trace {self.path.resolve()}")
             pytest.fail("\n".join(lines), pytrace=False)
         return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem):
+    """A test that takes ``simplecnn_trace`` and neither compared nor
+    checked it is checked when its body returns: ``def
+    test_parity(simplecnn_trace): ...`` is a parity test as it stands."""
+    result = yield
+    case = pyfuncitem.funcargs.get("simplecnn_trace")
+    if isinstance(case, TraceCase) and not case.used:
+        case.check()
+    return result
 
 
 @pytest.fixture

@@ -27,6 +27,17 @@ USER_TEST = """
 def test_parity(simplecnn_trace):
     simplecnn_trace.check()
 """
+# the fixture alone: checked when the body returns
+BARE_TEST = """
+def test_parity(simplecnn_trace):
+    ...
+"""
+# the result for one's own assertions: no second check
+OWN_TEST = """
+def test_parity(simplecnn_trace):
+    res = simplecnn_trace.compare()
+    assert res.first_divergence == {"layer": 2, "direction": "backward", "stage": "WtDelta"}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +98,15 @@ def test_no_traces_named_skips_with_the_reason(pytester):
     pytester.makepyfile(test_user=USER_TEST)
     res = pytester.runpytest_subprocess("--simplecnn-traces", str(pytester.path / "nowhere"))
     assert res.ret != 0 and "neither a folder nor a file" in res.stderr.str()
+
+
+def test_the_fixture_alone_is_a_parity_test(pytester, trace_dir):
+    good, bad = trace_dir
+    pytester.makepyfile(test_user=BARE_TEST)
+    res = pytester.runpytest_subprocess(f"--simplecnn-traces={good}", f"--simplecnn-traces={bad}",
+                                        "-p", "no:cacheprovider")
+    res.assert_outcomes(passed=2, failed=1)
+    res.stdout.fnmatch_lines(["*sign_error.mat: FAIL*first divergence at layer 2, backward, WtDelta*"])
+    pytester.makepyfile(test_user=OWN_TEST)
+    res = pytester.runpytest_subprocess(f"--simplecnn-traces={bad}", "-p", "no:cacheprovider")
+    res.assert_outcomes(passed=1)
