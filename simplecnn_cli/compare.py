@@ -41,7 +41,8 @@ def add_parser(sub):
                    help="normwise relative tolerance (default 1e-13 double, 1e-4 single)")
     p.add_argument("--json", metavar="FILE", help="write the comparison as JSON")
     p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
-    p.add_argument("--seed", type=int, default=0, help="seed of the He init and of generated data (default 0)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the He init and of generated data (default 0, or the trace's)")
     p.add_argument("--timeout", type=float, default=600.0, metavar="SEC",
                    help="stop Octave after SEC seconds (default 600)")
     p.add_argument("--trace", metavar="TRACE.mat",
@@ -66,14 +67,14 @@ def run(args) -> int:
     progress = None if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
     opts = Options(matlab_dir=args.matlab_dir, config=args.config, data=args.data, weights=args.weights,
                    instances=args.instances, precision=args.precision, mode=args.mode, rtol=args.rtol,
-                   seed=args.seed, timeout=args.timeout, progress=progress)
+                   seed=0 if args.seed is None else args.seed, timeout=args.timeout, progress=progress)
     source = None
     if getattr(args, "trace", None):
         from simplecnn_harness.traces import TraceRecords
 
         if args.matlab_dir:
             raise InputError("--matlab-dir", "not with --trace (the trace holds the MATLAB side)")
-        source = TraceRecords(args.trace, opts)
+        source = TraceRecords(args.trace, opts, seed=args.seed)
     elif opts.precision is None:
         opts.precision = "double"
     result = run_compare(opts, source)
@@ -116,7 +117,7 @@ def reproduce_command(args) -> str:
     for name in ("trace", "matlab_dir", "config", "data", "weights", "instances", "precision", "mode", "rtol",
                  "seed", "timeout", "json", "html"):
         value = getattr(args, name, None)
-        if value is None or (name == "seed" and value == 0) or (name == "timeout" and value == 600.0) \
+        if value is None or (name == "timeout" and value == 600.0) \
                 or (name == "mode" and value == "propagated"):
             continue
         if name in _PATH_OPTIONS:

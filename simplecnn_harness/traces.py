@@ -324,7 +324,7 @@ class TraceRecords:
     was recorded on (checked against any the user gives) and its records."""
     origin = "the trace"
 
-    def __init__(self, trace_path, opts):
+    def __init__(self, trace_path, opts, seed: int | None = None):
         self.trace = Trace(trace_path)
         self.opts = opts
         meta = self.trace.meta
@@ -337,6 +337,8 @@ class TraceRecords:
             self._refuse("--precision", f"{opts.precision}, the trace was recorded in {ins.get('precision')}")
         if opts.instances is not None and opts.instances != ins.get("instances"):
             self._refuse("--instances", f"{opts.instances}, the trace was recorded on {ins.get('instances')}")
+        if seed is not None and seed != ins.get("seed") and not (ins.get("weights_path") and ins.get("data_path")):
+            self._refuse("--seed", f"{seed}, the trace's generated inputs come from seed {ins.get('seed')}")
 
     def _refuse(self, what, detail):
         raise InputError(str(self.trace.path), f"recorded on other inputs: {what} {detail}")

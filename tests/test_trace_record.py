@@ -162,12 +162,12 @@ def test_inputs_other_than_the_recorded_ones_are_refused(cases, capsys, tmp_path
     kw, trace, _ = cases["square"]
     # the same inputs given explicitly are accepted
     rc, out, err = cli(capsys, "compare", "--quiet", "--trace", trace, "--config", kw["config"],
-                       "--instances", 6)
+                       "--instances", 6, "--seed", 0)
     assert rc == 0, out + err
     other = tmp_path / "other.config"
     other.write_text(SQUARE.replace("full_neurons = [3];", "full_neurons = [3];\n% edited"))
     for args, what in ((["--config", other], "--config"), (["--instances", 5], "--instances"),
-                       (["--precision", "single"], "--precision"),
+                       (["--precision", "single"], "--precision"), (["--seed", 3], "--seed"),
                        (["--matlab-dir", SEED], "--matlab-dir")):
         rc, out, err = cli(capsys, "compare", "--quiet", "--trace", trace, *args)
         assert rc == 2 and out == "", err
