@@ -261,7 +261,11 @@ class Trace:
         """The records as ``octave_run.run_matlab`` returns them live."""
         stmts = {}
         for d in self.meta.get("statements", []):
-            s = Stmt(**{k: d[k] for k in Stmt.__dataclass_fields__ if k in d})
+            try:
+                s = Stmt(**{k: d[k] for k in Stmt.__dataclass_fields__ if k in d})
+            except TypeError as e:
+                raise TraceError(self.path, f"its statement table is not this simplecnn's ({e}); "
+                                            "record it again")
             stmts[s.id] = s
         index = self.vars.get("rec_index", "")
         layers = np.asarray(self.vars.get("rec_layer", np.zeros((1, 0)))).reshape(-1)
