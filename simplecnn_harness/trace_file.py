@@ -175,11 +175,16 @@ def _octave_var(g):
     tname = _attr_text(g["type"][()])
     raw = g["value"][()]
     if tname in ("sq_string", "string"):
+        if int(g.attrs.get("OCTAVE_EMPTY_MATRIX", 0)):
+            return ""
         a = np.asarray(raw).T
         return a.reshape(-1, order="F").astype(np.uint8).tobytes().decode("utf-8")
     dtype = _OCTAVE_TYPES.get(tname)
     if dtype is None:
         raise ValueError(f"Octave type '{tname}' is not used in traces")
+    if int(g.attrs.get("OCTAVE_EMPTY_MATRIX", 0)):
+        # an empty matrix: the value holds its dimensions (MATLAB's order)
+        return np.zeros(tuple(int(x) for x in np.asarray(raw).reshape(-1)), dtype=dtype, order="F")
     a = np.asarray(raw)
     if a.ndim == 0:
         a = a.reshape(1, 1)

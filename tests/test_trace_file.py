@@ -127,3 +127,22 @@ def test_octave_loads_a_python_written_trace(tmp_path):
         "error: ignoring const execution_exception& while preparing to exit", ""), out.stderr
     vals = [float(x) for x in out.stdout.split()]
     assert vals == [v["d"][1, 2, 1], v["big"][6, 8]]
+
+
+@needs_octave
+def test_what_octave_save_hdf5_writes_reads_back(tmp_path):
+    """The real ``save -hdf5`` of every class a trace holds, empties included."""
+    exe = shutil.which("octave-cli") or shutil.which("octave")
+    f = tmp_path / "o.h5"
+    code = ("simplecnn_trace = 'simplecnn-trace/1'; d = reshape(1:24, 2, 3, 4) / 7; s = single([1.5 -2]); "
+            "b = [true false]; bs = true; i = int32([1; -2]); sc = 3; e = zeros(0, 3); es = ''; "
+            f"save('-hdf5', '{octave_quote(f)}', 'simplecnn_trace', 'd', 's', 'b', 'bs', 'i', 'sc', 'e', 'es');")
+    subprocess.run([exe, "--no-gui", "--norc", "--quiet", "--eval", code], capture_output=True, timeout=120)
+    v = read_trace(f)
+    assert v["d"].shape == (2, 3, 4) and v["d"][1, 2, 3] == 24 / 7
+    assert v["s"].dtype == np.float32 and v["s"].tolist() == [[1.5, -2.0]]
+    assert v["b"].dtype == np.bool_ and v["b"].tolist() == [[True, False]]
+    assert v["bs"].dtype == np.bool_ and v["bs"].shape == (1, 1)
+    assert v["i"].dtype == np.int32 and v["i"].tolist() == [[1], [-2]]
+    assert v["sc"].shape == (1, 1) and v["sc"][0, 0] == 3.0
+    assert v["e"].shape == (0, 3) and v["es"] == ""
