@@ -74,7 +74,10 @@ def write_trace(path, variables: dict, compress: bool = False) -> Path:
     folder = path.resolve().parent
     if not folder.is_dir():
         raise InputError("--out", f"cannot write {path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as e:
+        raise InputError("--out", f"cannot write {path}: {e.strerror}")
     os.close(fd)
     try:
         with h5py.File(tmp, "w", userblock_size=512, libver="earliest") as f:
@@ -86,11 +89,13 @@ def write_trace(path, variables: dict, compress: bool = False) -> Path:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)            # mkstemp's file is private; a trace is not
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError):
+            raise InputError("--out", f"cannot write {path}: {e.strerror or str(e).splitlines()[0]}")
         raise
     return path
 

@@ -146,3 +146,20 @@ def test_what_octave_save_hdf5_writes_reads_back(tmp_path):
     assert v["i"].dtype == np.int32 and v["i"].tolist() == [[1], [-2]]
     assert v["sc"].shape == (1, 1) and v["sc"][0, 0] == 3.0
     assert v["e"].shape == (0, 3) and v["es"] == ""
+
+
+def test_an_unwritable_folder_is_one_line(tmp_path, monkeypatch):
+    import tempfile
+
+    from simplecnn_py.errors import InputError
+
+    with pytest.raises(InputError, match="does not exist"):
+        write_trace(tmp_path / "no" / "t.mat", sample())
+
+    def denied(*a, **k):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    with pytest.raises(InputError, match="cannot write .*Permission denied"):
+        write_trace(tmp_path / "t.mat", sample())
+    assert list(tmp_path.iterdir()) == []
