@@ -40,6 +40,7 @@ def test_emitted_driver_writes_the_same_trace(tmp_path, capsys, tree, config, ex
 
     common = ["--quiet", "--matlab-dir", str(tree), "--config", str(config), "--instances", "5", *extra]
     assert main(["record", *common, "--out", str(tmp_path / "py.mat")]) == 0
+    assert main(["record", *common, "--compress", "--out", str(tmp_path / "pyz.mat")]) == 0
     bundle = tmp_path / "bundle"
     assert main(["record", *common, "--emit-script", str(bundle)]) == 0
     assert "simplecnn_record_trace" in capsys.readouterr().out
@@ -52,6 +53,7 @@ def test_emitted_driver_writes_the_same_trace(tmp_path, capsys, tree, config, ex
     assert out.is_file() and not Path(str(out) + ".tmp").exists()
     a, b = read_trace(tmp_path / "py.mat"), read_trace(out)
     assert same_trace(a, b) == []
+    assert same_trace(a, read_trace(tmp_path / "pyz.mat")) == []          # compressed: the same values
     assert len(a) > 20 and "lossgrad_seconds" in a and "lossgrad_seconds" in b
     # and the emitted trace is judged like the recorded one
     rc = main(["compare", "--quiet", "--trace", str(out)])
