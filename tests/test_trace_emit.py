@@ -82,3 +82,17 @@ def test_emitted_matlab_is_matlab_not_only_octave():
     assert lint_text(DRIVER_TEXT, "simplecnn_record_trace.m") == []
     assert lint_text(RECORDER, "simplecnn_rec__.m") == []
     assert lint_text(DRIVER_TEXT + "\nx = 1; # comment\n", "bad.m")      # the lint can fail
+
+
+def test_emitted_driver_reports_the_trees_error_and_writes_nothing(tmp_path, capsys):
+    broken = tmp_path / "broken"
+    shutil.copytree(SEED, broken)
+    lg = broken / "cnn" / "lossgrad_subset.m"
+    lg.write_text(lg.read_text().replace("V = model.weight{m}'*dXidS;", "V = no_such_function__(dXidS);"))
+    bundle = tmp_path / "b"
+    assert main(["record", "--quiet", "--matlab-dir", str(broken), "--config", str(NONSQUARE),
+                 "--instances", "4", "--emit-script", str(bundle)]) == 0
+    out = tmp_path / "t.mat"
+    proc = run_driver(bundle, out, cwd=tmp_path)
+    assert "the tree failed" in proc.stderr and "no_such_function__" in proc.stderr, proc.stderr[-2000:]
+    assert not out.exists() and not Path(str(out) + ".tmp").exists()
