@@ -55,7 +55,9 @@ def traces(tmp_path_factory):
         return made[name]
 
     get.base = base
-    return get
+    yield get
+    # the MNIST-shaped traces are hundreds of MiB: not left in pytest's kept temporary folders
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def compare(capsys, trace, *args):
