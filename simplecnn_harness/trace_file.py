@@ -150,9 +150,9 @@ def read_trace(path) -> dict:
             obj = f[name]
             try:
                 if isinstance(obj, h5py.Group) and "value" in obj and "type" in obj:
-                    out[name] = _octave_var(obj)
+                    out[name] = _octave_var(obj, path)
                 elif isinstance(obj, h5py.Dataset) and "MATLAB_class" in obj.attrs:
-                    out[name] = _matlab_var(obj)
+                    out[name] = _matlab_var(obj, path)
             except (KeyError, ValueError, TypeError, OSError) as e:
                 raise TraceError(path, f"variable {name} cannot be read ({str(e).splitlines()[0] if str(e) else type(e).__name__})")
     if out.get("simplecnn_trace") != FORMAT:
@@ -160,25 +160,52 @@ def read_trace(path) -> dict:
     return out
 
 
+MAP_FROM = 1 << 20               # bytes: bigger plain datasets are mapped, not read
+
+
+def _raw(ds, path):
+    """The dataset's array: mapped read-only from the file (no copy, pages
+    read when used, as the live run's records are) when it is big, stored
+    contiguously, unfiltered and native-endian; else read."""
+    if ds.nbytes >= MAP_FROM and ds.chunks is None and ds.compression is None and ds.dtype.isnative \
+            and ds.dtype.kind in "biuf":
+        offset = ds.id.get_offset()
+        if offset is not None:
+            return np.memmap(path, dtype=ds.dtype, mode="r", offset=offset, shape=ds.shape)
+    return ds[()]
+
+
+def _as_class(a, dtype):
+    """``a`` (MATLAB's dims) as ``dtype``, Fortran order, without a copy when it already is."""
+    dtype = np.dtype(dtype)
+    if dtype == np.bool_ and a.dtype == np.uint8:
+        a = a.view(np.bool_)
+    return np.asfortranarray(a.astype(dtype, copy=False))
+
+
 def _attr_text(v):
     return v.decode("ascii") if isinstance(v, bytes) else str(v)
 
 
-def _matlab_var(ds):
+def _matlab_var(ds, path):
     cls = _attr_text(ds.attrs["MATLAB_class"])
     if int(ds.attrs.get("MATLAB_empty", 0)):
         shape = tuple(int(x) for x in ds[()])
         return "" if cls == "char" else np.zeros(shape, dtype=_CLASS_DTYPE[cls], order="F")
-    raw = ds[()]
-    a = np.asarray(raw).T                      # back to MATLAB's dims, column-major
     if cls == "char":
+        a = np.asarray(ds[()]).T
         return a.reshape(-1, order="F").astype("<u2").tobytes().decode("utf-16-le")
-    return np.asfortranarray(a.astype(_CLASS_DTYPE[cls], copy=False))
+    raw = _raw(ds, path)
+    a = (raw if isinstance(raw, np.ndarray) else np.asarray(raw)).T    # back to MATLAB's dims, column-major
+    return _as_class(a, _CLASS_DTYPE[cls])
 
 
-def _octave_var(g):
+def _octave_var(g, path):
     tname = _attr_text(g["type"][()])
-    raw = g["value"][()]
+    if tname not in ("sq_string", "string") and not int(g.attrs.get("OCTAVE_EMPTY_MATRIX", 0)):
+        raw = _raw(g["value"], path)
+    else:
+        raw = g["value"][()]
     if tname in ("sq_string", "string"):
         if int(g.attrs.get("OCTAVE_EMPTY_MATRIX", 0)):
             return ""
@@ -190,11 +217,11 @@ def _octave_var(g):
     if int(g.attrs.get("OCTAVE_EMPTY_MATRIX", 0)):
         # an empty matrix: the value holds its dimensions (MATLAB's order)
         return np.zeros(tuple(int(x) for x in np.asarray(raw).reshape(-1)), dtype=dtype, order="F")
-    a = np.asarray(raw)
+    a = raw if isinstance(raw, np.ndarray) else np.asarray(raw)
     if a.ndim == 0:
         a = a.reshape(1, 1)
     else:
         a = a.T
         if a.ndim == 1:
             a = a.reshape(-1, 1)
-    return np.asfortranarray(a.astype(dtype, copy=False))
+    return _as_class(a, dtype)

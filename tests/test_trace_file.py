@@ -163,3 +163,18 @@ def test_an_unwritable_folder_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(InputError, match="cannot write .*Permission denied"):
         write_trace(tmp_path / "t.mat", sample())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_big_plain_arrays_are_mapped_not_read(tmp_path):
+    v = sample()
+    v["huge"] = np.asfortranarray(np.random.default_rng(0).standard_normal((400, 400)))
+    v["mask"] = np.asfortranarray(np.random.default_rng(1).random((1200, 900)) > 0.5)
+    f = write_trace(tmp_path / "t.mat", v)
+    got = read_trace(f)
+    assert isinstance(got["huge"].base, np.memmap) or isinstance(got["huge"], np.memmap)
+    assert got["huge"].flags.f_contiguous and not got["huge"].flags.writeable
+    assert got["mask"].dtype == np.bool_
+    same(got, v)
+    z = read_trace(write_trace(tmp_path / "z.mat", v, compress=True))      # compressed: read
+    assert not isinstance(z["huge"].base, np.memmap)
+    same(z, v)
