@@ -202,7 +202,7 @@ def build_meta(layout, ident, inputs, stmts) -> str:
 
 # --- record (live) ----------------------------------------------------------------------
 
-def record(opts, out, command: str = "", compress: bool = False) -> dict:
+def record(opts, out, compress: bool = False) -> dict:
     """Run the tree under Octave on ``opts``' inputs and write the trace ``out``."""
     from .layouts import detect_layout
     from .pipeline import _fast_tmp, _say, default_tree, prepare
@@ -237,7 +237,7 @@ def record(opts, out, command: str = "", compress: bool = False) -> dict:
     size = out.stat().st_size
     _say(opts, f"record: wrote {out} ({n_rec} records, {size / 2**20:.1f} MiB) in "
                f"{time.perf_counter() - t0:.1f} s")
-    return {"path": str(out), "records": n_rec, "bytes": size, "layout": layout.name, "command": command}
+    return {"path": str(out), "records": n_rec, "bytes": size, "layout": layout.name}
 
 
 # --- a trace read back ------------------------------------------------------------------
