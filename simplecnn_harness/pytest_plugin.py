@@ -41,7 +41,8 @@ def trace_files(config) -> list[Path]:
     found = []
     for place in places:
         if place.is_dir():
-            found += sorted(p for p in place.rglob("*.mat") if p.is_file())
+            # MAT v5 files (data, weights) beside the traces are not traces
+            found += sorted(p for p in place.rglob("*.mat") if p.is_file() and not _mat_v5(p))
         elif place.is_file():
             found.append(place)
         else:
@@ -53,6 +54,14 @@ def trace_files(config) -> list[Path]:
             seen.add(key)
             out.append(p)
     return out
+
+
+def _mat_v5(path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(10) == b"MATLAB 5.0"
+    except OSError:
+        return False
 
 
 def pytest_configure(config):

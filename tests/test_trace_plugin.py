@@ -65,6 +65,10 @@ def trace_dir(tmp_path_factory):
 
 def test_good_traces_pass_one_test_each(pytester, trace_dir):
     good, _ = trace_dir
+    import numpy as np
+    import scipy.io
+
+    scipy.io.savemat(good / "data.mat", {"y": np.ones((2, 1)), "Z": np.zeros((2, 4))})   # not a trace
     pytester.makepyfile(test_user=USER_TEST)
     res = pytester.runpytest_subprocess("--simplecnn-traces", str(good), "-v", "-p", "no:cacheprovider")
     res.assert_outcomes(passed=2)
