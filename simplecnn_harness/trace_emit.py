@@ -41,10 +41,9 @@ class _Capture:
 
 
 def emit_script(opts, folder) -> dict:
+    """Write the standalone recording folder ``folder`` (new or empty)."""
     from .layouts import detect_layout
-    from .octave_run import run_matlab
     from .pipeline import default_tree, prepare
-    from .traces import build_meta, inputs_meta, label_table, tree_identity
 
     folder = Path(folder)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
@@ -57,6 +56,18 @@ def emit_script(opts, folder) -> dict:
     except OSError as e:
         raise InputError("--emit-script", f"cannot create {folder} ({e.strerror})")
     folder = folder.resolve()
+    try:
+        _fill(folder, opts, layout, param, model, prob, config_desc, data_desc)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)      # no half-written folder
+        raise
+    return {"dir": str(folder), "driver": str(folder / DRIVER), "trace": str(folder / "trace.mat")}
+
+
+def _fill(folder, opts, layout, param, model, prob, config_desc, data_desc):
+    from .octave_run import run_matlab
+    from .traces import build_meta, inputs_meta, label_table, tree_identity
+
     capture = _Capture()
     run = run_matlab(capture, layout, param, model, prob, opts.precision, folder, instrument=opts.instrument,
                      tag=TAG)
@@ -79,7 +90,6 @@ def emit_script(opts, folder) -> dict:
     dir_list = ", ".join(f"'{d}'" for d in dirs)
     (folder / DRIVER).write_text(DRIVER_TEXT.replace("@DIRS@", dir_list).replace("@TAG@", TAG),
                                  encoding="utf-8")
-    return {"dir": str(folder), "driver": str(folder / DRIVER), "trace": str(folder / "trace.mat")}
 
 
 def _added_dirs(call: str, folder: Path, code_dir: Path) -> list[str]:
