@@ -5,6 +5,7 @@ stage by stage, forward and backward.
                       [--weights W.mat] [--instances N] [--precision double|single]
                       [--mode propagated|isolated] [--rtol TOL] [--json FILE]
                       [--html FILE] [--seed S] [--timeout SEC]
+    simplecnn compare --trace TRACE.mat [...]    (no Octave: docs/traces.md)
 
 Without arguments: the embedded MATLAB reference (``matlab_ref/seed``), the
 bundled 4-layer MNIST-shaped demo config and 64 seeded random images.
@@ -38,17 +39,21 @@ def add_parser(sub):
     p.add_argument("--weights", metavar="W.mat", help="weight and bias, L x 1 cells (default: He init from --seed)")
     p.add_argument("--instances", type=int, metavar="N",
                    help="use the first N instances (default: all of --data, or 64 generated)")
-    p.add_argument("--precision", choices=("double", "single"), default="double",
-                   help="working precision of both sides (default double)")
+    p.add_argument("--precision", choices=("double", "single"), default=None,
+                   help="working precision of both sides (default double, or the trace's)")
     p.add_argument("--mode", choices=("propagated", "isolated"), default="propagated",
                    help="propagated: each side end to end; isolated: each Python stage fed MATLAB's input")
     p.add_argument("--rtol", type=float, metavar="TOL",
                    help="normwise relative tolerance (default 1e-13 double, 1e-4 single)")
     p.add_argument("--json", metavar="FILE", help="write the comparison as JSON")
     p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
-    p.add_argument("--seed", type=int, default=0, help="seed of the He init and of generated data (default 0)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the He init and of generated data (default 0, or the trace's)")
     p.add_argument("--timeout", type=float, default=600.0, metavar="SEC",
                    help="stop Octave after SEC seconds (default 600)")
+    p.add_argument("--trace", metavar="TRACE.mat",
+                   help="compare against a trace written by `simplecnn record` instead of running Octave "
+                        "(inputs default to the trace's; any given must match it)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return p
 
@@ -78,8 +83,18 @@ def run(args) -> int:
     with live_progress.live(quiet=args.quiet) as progress:
         opts = Options(matlab_dir=args.matlab_dir, config=args.config, data=args.data, weights=args.weights,
                        instances=args.instances, precision=args.precision, mode=args.mode, rtol=args.rtol,
-                       seed=args.seed, timeout=args.timeout, progress=progress)
-        result = run_compare(opts)
+                       seed=0 if args.seed is None else args.seed, timeout=args.timeout, progress=progress)
+        source = None
+        if args.trace:
+            from simplecnn_harness.traces import TraceRecords
+
+            if args.matlab_dir:
+                raise InputError("--matlab-dir", "not with --trace (the trace holds the MATLAB side)")
+            source = TraceRecords(args.trace, opts, seed=args.seed)
+        elif opts.precision is None:
+            opts.precision = "double"
+        result = run_compare(opts, source)
+        result.command = reproduce_command(args)
     print(terminal_table(result))
     sys.stdout.flush()
     for path, write in ((args.json, write_json), (args.html, write_html)):
@@ -117,3 +132,26 @@ def _check_writable(opt, path):
     except OSError as e:
         raise InputError(opt, f"cannot write {path}: folder {folder} takes no new file "
                               f"({e.strerror or e})") from None
+
+
+# options whose values are files or folders: made absolute in the reproduce line
+_PATH_OPTIONS = ("matlab_dir", "config", "data", "weights", "trace", "json", "html")
+
+
+def reproduce_command(args) -> str:
+    """The one shell command (quoted) that reproduces this report: the
+    options given, paths made absolute."""
+    import os
+    import shlex
+
+    words = ["simplecnn", "compare"]
+    for name in ("trace", "matlab_dir", "config", "data", "weights", "instances", "precision", "mode", "rtol",
+                 "seed", "timeout", "json", "html"):
+        value = getattr(args, name, None)
+        if value is None or (name == "timeout" and value == 600.0) \
+                or (name == "mode" and value == "propagated"):
+            continue
+        if name in _PATH_OPTIONS:
+            value = os.path.abspath(value)
+        words += ["--" + name.replace("_", "-"), repr(value) if isinstance(value, float) else str(value)]
+    return shlex.join(words)

@@ -25,6 +25,7 @@ COMMANDS = {
     "bench": "bench",
     "check-gradient": "check_gradient",
     "sweep": "sweep",
+    "record": "record",
 }
 
 

@@ -15,6 +15,7 @@ stage-by-stage comparison.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 import tempfile
 import time
@@ -74,6 +75,7 @@ class Result:
     loss: dict = field(default_factory=dict)
     heatmap: dict | None = None
     port_path: str = "fast"           # the port's path that ran: "fast" or "reference" (simplecnn_py.fast.enabled())
+    command: str = ""                 # the shell command that reproduces the report (the CLI sets it)
 
     def to_json(self) -> dict:
         return {
@@ -95,6 +97,7 @@ class Result:
             "notes": self.notes,
             "timings": self.timings,
             "port_path": self.port_path,
+            "command": self.command,
         }
 
 
@@ -231,13 +234,15 @@ def python_side(param, model, prob):
     return net, loss, dict(tr.records)
 
 
-def run_compare(opts: Options) -> Result:
+def run_compare(opts: Options, source=None) -> Result:
+    """Both sides on the same inputs, then :func:`judge`.  ``source`` gives
+    the inputs and the MATLAB side's records: None runs the tree live under
+    Octave (:class:`LiveRecords`); ``traces.TraceRecords`` reads them from a
+    trace file (``simplecnn compare --trace``)."""
     t_start = time.perf_counter()
     timings = {}
-    tree = Path(opts.matlab_dir) if opts.matlab_dir else default_tree()
-    layout = detect_layout(tree)
-    find_octave()                                       # fail early, before any work
-    param, model, prob, config_desc, data_desc = prepare(opts)
+    source = LiveRecords(opts) if source is None else source
+    param, model, prob, config_desc, data_desc = source.inputs()
     n = int(prob.l)
     dtype = C.working_dtype(opts.precision)
     rtol = opts.rtol if opts.rtol is not None else C.DEFAULT_RTOL[opts.precision]
@@ -249,25 +254,17 @@ def run_compare(opts: Options) -> Result:
     net_py, loss_py, P = python_side(param, model, prob)
     timings["python_s"] = time.perf_counter() - t0
 
-    _say(opts, f"compare: Octave, {layout.name} layout at {layout.root}")
-    with tempfile.TemporaryDirectory(prefix="simplecnn-compare-", dir=_fast_tmp()) as work:
-        t0 = time.perf_counter()
-        with OctaveSession(timeout=opts.timeout) as octave:
-            timings["octave_start_s"] = time.perf_counter() - t0
-            run = run_matlab(octave, layout, param, model, prob, opts.precision, Path(work),
-                             instrument=opts.instrument, timeout=opts.timeout)
-        timings.update({f"octave_{k}" if not k.startswith("octave") else k: v
-                        for k, v in run.timings.items()})
+    with source.records(param, model, prob, timings) as run:
         _say(opts, f"compare: comparing {len(P)} traced stages "
-                   f"({run.timings['recorded_bytes'] / 2**20:.0f} MiB from Octave)")
+                   f"({run.timings['recorded_bytes'] / 2**20:.0f} MiB from {source.origin})")
         t0 = time.perf_counter()
         M = matlab_stages(run, model, P, n)
         result = judge(param, model, prob, net_py, P, M, opts.precision, rtol, opts.mode, dtype)
         timings["compare_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - t_start
     result.port_path = port_path
-    result.layout = layout.name
-    result.tree = str(layout.root)
+    result.layout = source.layout_name
+    result.tree = source.tree
     result.config = config_desc
     result.data = data_desc
     result.instances = n
@@ -277,6 +274,37 @@ def run_compare(opts: Options) -> Result:
                    "matlab": None if loss_m is None or loss_m.value is None
                    else float(np.asarray(loss_m.value).reshape(-1)[0])}
     return result
+
+
+class LiveRecords:
+    """The MATLAB side run live: the tree copied, instrumented and run under
+    one Octave session (``octave_run.run_matlab``)."""
+    origin = "Octave"
+
+    def __init__(self, opts: Options):
+        self.opts = opts
+        tree = Path(opts.matlab_dir) if opts.matlab_dir else default_tree()
+        self.layout = detect_layout(tree)
+        find_octave()                                   # fail early, before any work
+        self.layout_name, self.tree = self.layout.name, str(self.layout.root)
+
+    def inputs(self):
+        return prepare(self.opts)
+
+    @contextlib.contextmanager
+    def records(self, param, model, prob, timings):
+        """The ``MatlabRun`` (its values mapped from files that live as long as the block)."""
+        opts, layout = self.opts, self.layout
+        _say(opts, f"compare: Octave, {layout.name} layout at {layout.root}")
+        with tempfile.TemporaryDirectory(prefix="simplecnn-compare-", dir=_fast_tmp()) as work:
+            t0 = time.perf_counter()
+            with OctaveSession(timeout=opts.timeout) as octave:
+                timings["octave_start_s"] = time.perf_counter() - t0
+                run = run_matlab(octave, layout, param, model, prob, opts.precision, Path(work),
+                                 instrument=opts.instrument, timeout=opts.timeout)
+            timings.update({f"octave_{k}" if not k.startswith("octave") else k: v
+                            for k, v in run.timings.items()})
+            yield run
 
 
 def judge(param, model, prob, net_py, P, M, precision, rtol, mode, dtype) -> Result:

@@ -92,6 +92,8 @@ def terminal_table(result) -> str:
             lines.append(f"  {s.layer} {s.direction} {s.stage}: {s.note}")
     lines.append("")
     lines.append(verdict_line(result))
+    if getattr(result, "command", ""):
+        lines.append(f"reproduce: {result.command}")
     return "\n".join(lines)
 
 
@@ -332,8 +334,13 @@ loss: Python {_esc(result.loss.get('python'))}, MATLAB {_esc(result.loss.get('ma
 <p class="small">max_ulp n/a: NaN/Inf on one side, or values of opposite signs or a factor 2 or more
 apart, where a count of ULPs says nothing more than rel_err. ok* : within tolerance by its own (isolated) error; it differs end to end only because of
 near-tie pooling flips upstream. -- : not compared (the MATLAB code does not expose the stage on its own).</p>
-</body></html>
+{_reproduce_html(result)}</body></html>
 """
+
+
+def _reproduce_html(result) -> str:
+    cmd = getattr(result, "command", "")
+    return f'<p class="small">reproduce: <code>{_esc(cmd)}</code></p>\n' if cmd else ""
 
 
 def write_html(result, path):
