@@ -11,24 +11,13 @@ from pathlib import Path
 
 import pytest
 
+# the tiny non-square current-layout net of conftest (7 x 6 inputs; layer 2
+# unpooled, two fully-connected layers): fast, and it tells the (wd_pad, ht_pad) swap
+from conftest import TINY_CONFIG  # noqa: F401
+
 REPO = Path(__file__).resolve().parent.parent
 BUNDLE = REPO.parent / "shared" / "upstream" / "simpleNN.bundle"
 
-# a tiny non-square current-layout net (7 x 6 inputs; layer 2 unpooled, two
-# fully-connected layers): fast, and it tells the (wd_pad, ht_pad) swap
-TINY_CONFIG = """% tiny non-square net: 7 x 6 x 2 inputs, 3 classes
-L = 4;
-LC = 2;
-LF = 2;
-ht_input = 7;
-wd_input = 6;
-ch_input = [2,3,4];
-wd_pad_added = [1,1];
-wd_filter = [3,2];
-strides = [1,2];
-wd_subimage_pool = [2,1];
-full_neurons = [5,3];
-"""
 
 
 def need_bundle():
