@@ -167,6 +167,22 @@ def _port_predict(model_file, data_file, options=""):
     return cnn_predict(S["y"].reshape(-1), S["Z"], model, options)
 
 
+def _port_model_in_real_predict(tree, cfg, train, test, options, tmp_path):
+    """A model written by ``simplecnn train`` loads in the real ``cnn_predict``
+    of ``tree`` and gives the labels and accuracy of ``simplecnn predict``."""
+    port_model, port_pred = tmp_path / "port-model.mat", tmp_path / "port-pred.mat"
+    assert main(["train", "--config", str(cfg), "--data", str(train), f"--options={options}",
+                 "--seed", "4", "--model", str(port_model), "--quiet"]) == 0
+    labels, acc = _port_predict(port_model, test)
+    _run_octave(tree, f"""
+        load('{port_model}'); T = load('{test}');
+        [r, a] = cnn_predict(T.y, T.Z, model);
+        save('-v7', '{port_pred}', 'r', 'a');""")
+    P = scipy.io.loadmat(port_pred)
+    assert np.array_equal(labels, P["r"].reshape(-1))
+    assert acc == pytest.approx(P["a"].item(), abs=0)
+
+
 def test_models_both_ways_current(real, tmp_path):
     train, test = _data(real)
     cfg = real["dir"] / "small.config"
@@ -183,17 +199,7 @@ def test_models_both_ways_current(real, tmp_path):
     assert acc == pytest.approx(P["a"].item(), abs=0)
     assert len(set(labels)) > 1
 
-    port_model, port_pred = tmp_path / "port-model.mat", tmp_path / "port-pred.mat"
-    assert main(["train", "--config", str(cfg), "--data", str(train), "--options=-s 2 -epoch_max 2 -bsize 40",
-                 "--seed", "4", "--model", str(port_model), "--quiet"]) == 0
-    labels, acc = _port_predict(port_model, test)
-    _run_octave(real["current"], f"""
-        load('{port_model}'); T = load('{test}');
-        [r, a] = cnn_predict(T.y, T.Z, model);
-        save('-v7', '{port_pred}', 'r', 'a');""")
-    P = scipy.io.loadmat(port_pred)
-    assert np.array_equal(labels, P["r"].reshape(-1))
-    assert acc == pytest.approx(P["a"].item(), abs=0)
+    _port_model_in_real_predict(real["current"], cfg, train, test, "-s 2 -epoch_max 2 -bsize 40", tmp_path)
 
 
 def test_models_both_ways_seed_layout(real, tmp_path):
@@ -215,14 +221,4 @@ def test_models_both_ways_seed_layout(real, tmp_path):
     assert np.all(labels[200:] == 1)                # the seed predict's tail quirk
     assert acc == pytest.approx(P["a"].item(), abs=0)
 
-    port_model, port_pred = tmp_path / "port-model.mat", tmp_path / "port-seed-pred.mat"
-    assert main(["train", "--config", str(cfg), "--data", str(train), "--options=-s 3 -epoch_max 1 -bsize 50",
-                 "--seed", "4", "--model", str(port_model), "--quiet"]) == 0
-    labels, acc = _port_predict(port_model, test)
-    _run_octave(real["seed"], f"""
-        load('{port_model}'); T = load('{test}');
-        [r, a] = cnn_predict(T.y, T.Z, model);
-        save('-v7', '{port_pred}', 'r', 'a');""")
-    P = scipy.io.loadmat(port_pred)
-    assert np.array_equal(labels, P["r"].reshape(-1))
-    assert acc == pytest.approx(P["a"].item(), abs=0)
+    _port_model_in_real_predict(real["seed"], cfg, train, test, "-s 3 -epoch_max 1 -bsize 50", tmp_path)
