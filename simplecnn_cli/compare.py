@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import sys
 
+from simplecnn_cli import run_inputs
+
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -30,27 +32,13 @@ def add_parser(sub):
         description="Run a simpleNN MATLAB tree (seed or current layout) under GNU Octave and the Python "
                     "port on the same config, weights and data, and compare every forward and backward "
                     "intermediate (the Delta tensors) layer by layer.")
-    p.add_argument("--matlab-dir", metavar="DIR",
-                   help="simpleNN MATLAB tree (DIR or DIR/MATLAB; default: the embedded matlab_ref/seed)")
-    p.add_argument("--config", metavar="CFG", help="simpleNN config file (default: the bundled "
-                                                   "4-layer MNIST demo config)")
-    p.add_argument("--data", metavar="DATA.mat", help="simpleNN data file, used as it is (y, Z); "
-                                                      "default: seeded random images")
-    p.add_argument("--weights", metavar="W.mat", help="weight and bias, L x 1 cells (default: He init from --seed)")
-    p.add_argument("--instances", type=int, metavar="N",
-                   help="use the first N instances (default: all of --data, or 64 generated)")
-    p.add_argument("--precision", choices=("double", "single"), default=None,
-                   help="working precision of both sides (default double, or the trace's)")
+    run_inputs.add_arguments(p, trace_defaults=True)
     p.add_argument("--mode", choices=("propagated", "isolated"), default="propagated",
                    help="propagated: each side end to end; isolated: each Python stage fed MATLAB's input")
     p.add_argument("--rtol", type=float, metavar="TOL",
                    help="normwise relative tolerance (default 1e-13 double, 1e-4 single)")
     p.add_argument("--json", metavar="FILE", help="write the comparison as JSON")
     p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
-    p.add_argument("--seed", type=int, default=None,
-                   help="seed of the He init and of generated data (default 0, or the trace's)")
-    p.add_argument("--timeout", type=float, default=600.0, metavar="SEC",
-                   help="stop Octave after SEC seconds (default 600)")
     p.add_argument("--trace", metavar="TRACE.mat",
                    help="compare against a trace written by `simplecnn record` instead of running Octave "
                         "(inputs default to the trace's; any given must match it)")
@@ -63,14 +51,9 @@ def run(args) -> int:
     from simplecnn_py.errors import InputError
 
     # every argument is checked before any work starts
-    if args.seed is not None and args.seed < 0:
-        raise InputError("--seed", f"must be >= 0, not {args.seed}")
-    if args.timeout is not None and args.timeout <= 0:
-        raise InputError("--timeout", f"must be a positive number of seconds, not {args.timeout:g}")
+    run_inputs.check(args)
     if args.rtol is not None and not args.rtol > 0:
         raise InputError("--rtol", f"must be a positive tolerance, not {args.rtol:g}")
-    if args.instances is not None and args.instances < 1:
-        raise InputError("--instances", f"must be a positive number, not {args.instances}")
     for opt, path in (("--json", args.json), ("--html", args.html)):
         if path:
             _check_writable(opt, path)

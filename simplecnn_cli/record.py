@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import sys
 
+from simplecnn_cli import run_inputs
+
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -23,18 +25,7 @@ def add_parser(sub):
         description="Run a simpleNN MATLAB tree under GNU Octave on the given config, weights and data, and "
                     "write every recorded intermediate, the inputs and the tree's identity to one trace "
                     "file (MAT v7.3), for `simplecnn compare --trace`.")
-    p.add_argument("--matlab-dir", metavar="DIR",
-                   help="simpleNN MATLAB tree (DIR or DIR/MATLAB; default: the embedded matlab_ref/seed)")
-    p.add_argument("--config", metavar="CFG", help="simpleNN config file (default: the bundled 4-layer "
-                                                   "MNIST demo config)")
-    p.add_argument("--data", metavar="DATA.mat", help="simpleNN data file (y, Z); default: seeded random images")
-    p.add_argument("--weights", metavar="W.mat", help="weight and bias, L x 1 cells (default: He init from --seed)")
-    p.add_argument("--instances", type=int, metavar="N", help="use the first N instances")
-    p.add_argument("--precision", choices=("double", "single"), default="double",
-                   help="working precision (default double)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the He init and of generated data (default 0)")
-    p.add_argument("--timeout", type=float, default=600.0, metavar="SEC",
-                   help="stop Octave after SEC seconds (default 600)")
+    run_inputs.add_arguments(p)
     p.add_argument("--compress", action="store_true",
                    help="deflate the big arrays (about half the size, slower to write)")
     what = p.add_mutually_exclusive_group(required=True)
@@ -47,10 +38,8 @@ def add_parser(sub):
 
 def run(args) -> int:
     from simplecnn_harness.pipeline import Options
-    from simplecnn_py.errors import InputError
 
-    if args.timeout is not None and args.timeout <= 0:
-        raise InputError("--timeout", f"must be a positive number of seconds, not {args.timeout:g}")
+    run_inputs.check(args)
     progress = None if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
     opts = Options(matlab_dir=args.matlab_dir, config=args.config, data=args.data, weights=args.weights,
                    instances=args.instances, precision=args.precision, seed=args.seed,
