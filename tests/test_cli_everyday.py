@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import needs_octave
+from conftest import needs_octave, run_with_stderr_on_a_terminal
 from simplecnn_cli import main as cli_main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -210,9 +210,6 @@ def test_progress_on_a_terminal_and_in_a_log(tmp_path):
     """stderr a terminal (a pty): a status line whose clock ticks while a MATLAB
     routine hangs, naming the routine (from its ``@@simplecnn-routine`` line);
     stderr a file: the phase lines only; --quiet: nothing."""
-    import pty
-    import threading
-
     tree = tmp_path / "seed"
     shutil.copytree(REPO / "matlab_ref" / "seed", tree)
     f = tree / "cnn" / "lossgrad_subset.m"
@@ -220,28 +217,8 @@ def test_progress_on_a_terminal_and_in_a_log(tmp_path):
                                        "slow_routine'); pause(3.5);\n", 1))
     args = [sys.executable, "-m", "simplecnn_cli", "compare", "--matlab-dir", str(tree), "--instances", "16"]
 
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
-    os.close(slave)
-    chunks = []
-
-    def read():
-        while True:
-            try:
-                data = os.read(master, 4096)
-            except OSError:
-                return
-            if not data:
-                return
-            chunks.append(data)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    out, _ = proc.communicate(timeout=300)
-    reader.join(timeout=10)
-    os.close(master)
-    assert proc.returncode == 0
-    shown = b"".join(chunks).decode(errors="replace")
+    rc, shown, out = run_with_stderr_on_a_terminal(args, timeout=300)
+    assert rc == 0
     assert "\r" in shown
     # the harness's boundary wrappers print their own marks (lossgrad_subset's comes
     # first), so the routine's number is whatever Octave had entered by then

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from conftest import needs_octave
+from conftest import needs_octave, run_with_stderr_on_a_terminal
 from harness_bundle import BUNDLE, TINY_CONFIG, clone, extract, matlab_commits
 
 # oldest first: the commit after which the non-square verdict turns PASS
@@ -105,29 +105,12 @@ def test_sweep_names_the_commit_where_the_verdict_changes(tmp_path, tiny):
 def test_sweep_progress_bar_on_a_terminal_lines_in_a_log(tmp_path, tiny):
     """stderr a terminal: a tqdm bar counting the compares (count, rate, time
     left); stderr a file: one plain line per compare; --quiet: nothing."""
-    import os
-    import pty
-
     if not BUNDLE.is_file():
         pytest.skip(f"{BUNDLE} absent")
     args = [sys.executable, "-m", "simplecnn_cli", "sweep", "--repo", str(BUNDLE), "--config", str(tiny),
             "--commits", "feca956,faa17e3", "--jobs", "1", "--instances", "12"]
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.communicate(timeout=600)
-    os.close(master)
-    shown = b"".join(chunks).decode(errors="replace")
-    assert proc.returncode == 0, shown
+    rc, shown, _ = run_with_stderr_on_a_terminal(args)
+    assert rc == 0, shown
     assert "compares:" in shown and "1/2" in shown and "compare/s" in shown
     log = subprocess.run(args, capture_output=True, text=True, timeout=600)
     lines = log.stderr.strip().splitlines()
