@@ -6,6 +6,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
+# our MATLAB reference trees and the configs the Octave parity cases use
+SEED = REPO / "matlab_ref" / "seed"
+CURRENT = REPO / "matlab_ref" / "current"
+NONSQUARE = SEED / "config" / "small-nonsquare.config"
+LAYER3 = SEED / "config" / "mnist-demo-layer3.config"
+TINY_CURRENT = CURRENT / "MATLAB" / "config" / "tiny-nonsquare.config"
 
 
 @pytest.fixture(scope="session")

@@ -19,19 +19,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from simplecnn_cli.main import main
-from tests.conftest import needs_octave
+from tests.conftest import CURRENT, LAYER3, NONSQUARE, SEED, TINY_CURRENT, needs_octave
 
 pytestmark = needs_octave
 
-REPO = Path(__file__).resolve().parent.parent
-SEED = REPO / "matlab_ref" / "seed"
-CURRENT = REPO / "matlab_ref" / "current"
-NONSQUARE = SEED / "config" / "small-nonsquare.config"
-LAYER3 = SEED / "config" / "mnist-demo-layer3.config"
-TINY_CURRENT = CURRENT / "MATLAB" / "config" / "tiny-nonsquare.config"
 
 
 def run_cli(capsys, *args):
