@@ -29,18 +29,21 @@ from pathlib import Path
 
 import numpy as np
 
+from simplecnn_py.support.atomic import write_atomically
+
+from simplecnn_harness import inputs as loader
 from simplecnn_harness.octave.layouts import detect_layout
+from simplecnn_harness.octave.prepare import scratch_dir
 from simplecnn_harness.octave.run import run_matlab
-from simplecnn_harness.compare import DEFAULT_TREE, Options, _fast_tmp, default_config, prepare
 from simplecnn_harness.octave.session import OctaveSession
 
 
 def measure(matlab_dir=None, config=None, instances=256, repeat=3, precision="double"):
-    layout = detect_layout(matlab_dir or DEFAULT_TREE)
-    param, model, prob, cfg, _ = prepare(Options(config=str(config or default_config()), instances=instances,
-                                                 precision=precision))
+    layout = detect_layout(matlab_dir or loader.default_tree())
+    ins = loader.load(config=str(config or loader.default_config()), instances=instances, precision=precision)
+    param, model, prob, cfg = ins.param, ins.model, ins.prob, ins.config_desc
     plain, traced = [], []
-    with tempfile.TemporaryDirectory(dir=_fast_tmp()) as work, OctaveSession(timeout=1800) as octave:
+    with tempfile.TemporaryDirectory(dir=scratch_dir()) as work, OctaveSession(timeout=1800) as octave:
         for k in range(repeat + 1):                      # the first round warms up Octave's caches
             for inst in (False, True):
                 t0 = time.perf_counter()
@@ -103,7 +106,7 @@ def main(argv=None):
           f"  + first read of every value in Python  {res['first_read_of_values_s']:.3f} s -> "
           f"{res['overhead_with_first_read_ratio']:.2f} x")
     if a.json:
-        Path(a.json).write_text(json.dumps(res, indent=1) + "\n")
+        write_atomically(a.json, json.dumps(res, indent=1) + "\n")
     return 0
 
 

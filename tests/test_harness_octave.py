@@ -88,13 +88,14 @@ def test_recording_changes_nothing(tmp_path):
     """Instrumented and plain copies give bit-identical loss and gradients."""
     from simplecnn_harness.octave.layouts import detect_layout
     from simplecnn_harness.octave.run import run_matlab
-    from simplecnn_harness.compare import Options, prepare
+    from simplecnn_harness.inputs import load
     from simplecnn_harness.octave.session import OctaveSession
 
     with OctaveSession(timeout=300) as octave:
         for tree, cfg in ((SEED, NONSQUARE), (CURRENT, TINY_CURRENT), (SEED, LAYER3)):
             layout = detect_layout(tree)
-            param, model, prob, _, _ = prepare(Options(config=str(cfg), instances=10))
+            ins = load(config=str(cfg), instances=10)
+            param, model, prob = ins.param, ins.model, ins.prob
             runs = {inst: run_matlab(octave, layout, param, model, prob, "double", tmp_path,
                                      instrument=inst, tag=f"{layout.name}{cfg.stem}{inst}")
                     for inst in (False, True)}

@@ -84,9 +84,10 @@ import uuid
 
 from simplecnn_py.support.errors import EnvironmentProblem
 
-from ..reports import progress
-from .session_watch import (GRACE, _kill_group, _pid_alive, _sigint_noted, _StartWatch,  # noqa: F401
-                            _Watchdog)
+from .processes import GRACE, StartWatch, Watchdog, kill_group, pid_alive, sigint_noted
+from .quoting import quote
+
+ROUTINE_MARK = "@@simplecnn-routine "     # what the instrumented tree prints on entering a recorded routine
 
 INSTALL_HINT = "install it with `apt-get install octave` (or run `bash scripts/setup.sh`)"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -132,9 +133,13 @@ class OctaveSession:
     attribute into an Octave function call.
     """
 
-    def __init__(self, timeout: float | None = 600, executable: str | None = None):
+    def __init__(self, timeout: float | None = 600, executable: str | None = None, progress=None):
         self.timeout = timeout
         self.executable = executable or find_octave()
+        # the progress observer (routine, octave_done, paused); None: today's
+        # module-level status line of reports.progress (a transitional bridge)
+        self.progress = progress if progress is not None and hasattr(progress, "routine") else _bridge()
+        self.trees = 0                       # MATLAB trees run in this session (see tree_started)
         self.oct2py = None                   # the oct2py.Oct2Py instance
         self.output: list[str] = []          # what Octave printed (bounded)
         self.started_in = None               # seconds to start (the oct2py import included)
@@ -149,7 +154,7 @@ class OctaveSession:
             raise EnvironmentProblem(f"cannot start GNU Octave ({self.executable}): no such program; "
                                      f"{INSTALL_HINT}")
         captured, failure, oc = [], None, None
-        with _StartWatch(exe, START_LIMIT) as watch, progress.paused(), _stderr_to(captured), _term_kept():
+        with StartWatch(exe, START_LIMIT) as watch, self.progress.paused(), _stderr_to(captured), _term_kept():
             try:
                 oc = _new_oct2py(exe)
             except EnvironmentProblem:           # the oct2py package is missing
@@ -169,10 +174,10 @@ class OctaveSession:
         oc.restart = _no_restart             # a dead Octave is an error, not restarted silently
         oc._handle_stdin = self._stdin       # oct2py would read Python's stdin
         try:
-            kernel = _q(os.path.dirname(os.path.realpath(__import__("octave_kernel").__file__)))
+            kernel = quote(os.path.dirname(os.path.realpath(__import__("octave_kernel").__file__)))
             self.eval("more off; page_screen_output(false); page_output_immediately(true); "
                       f"if any(strcmp(strsplit(path, pathsep), '{kernel}')), rmpath('{kernel}'); end; "
-                      f"addpath('{_q(OCTAVE_HELPERS)}');", timeout=START_LIMIT)
+                      f"addpath('{quote(OCTAVE_HELPERS)}');", timeout=START_LIMIT)
         except OctaveTimeout:
             raise EnvironmentProblem(f"GNU Octave ({exe}) did not start within {START_LIMIT:g} s") from None
         except BaseException:
@@ -206,8 +211,8 @@ class OctaveSession:
             oc.exit()
         except Exception:
             pass
-        if pid is not None and running and _pid_alive(pid):
-            _kill_group(pid)
+        if pid is not None and running and pid_alive(pid):
+            kill_group(pid)
 
     def _stdin(self, prompt):
         """Octave asked for keyboard input: never wait for it."""
@@ -226,7 +231,7 @@ class OctaveSession:
         limit = self.timeout if timeout is None else timeout
         tag = uuid.uuid4().hex[:12]
         # the code as one Octave string, its lines joined by char(10): eval runs it all
-        text = " char(10) ".join(f"'{_q(x)}'" for x in str(code).replace("\r\n", "\n").split("\n"))
+        text = " char(10) ".join(f"'{quote(x)}'" for x in str(code).replace("\r\n", "\n").split("\n"))
         block = (f"try\n eval([{text}]);\n"
                  f"catch simplecnn_err__\n"
                  f" fprintf('\\n<<ERR{tag}>>%s\\n', strrep(simplecnn_err__.message, sprintf('\\n'), '<NL>'));\n"
@@ -239,10 +244,10 @@ class OctaveSession:
         call = _Call(tag, self.output, self)
         self._stdin_asked = None
         self.routine = None
-        watch = _Watchdog(self.pid, limit)
+        watch = Watchdog(self.pid, limit)
         failure = None
         try:
-            with _sigint_noted() as sigint:
+            with sigint_noted() as sigint:
                 # oct2py's timeout (per line of output) only as a backstop to the watchdog
                 self.oct2py.eval(block, quiet=True, verbose=False, stream_handler=call.line,
                                  timeout=None if limit is None else limit + GRACE + 30)
@@ -250,11 +255,11 @@ class OctaveSession:
             failure = e
         except BaseException:                    # KeyboardInterrupt: oct2py interrupted Octave
             watch.stop()
-            progress.octave_done()
+            self.progress.octave_done()
             self.close()
             raise
         watch.stop()
-        progress.octave_done()
+        self.progress.octave_done()
         if sigint.seen and not watch.fired:
             # Ctrl-C: octave_kernel interrupted Octave and swallowed the KeyboardInterrupt
             self.close()
@@ -287,13 +292,19 @@ class OctaveSession:
             printed.pop()
         return printed
 
+    def tree_started(self) -> bool:
+        """Count a MATLAB tree about to run here; True when another ran
+        before it in this session (its functions must then be cleared)."""
+        self.trees += 1
+        return self.trees > 1
+
     def addpath(self, *folders):
         for f in folders:
-            self.eval(f"addpath('{_q(f)}');", timeout=60)
+            self.eval(f"addpath('{quote(f)}');", timeout=60)
 
     def rmpath(self, *folders):
         for f in folders:
-            self.eval(f"rmpath('{_q(f)}');", timeout=60)
+            self.eval(f"rmpath('{quote(f)}');", timeout=60)
 
     def _exit_status(self):
         try:
@@ -332,11 +343,11 @@ class _Call:
             frame = line[len(self.at):].split("\t")
             if not _is_oct2py_frame(frame):
                 self.where.append(frame)
-        elif line.startswith(progress.ROUTINE_MARK):
-            name = line[len(progress.ROUTINE_MARK):].strip()
+        elif line.startswith(ROUTINE_MARK):
+            name = line[len(ROUTINE_MARK):].strip()
             if self.session is not None:
                 self.session.routine = name
-            progress.routine(name)
+                self.session.progress.routine(name)
         else:
             self.printed.append(line)
             if len(self.output) < MAX_OUTPUT:
@@ -468,5 +479,10 @@ def _one_line(text) -> str:
     return "; ".join(lines[:2])
 
 
-def _q(s) -> str:
-    return str(s).replace("'", "''")
+def _bridge():
+    """The progress of a command that hands no observer: the module-level
+    functions of ``reports.progress`` (transitional, until every command
+    hands its observer down)."""
+    from ..reports import progress
+
+    return progress

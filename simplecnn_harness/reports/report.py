@@ -22,6 +22,8 @@ import math
 
 import numpy as np
 
+from ..judge.heatmap import heatmap_grid  # noqa: F401  (computed by the judge; imported here by older callers)
+
 # ---------------------------------------------------------------------------
 # terminal
 
@@ -127,39 +129,15 @@ def write_json(result, path):
 
 
 def write_atomically(path, text):
-    """``text`` into ``path`` through a temporary file in the same folder,
-    renamed over ``path`` (``os.replace``): readers see the old file or the
-    whole new one, never a part.  Errors become ``EnvironmentProblem``."""
-    import os
-    import tempfile
-
+    """``text`` into ``path``, whole or not at all (``simplecnn_py.support.atomic``).
+    Errors become ``EnvironmentProblem``."""
+    from simplecnn_py.support.atomic import write_atomically as write
     from simplecnn_py.support.errors import EnvironmentProblem
 
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-        tmp = None
+        write(path, text)
     except OSError as e:
         raise EnvironmentProblem(f"cannot write {path}: {e.strerror or e}") from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-
-
-def _umask():
-    import os
-
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _json_default(o):
@@ -170,50 +148,6 @@ def _json_default(o):
     if isinstance(o, np.ndarray):
         return o.tolist()
     return str(o)
-
-
-# ---------------------------------------------------------------------------
-# heatmap data (computed where both arrays are at hand)
-
-
-def heatmap_grid(a, b, precision, max_rows=48, max_cols=160):
-    """Block maxima of |a - b| / max|b| over a grid of at most max_rows x max_cols.
-
-    ``b`` (MATLAB's value) gives the layout: its 2-D shape as MATLAB has it
-    (``a`` is read in column-major order into it).  A vector (one row or one
-    column) becomes a 1 x k strip of at most ``2 * max_cols`` cells.  NaN on
-    one side counts as an infinite difference."""
-    dtype = np.float32 if precision == "single" else np.float64
-    A = np.asarray(a)
-    B = np.asarray(b)
-    if A.size != B.size or A.size == 0:
-        return None
-    original = list(B.shape)
-    shape = B.shape if B.ndim == 2 else (B.size, 1)
-    vector = min(shape) == 1
-    if vector:
-        shape = (1, B.size)
-        max_rows, max_cols = 1, 2 * max_cols
-    A = A.astype(dtype, copy=False).reshape(shape, order="F")
-    B = B.astype(dtype, copy=False).reshape(shape, order="F")
-    rows, cols = shape
-    br, bc = int(math.ceil(rows / max_rows)), int(math.ceil(cols / max_cols))
-    gr, gc = int(math.ceil(rows / br)), int(math.ceil(cols / bc))
-    finite_b = np.abs(B[np.isfinite(B)]) if B.size else B
-    scale = float(np.max(finite_b)) if finite_b.size else 0.0
-    grid = np.zeros((gr, gc))
-    for i in range(gr):
-        blockA = A[i * br:(i + 1) * br].astype(np.float64)
-        blockB = B[i * br:(i + 1) * br].astype(np.float64)
-        with np.errstate(invalid="ignore"):
-            d = np.abs(blockA - blockB)
-        same = (blockA == blockB) | (np.isnan(blockA) & np.isnan(blockB))
-        d = np.where(same, 0.0, np.where(np.isnan(d), np.inf, d))
-        for j in range(gc):
-            grid[i, j] = d[:, j * bc:(j + 1) * bc].max(initial=0.0)
-    rel = grid / scale if scale > 0 else grid
-    return {"rows": rows, "cols": cols, "block": [br, bc], "scale": scale, "grid": rel.tolist(),
-            "shape": original, "vector": vector, "folded": False}
 
 
 # ---------------------------------------------------------------------------

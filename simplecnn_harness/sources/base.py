@@ -54,6 +54,8 @@ class SideRun:
     timings: dict = field(default_factory=dict)   # seconds per phase, bytes recorded, ...
     net: object = None                # the port's ``net`` after the run (isolated mode re-runs from it)
     describe: str = ""                # what exactly ran: tree and layout, trace file, FILE.py:NAME
+    meta: dict = field(default_factory=dict)   # facts the reports name: ``layout``, ``tree`` (a MATLAB
+    #                                   side), ``port_path`` ("fast" or "reference": the port)
 
 
 class Source(Protocol):
@@ -64,6 +66,62 @@ class Source(Protocol):
 
     def run(self, inputs, progress) -> contextlib.AbstractContextManager[SideRun]:
         """Run on ``inputs``; the yielded run's arrays may live only as long as the block."""
+
+
+class _Quiet:
+    """An observer that reports nothing."""
+    live = False
+
+    def phase(self, text):
+        pass
+
+    __call__ = phase
+
+    def write(self, text):
+        pass
+
+    def bar(self, iterable=None, total=None, desc="", unit="it"):
+        return iterable
+
+    def routine(self, name, elapsed=None):
+        pass
+
+    def octave_done(self):
+        pass
+
+    @contextlib.contextmanager
+    def paused(self):
+        yield
+
+
+class _Said:
+    """A plain ``say(text)`` callable as an observer: its phases go to
+    ``say``; bars, routines and pauses to the module-level status line of
+    ``reports.progress`` (transitional, until every command hands an observer)."""
+
+    def __init__(self, say):
+        self.say = say
+
+    def phase(self, text):
+        self.say(text)
+
+    __call__ = phase
+
+    def __getattr__(self, name):
+        from ..reports import progress
+
+        return getattr(progress, name)
+
+
+def observer(progress):
+    """The progress observer the parts call (``phase``/``__call__``, ``write``,
+    ``bar``, ``routine``, ``octave_done``, ``paused``): ``progress`` itself
+    when it is one, a plain callable wrapped, None a quiet one."""
+    if progress is None:
+        return _Quiet()
+    if hasattr(progress, "routine") and hasattr(progress, "bar"):
+        return progress
+    return _Said(progress)
 
 
 def as_stages(arrays: dict, source: str = "", origin: str = "") -> dict:

@@ -23,32 +23,22 @@ backward
     ``WtDelta`` of a fully-connected layer: ``weight{m}'*...`` else the first
     value of its size in iteration m; ``dlossdW``, ``dlossdb``: the net.
 
-The Python side's sizes are the check: a candidate of the wrong number of
-entries is not taken.  A stage not found is reported "not compared" with the
+The sizes every stage must have (``judge.stages.stage_sizes``, from the
+model) are the check: a candidate of the wrong number of entries is not
+taken.  A stage not found is reported "not compared" with the
 reason, never passed silently.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from ..octave.run import MatlabRun
+from .base import Stage as MStage         # source: 'trace', 'boundary', 'net', 'output', 'derived'
 
 
-@dataclass
-class MStage:
-    value: np.ndarray | None
-    source: str = ""          # 'trace', 'net', 'output', 'derived'
-    origin: str = ""          # file and line of the statement, or the net field
-    note: str = ""
-
-
-def _numel(a):
-    return None if a is None else int(np.size(a))
-
-
-def matlab_stages(run: MatlabRun, model, python: dict, n: int) -> dict:
+def matlab_stages(run: MatlabRun, model, sizes: dict, n: int) -> dict:
+    """``{key: Stage}`` of every canonical stage from ``run``'s records;
+    ``sizes``: the number of entries of each stage on the ``n`` instances."""
     L, LC = int(model.L), int(model.LC)
     nL = int(model.nL)
     out: dict[tuple[int, str, str], MStage] = {}
@@ -61,7 +51,7 @@ def matlab_stages(run: MatlabRun, model, python: dict, n: int) -> dict:
         return f"{s.file} line {s.line}: {s.target} = {_short(s.rhs)}"
 
     def want(key):
-        return _numel(python.get(key))
+        return sizes.get(key)
 
     def pick(seq, kinds, layer, key, last=False):
         hits = [(r, s) for r, s in seq if s.kind in kinds and round(r.layer) == layer and r.has_values]

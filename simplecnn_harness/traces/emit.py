@@ -1,7 +1,7 @@
 """``simplecnn record --emit-script DIR``: a folder that records a trace in
 MATLAB itself, with no Python there.
 
-The folder holds what ``octave_run.run_matlab`` prepares for a live run (the
+The folder holds what ``octave/prepare.py`` prepares for a live run (the
 instrumented copy of the tree with its boundary wrappers, ``trace-code/``,
 and the inputs, ``trace-in.mat``), the harness's driver and wrapper helper
 (``harness/``), an in-memory recorder that MATLAB runs (the live one writes
@@ -13,93 +13,66 @@ the trace is the one ``simplecnn record`` writes (tests/test_trace_emit.py).
 """
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
 from simplecnn_py.support.errors import InputError
 
+from ..octave.quoting import literal
 from ..octave.session import OCTAVE_HELPERS
 
 DRIVER = "simplecnn_record_trace.m"
 TAG = "trace"
 
 
-class _Capture:
-    """Stands for the Octave session in ``run_matlab``: keeps the calls it is
-    given instead of running them (the emitted driver makes them)."""
-
-    def __init__(self):
-        self.calls = []
-
-    def eval(self, code, timeout=None):
-        self.calls.append(code)
-        return []
-
-    def alive(self):
-        return True
-
-
 def emit_script(opts, folder) -> dict:
     """Write the standalone recording folder ``folder`` (new or empty)."""
+    from .. import inputs as loader
     from ..octave.layouts import detect_layout
-    from ..compare import default_tree, prepare
 
     folder = Path(folder)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise InputError("--emit-script", f"{folder} exists and is not an empty folder")
-    tree = Path(opts.matlab_dir) if opts.matlab_dir else default_tree()
+    tree = Path(opts.matlab_dir) if opts.matlab_dir else loader.default_tree()
     layout = detect_layout(tree)
-    param, model, prob, config_desc, data_desc = prepare(opts)
+    ins = loader.load(opts.config, opts.data, opts.weights, opts.instances, opts.precision, opts.seed,
+                      budget=loader.MEMORY_BUDGET, progress=opts.progress)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise InputError("--emit-script", f"cannot create {folder} ({e.strerror})")
     folder = folder.resolve()
     try:
-        _fill(folder, opts, layout, param, model, prob, config_desc, data_desc)
+        _fill(folder, opts, layout, ins)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)      # no half-written folder
         raise
     return {"dir": str(folder), "driver": str(folder / DRIVER), "trace": str(folder / "trace.mat")}
 
 
-def _fill(folder, opts, layout, param, model, prob, config_desc, data_desc):
-    from ..octave.run import run_matlab
+def _fill(folder, opts, layout, ins):
+    from ..octave.prepare import prepare_run
     from .record import build_meta, inputs_meta, label_table, tree_identity
 
-    capture = _Capture()
-    run = run_matlab(capture, layout, param, model, prob, opts.precision, folder, instrument=opts.instrument,
-                     tag=TAG)
-    code_dir = folder / f"{TAG}-code"
-    dirs = _added_dirs(capture.calls[0] if capture.calls else "", folder, code_dir)
-    (folder / f"{TAG}-out").rmdir()
+    run = prepare_run(layout, ins.param, ins.model, ins.prob, ins.precision, folder, instrument=opts.instrument,
+                      tag=TAG)
+    dirs = [str(Path(d).relative_to(folder)).replace("\\", "/") for d in run.dirs] or [f"{TAG}-code"]
+    run.out_dir.rmdir()
     harness = folder / "harness"
     harness.mkdir()
     for f in Path(OCTAVE_HELPERS).glob("*.m"):
         if f.name != "simplecnn_rec__.m":
             shutil.copyfile(f, harness / f.name)
     (harness / "simplecnn_rec__.m").write_text(RECORDER, encoding="utf-8")
-    meta = build_meta(layout, tree_identity(layout.root), inputs_meta(opts, config_desc, data_desc, model, prob),
-                      run.stmts)
+    meta = build_meta(layout, tree_identity(layout.root), inputs_meta(ins), run.stmts)
     (folder / f"{TAG}-meta.json").write_text(meta, encoding="ascii")
     table = label_table(run.stmts)
     (folder / f"{TAG}-labels.txt").write_text(
         "".join(f"{k}\t{r}\t{d}\t{s}\n" for k, (r, d, s) in table.items()), encoding="utf-8")
-    shutil.copyfile(config_desc, folder / f"{TAG}-config.txt")
-    dir_list = ", ".join(f"'{d}'" for d in dirs)
+    shutil.copyfile(ins.config, folder / f"{TAG}-config.txt")
+    dir_list = ", ".join(literal(d) for d in dirs)
     (folder / DRIVER).write_text(DRIVER_TEXT.replace("@DIRS@", dir_list).replace("@TAG@", TAG),
                                  encoding="utf-8")
-
-
-def _added_dirs(call: str, folder: Path, code_dir: Path) -> list[str]:
-    """The code folders the live run adds to the path (in its order), relative to ``folder``."""
-    m = re.search(r"addpath\((.*?)\);", call)
-    dirs = re.findall(r"'((?:[^']|'')*)'", m.group(1)) if m else []
-    dirs = [d.replace("''", "'") for d in dirs]
-    if not dirs:
-        dirs = [str(code_dir)]
-    return [str(Path(d).relative_to(folder)).replace("\\", "/") for d in dirs]
 
 
 # The recorder of the emitted folder: the interface of octave/simplecnn_rec__.m

@@ -16,18 +16,18 @@ MATLAB's ``load``, ``h5read`` and h5py read alike).  Two writers produce it:
 
 :func:`read_trace` reads all three into the same ``{name: value}``: numeric
 arrays in MATLAB's shape and class (Fortran order), char rows as ``str``.
-Writing is atomic: a temporary file in the target's folder, then
-``os.replace``.
+Writing is atomic (``simplecnn_py.support.atomic``).  :func:`sha256_file`
+and :func:`sha256_arrays` are the digests a trace keeps of its inputs.
 """
 from __future__ import annotations
 
-import os
-import tempfile
+import hashlib
 import time
 from pathlib import Path
 
 import numpy as np
 
+from simplecnn_py.support.atomic import replacing
 from simplecnn_py.support.errors import InputError
 
 FORMAT = "simplecnn-trace/1"
@@ -75,28 +75,14 @@ def write_trace(path, variables: dict, compress: bool = False) -> Path:
     if not folder.is_dir():
         raise InputError("--out", f"cannot write {path}: folder {folder} does not exist")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        with replacing(path) as tmp:
+            with h5py.File(tmp, "w", userblock_size=512, libver="earliest") as f:
+                for name, value in variables.items():
+                    _write_var(f, name, value, compress)
+            with open(tmp, "r+b") as f:
+                f.write(_mat_header())
     except OSError as e:
-        raise InputError("--out", f"cannot write {path}: {e.strerror}")
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w", userblock_size=512, libver="earliest") as f:
-            for name, value in variables.items():
-                _write_var(f, name, value, compress)
-        with open(tmp, "r+b") as f:
-            f.write(_mat_header())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)            # mkstemp's file is private; a trace is not
-        os.replace(tmp, path)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(e, OSError):
-            raise InputError("--out", f"cannot write {path}: {e.strerror or str(e).splitlines()[0]}")
-        raise
+        raise InputError("--out", f"cannot write {path}: {e.strerror or str(e).splitlines()[0]}")
     return path
 
 
@@ -225,3 +211,20 @@ def _octave_var(g, path):
         if a.ndim == 1:
             a = a.reshape(-1, 1)
     return _as_class(a, dtype)
+
+
+def sha256_file(path) -> str | None:
+    """SHA-256 of a file's bytes (None for no file)."""
+    if not path:
+        return None
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def sha256_arrays(*arrays) -> str:
+    """SHA-256 over arrays' dtypes, shapes and column-major bytes."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.asarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(np.asfortranarray(a).tobytes(order="F"))
+    return h.hexdigest()

@@ -588,7 +588,7 @@ def run_matlab(layout, sig, y, Z, config, options, seed, stream, workdir, timeou
     by that relative size: ``extra['perturbed']``)."""
     import scipy.io
 
-    from ..octave.run import copy_tree
+    from ..octave.prepare import copy_tree
 
     workdir = Path(workdir)
     code = workdir / "matlab-code"

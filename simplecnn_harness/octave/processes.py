@@ -1,12 +1,15 @@
-"""Watchers of the Octave session (``session.py``) and the process helpers they use.
+"""The Octave processes a session starts: deadlines, interrupts, and ending them.
 
-* :class:`_Watchdog`: a call's deadline; at it Octave is interrupted (SIGINT),
+The session (``session.py``) drives Octave through oct2py; this module
+watches the operating-system processes behind it:
+
+* :class:`Watchdog`: a call's deadline; at it Octave is interrupted (SIGINT),
   ``GRACE`` seconds later its process group killed (by the leader's id).
-* :class:`_StartWatch`: ``Oct2Py()`` has no time limit; past it, the Octave
+* :class:`StartWatch`: ``Oct2Py()`` has no time limit; past it, the Octave
   processes this Python process started meanwhile are ended (by their ids).
-* :func:`_sigint_noted`: notes a Ctrl-C arriving during a call, which
+* :func:`sigint_noted`: notes a Ctrl-C arriving during a call, which
   octave_kernel would otherwise swallow.
-* ``_kill_group``, ``_pid_alive``, ``_children``, ``_descendants``: Linux
+* ``kill_group``, ``pid_alive``, ``children``, ``descendants``: Linux
   ``/proc`` and signals, never a process chosen by its name.
 """
 from __future__ import annotations
@@ -20,16 +23,16 @@ import threading
 GRACE = 3.0                  # seconds between the interrupt and the kill on a timeout
 
 
-class _SigintSeen:
+class SigintSeen:
     seen = False
 
 
 @contextlib.contextmanager
-def _sigint_noted():
+def sigint_noted():
     """Note a SIGINT (Ctrl-C) arriving meanwhile, then let Python's handler
     raise ``KeyboardInterrupt`` as usual.  Only in the main thread (where
     signal handlers live); elsewhere nothing is noted."""
-    seen = _SigintSeen()
+    seen = SigintSeen()
     if threading.current_thread() is not threading.main_thread():
         yield seen
         return
@@ -55,8 +58,7 @@ def _sigint_noted():
         signal.signal(signal.SIGINT, previous)
 
 
-
-class _Watchdog:
+class Watchdog:
     """At the deadline: interrupt Octave; ``GRACE`` seconds later, kill its group."""
 
     def __init__(self, pid, limit):
@@ -74,20 +76,20 @@ class _Watchdog:
             os.kill(self._pid, signal.SIGINT)
         if self._done.wait(GRACE):
             return
-        _kill_group(self._pid)
+        kill_group(self._pid)
 
     def stop(self):
         self._done.set()
 
 
-class _StartWatch:
+class StartWatch:
     """Oct2Py() has no time limit of its own: past ``limit`` seconds, end the
     Octave processes this Python process started meanwhile (by their ids)."""
 
     def __init__(self, exe, limit):
         self.exe, self.limit, self.fired = os.path.realpath(exe), limit, False
         self._done = threading.Event()
-        self._before = set(_children())
+        self._before = set(children())
 
     def __enter__(self):
         threading.Thread(target=self._run, daemon=True).start()
@@ -106,19 +108,18 @@ class _StartWatch:
                 return
 
     def _end_new_children(self):
-        for pid in set(_children()) - self._before:
+        for pid in set(children()) - self._before:
             try:
                 with open(f"/proc/{pid}/cmdline", "rb") as f:
                     args = f.read().decode(errors="replace").split("\0")[:2]   # [interpreter,] program
             except OSError:
                 continue
             if any(a and os.path.realpath(shutil.which(a) or a) == self.exe for a in args):
-                for p in _descendants(pid)[::-1] + [pid]:     # a wrapper script's children too
-                    _kill_group(p)
+                for p in descendants(pid)[::-1] + [pid]:     # a wrapper script's children too
+                    kill_group(p)
 
 
-
-def _pid_alive(pid) -> bool:
+def pid_alive(pid) -> bool:
     try:
         os.kill(pid, 0)
         return True
@@ -126,7 +127,7 @@ def _pid_alive(pid) -> bool:
         return False
 
 
-def _kill_group(pid):
+def kill_group(pid):
     """End the process group of the Octave we started (its leader's id)."""
     for kill in (os.killpg, os.kill):
         try:
@@ -136,7 +137,7 @@ def _kill_group(pid):
             continue
 
 
-def _parents():
+def parents():
     """{pid: parent pid} of every process (Linux /proc; empty elsewhere)."""
     out = {}
     try:
@@ -153,15 +154,15 @@ def _parents():
     return out
 
 
-def _children():
+def children():
     """Ids of this process's children."""
     me = os.getpid()
-    return [p for p, parent in _parents().items() if parent == me]
+    return [p for p, parent in parents().items() if parent == me]
 
 
-def _descendants(pid):
+def descendants(pid):
     """Ids of the processes descending from ``pid``, parents before children."""
-    parents, out, todo = _parents(), [], [pid]
+    parents, out, todo = parents(), [], [pid]
     while todo:
         kids = [p for p, parent in parents.items() if parent == todo[0]]
         out += kids

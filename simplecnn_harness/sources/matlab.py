@@ -1,0 +1,75 @@
+"""A live MATLAB tree as a side of a comparison, run under GNU Octave.
+
+Any simpleNN tree the harness can drive (``octave/layouts.py``): the
+embedded ``matlab_ref/seed`` by default, a user's checkout, a commit of the
+real code's history, or a second tree to judge against the first.  The tree
+is copied, instrumented and run in one Octave session on the loaded inputs
+(``octave/prepare.py``, ``octave/run.py``), and the records are mapped to
+the canonical stages (``matlab_stages.py``).  The layout is detected and
+Octave looked for when the source is made, before any work.
+"""
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import time
+from pathlib import Path
+
+from ..judge.stages import stage_sizes
+from ..octave.layouts import detect_layout
+from ..octave.prepare import scratch_dir
+from ..octave.run import run_matlab
+from ..octave.session import OctaveSession, find_octave
+from .base import SideRun, observer
+from .matlab_stages import matlab_stages
+
+
+class MatlabSource:
+    origin = "Octave"
+
+    def __init__(self, matlab_dir=None, timeout: float = 600.0, instrument: bool = True):
+        from ..inputs import default_tree
+
+        tree = Path(matlab_dir) if matlab_dir else default_tree()
+        self.layout = detect_layout(tree)
+        find_octave()                                   # fail early, before any work
+        self.timeout, self.instrument = timeout, instrument
+        self.layout_name, self.tree = self.layout.name, str(self.layout.root)
+
+    def check(self, inputs) -> None:
+        """Any loaded inputs run (the tree's own errors come from Octave, one line)."""
+
+    @contextlib.contextmanager
+    def execute(self, inputs, progress=None, command="compare", engine=False):
+        """``(MatlabRun, timings, engine)`` of the tree on ``inputs``: the run's
+        records live as long as the block; ``engine`` (asked for) is Octave's
+        version, e.g. ``'Octave 7.3.0'``."""
+        layout, say = self.layout, observer(progress)
+        say(f"{command}: Octave, {layout.name} layout at {layout.root}"
+            + (f", {int(inputs.prob.l)} instances" if engine else ""))
+        timings = {}
+        with tempfile.TemporaryDirectory(prefix=f"simplecnn-{command}-", dir=scratch_dir()) as work:
+            t0 = time.perf_counter()
+            with OctaveSession(timeout=self.timeout, progress=say) as octave:
+                timings["octave_start_s"] = time.perf_counter() - t0
+                version = octave.eval("disp(OCTAVE_VERSION)")[-1].strip() if engine else ""
+                run = run_matlab(octave, layout, inputs.param, inputs.model, inputs.prob, inputs.precision,
+                                 Path(work), instrument=self.instrument, timeout=self.timeout)
+            timings.update({f"octave_{k}" if not k.startswith("octave") else k: v
+                            for k, v in run.timings.items()})
+            yield run, timings, f"Octave {version}"
+
+    @contextlib.contextmanager
+    def run(self, inputs, progress=None):
+        with self.execute(inputs, progress) as (run, timings, _):
+            yield side_run(run, inputs, timings, self.tree, self.layout_name)
+
+
+def side_run(run, inputs, timings, tree, layout_name) -> SideRun:
+    """A ``MatlabRun`` (live or read from a trace) as the judge takes it."""
+    model = inputs.model
+    stages = matlab_stages(run, model, stage_sizes(model, int(inputs.prob.l)), int(inputs.prob.l))
+    loss = stages.get((int(model.L), "forward", "loss"))
+    value = None if loss is None or loss.value is None else float(loss.value.reshape(-1)[0])
+    return SideRun(stages, value, timings, None, f"{tree} ({layout_name} layout)",
+                   {"layout": layout_name, "tree": tree, "recorded_bytes": run.timings["recorded_bytes"]})
