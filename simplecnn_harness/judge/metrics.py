@@ -130,23 +130,21 @@ def max_ulp(A, B) -> float:
     return out
 
 
-def compare_arrays(a, b, precision, rtol) -> dict:
-    """Metrics of ``a`` (Python) against ``b`` (MATLAB), see the module docstring."""
-    dtype = working_dtype(precision)
-    res = {"numel": int(np.size(b)), "shape_python": list(np.shape(a)), "shape_matlab": list(np.shape(b))}
-    if np.size(a) != np.size(b):
-        res.update(ok=False, note=f"sizes differ: Python {_shape(a)}, MATLAB {_shape(b)}")
-        return res
-    note = ""          # a reshape (same entries, other shape) is visible in shape_python/shape_matlab
-    A = _flat(a, dtype)
-    B = _flat(b, dtype)
-    n = A.size
-    sq_d = sq_b = 0.0
-    max_abs = max_u = 0.0
-    n_diff = n_bad = 0
-    step = 1 << 20                                      # chunks: little extra memory, cache friendly
-    for s in range(0, n, step):
-        x, y = A[s:s + step], B[s:s + step]
+class Accumulator:
+    """The metrics of two arrays, gathered chunk by chunk: the squared norms
+    of ``a - b`` and of ``b`` (in float64), the largest absolute difference
+    and ULP distance, the entries that differ and those NaN/Inf on one side
+    only.  Chunks are consecutive pieces of the column-major flat arrays,
+    cast to the working precision (:func:`compare_arrays` feeds 2**20
+    entries at a time; a stream of instance chunks feeds its own)."""
+
+    def __init__(self):
+        self.sq_d = self.sq_b = 0.0
+        self.max_abs = self.max_u = 0.0
+        self.n_diff = self.n_bad = 0
+
+    def add(self, x, y):
+        """One chunk: ``x`` of ``a``, ``y`` of ``b`` (flat, same dtype)."""
         x64 = x.astype(np.float64, copy=False)
         y64 = y.astype(np.float64, copy=False)
         diff = x64 - y64
@@ -154,31 +152,80 @@ def compare_arrays(a, b, precision, rtol) -> dict:
         if not (np.isfinite(cd) and np.isfinite(cb)):     # NaN/Inf somewhere: the careful path
             same = (x == y) | (np.isnan(x) & np.isnan(y))
             bad = ~np.isfinite(diff) & ~same
-            n_bad += int(np.count_nonzero(bad))
+            self.n_bad += int(np.count_nonzero(bad))
             diff = np.where(same | bad, 0.0, diff)
             y64 = np.where(np.isfinite(y64), y64, 0.0)
             cd, cb = float(np.dot(diff, diff)), float(np.dot(y64, y64))
             keep = ~same & ~bad
             x, y = x[keep], y[keep]
-            n_diff += int(np.count_nonzero(bad))
-        sq_d += cd
-        sq_b += cb
+            self.n_diff += int(np.count_nonzero(bad))
+        self.sq_d += cd
+        self.sq_b += cb
         absd = np.abs(diff)
         if absd.size:
-            max_abs = max(max_abs, float(absd.max()))
+            self.max_abs = max(self.max_abs, float(absd.max()))
         k = int(np.count_nonzero(absd))
-        n_diff += k
+        self.n_diff += k
         if k:
-            max_u = max(max_u, max_ulp(x, y))
-    nd, nb = np.sqrt(sq_d), np.sqrt(sq_b)
-    rel = 0.0 if nd == 0 else (nd / nb if nb > 0 else np.inf)
-    if n_bad:
-        rel = np.nan
-        max_u = np.inf
-        note = f"{n_bad} entries are NaN/Inf on one side only"
-    ok = bool(np.isfinite(rel) and rel <= rtol)
-    res.update(ok=ok, rel_err=float(rel), max_abs_err=max_abs, max_ulp=max_u, n_diff=n_diff, note=note)
+            self.max_u = max(self.max_u, max_ulp(x, y))
+
+    def rel_err(self, when_b_is_zero="inf") -> float:
+        """||a - b||_F / ||b||_F: 0 when equal; when ``b`` is all zeros, inf
+        (``when_b_is_zero='absolute'``: ||a - b||_F); NaN when a NaN/Inf is
+        on one side only."""
+        nd, nb = np.sqrt(self.sq_d), np.sqrt(self.sq_b)
+        if self.n_bad:
+            return float("nan")
+        if nd == 0:
+            return 0.0
+        if nb > 0:
+            return float(nd / nb)
+        return float(nd) if when_b_is_zero == "absolute" else float("inf")
+
+    def result(self, rtol) -> dict:
+        """``ok``, ``rel_err``, ``max_abs_err``, ``max_ulp``, ``n_diff``, ``note`` (see the module docstring)."""
+        rel = self.rel_err()
+        note, max_u = "", self.max_u
+        if self.n_bad:
+            max_u = np.inf
+            note = f"{self.n_bad} entries are NaN/Inf on one side only"
+        ok = bool(np.isfinite(rel) and rel <= rtol)
+        return dict(ok=ok, rel_err=float(rel), max_abs_err=self.max_abs, max_ulp=max_u, n_diff=self.n_diff,
+                    note=note)
+
+
+STEP = 1 << 20                      # entries per chunk: little extra memory, cache friendly
+
+
+def _accumulate(a, b, dtype) -> Accumulator:
+    A, B = _flat(a, dtype), _flat(b, dtype)
+    acc = Accumulator()
+    for s in range(0, A.size, STEP):
+        acc.add(A[s:s + STEP], B[s:s + STEP])
+    return acc
+
+
+def compare_arrays(a, b, precision, rtol) -> dict:
+    """Metrics of ``a`` (Python) against ``b`` (MATLAB), see the module docstring:
+    the one comparison core of the harness."""
+    res = {"numel": int(np.size(b)), "shape_python": list(np.shape(a)), "shape_matlab": list(np.shape(b))}
+    if np.size(a) != np.size(b):
+        res.update(ok=False, note=f"sizes differ: Python {_shape(a)}, MATLAB {_shape(b)}")
+        return res
+    # a reshape (same entries, other shape) is visible in shape_python/shape_matlab
+    res.update(_accumulate(a, b, working_dtype(precision)).result(rtol))
     return res
+
+
+def relative_error(a, b, precision="double", when_b_is_zero="inf") -> float:
+    """||a - b||_F / ||b||_F of two arrays (or numbers) of as many entries,
+    in the working precision, by the same core as :func:`compare_arrays`
+    (inf when the numbers of entries differ; see ``Accumulator.rel_err``).
+    For every relative error the project reports: the compare's stages, the
+    training runs' iterations, the student's gradients."""
+    if np.size(a) != np.size(b):
+        return float("inf")
+    return _accumulate(a, b, working_dtype(precision)).rel_err(when_b_is_zero)
 
 
 def compare_index(a, b) -> dict:

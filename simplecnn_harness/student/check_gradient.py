@@ -217,10 +217,11 @@ def stage_order(model):
 
 
 def _rel(A, B):
-    """||A - B|| / ||B|| (the absolute norm when B is 0)."""
-    nb = np.linalg.norm(B)
-    diff = np.linalg.norm(np.asarray(A, dtype=np.float64) - B)
-    return float(diff / nb) if nb > 0 else float(diff)
+    """||A - B|| / ||B|| (the absolute norm when B is 0; inf when a NaN/Inf is on one side only)."""
+    from ..judge.metrics import relative_error
+
+    r = relative_error(A, B, "double", when_b_is_zero="absolute")
+    return float("inf") if r != r else r
 
 
 def _check_shapes(mine, port, order, where):
