@@ -1,4 +1,5 @@
-"""scripts/compare_report.py: compare over several configurations, one summary.
+"""``simplecnn sweep CONFIG...`` (once scripts/compare_report.py): compare over
+several configurations, one summary.
 
 The end-to-end tests run it on two small non-square configurations, once
 against the embedded matlab_ref/seed (both pass) and once against a copy of
@@ -9,7 +10,6 @@ fabricated compare results without Octave.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import shutil
@@ -23,21 +23,19 @@ import pytest
 from conftest import needs_octave
 
 REPO = Path(__file__).resolve().parent.parent
-SCRIPT = REPO / "scripts" / "compare_report.py"
 CONFIGS = [REPO / "matlab_ref" / "seed" / "config" / "small-nonsquare.config",
            REPO / "simplecnn_cli" / "demo" / "demo-nonsquare.config"]
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("compare_report", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from simplecnn_harness import sweep
+
+    return sweep
 
 
 def run_script(*args, cwd=REPO):
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=600, stdin=subprocess.DEVNULL)
+    return subprocess.run([sys.executable, "-m", "simplecnn_cli", "sweep", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
 
 
 def table_rows(md):
@@ -123,7 +121,7 @@ def test_parity_failure_alone_exits_1(tmp_path, defect_tree):
 def test_missing_config_is_refused_with_one_line(tmp_path):
     proc = run_script(tmp_path / "nope.config", "--out", tmp_path / "r")
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [f"compare_report: error: {tmp_path / 'nope.config'}: "
+    assert proc.stderr.strip().splitlines() == [f"simplecnn: error: {tmp_path / 'nope.config'}: "
                                                 "no such config file or folder"]
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -135,14 +133,14 @@ def test_bad_arguments_and_unwritable_out_refused_before_any_run(tmp_path):
     """One line, exit 2, and no configuration run (none would name it)."""
     proc = run_script(CONFIGS[0], "--seed", -1, "--out", tmp_path / "r")
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == ["compare_report: error: --seed: must be >= 0, not -1"]
+    assert proc.stderr.strip().splitlines() == ["simplecnn: error: --seed: must be >= 0, not -1"]
     assert not (tmp_path / "r").exists()
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     proc = run_script(CONFIGS[0], "--out", blocker / "r")
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"compare_report: error: {blocker / 'r'}: cannot write "
+    assert len(lines) == 1 and lines[0].startswith(f"simplecnn: error: {blocker / 'r'}: cannot write "
                                                    "into this folder: ")
 
 

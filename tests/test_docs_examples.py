@@ -77,7 +77,7 @@ class Block:
     def needs_octave(self):
         if self.lang == "matlab" or "needs-octave" in self.markers:
             return True
-        return bool(re.search(r"octave|simplecnn(_cli)?\W+compare|compare_report", self.code))
+        return bool(re.search(r"octave|simplecnn(_cli)?\W+(compare|sweep)", self.code))
 
 
 _FENCE = re.compile(r"^( *)(`{3,})\s*([A-Za-z0-9_+-]*)\s*$")

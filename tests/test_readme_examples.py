@@ -12,7 +12,7 @@ Every ```sh block of README.md is one test item.  A block is run (``bash
   when that is here, else skipped with the reason.
 
 Blocks calling Octave (``octave-cli``, ``simplecnn compare``,
-``compare_report.py``) skip without Octave.  A test checks that no
+``simplecnn sweep``) skip without Octave.  A test checks that no
 runnable example points at ../shared (a fresh clone has none).
 """
 from __future__ import annotations
@@ -68,7 +68,7 @@ def test_readme_example(start, code, tmp_path):
         pytest.skip("sets up the environment the tests run in")
     if not (REPO / ".venv" / "bin" / "simplecnn").exists():
         pytest.skip("no .venv (run bash scripts/setup.sh first)")
-    if re.search(r"octave|simplecnn\s+compare|compare_report", code) and not octave_available():
+    if re.search(r"octave|simplecnn\s+(compare|sweep)", code) and not octave_available():
         pytest.skip("GNU Octave is not installed")
     if MNIST in code:
         if not (SHARED_DATA / "mnist-demo.mat").exists():

@@ -107,6 +107,12 @@ class _Said:
 
     __call__ = phase
 
+    @property
+    def live(self):
+        from ..reports import progress
+
+        return bool(getattr(progress, "active", lambda: False)())
+
     def __getattr__(self, name):
         from ..reports import progress
 

@@ -1,20 +1,16 @@
-#!/usr/bin/env python3
-"""Scripted comparison report: ``simplecnn compare`` over many configurations.
-
-    .venv/bin/python scripts/compare_report.py CONFIG_OR_FOLDER [...]
-        [--matlab-dir DIR] [--data DATA.mat] [--instances N]
-        [--precision double|single] [--mode propagated|isolated] [--seed S]
-        [--rtol TOL] [--timeout SEC] [--out FOLDER]
+"""``simplecnn sweep CONFIG_OR_FOLDER ...``: ``simplecnn compare`` over many
+configurations of one MATLAB tree, one summary (what ``scripts/compare_report.py``
+did).
 
 Each argument is a simpleNN config file or a folder (its ``*.config`` files,
-sorted).  For every configuration the script runs
+sorted).  For every configuration :func:`run_configs` runs
 
-    simplecnn compare --config CFG --json OUT/NAME.json --html OUT/NAME.html [the options above]
+    simplecnn compare --config CFG --json OUT/NAME.json --html OUT/NAME.html [the options]
 
 as a separate process (so one configuration's Octave trouble cannot take the
-others down), then writes one summary, ``OUT/summary.md`` and
+others down), and :func:`write_summaries` writes ``OUT/summary.md``,
 ``OUT/summary.html`` (self-contained; each configuration links to its own
-detailed report), with a row per configuration:
+detailed report) and ``OUT/summary.json``, a row per configuration:
 
     config | layout | result | worst stage | its rel_err | first divergence | time (s)
 
@@ -28,36 +24,28 @@ detailed report), with a row per configuration:
   or ``-``;
 * time: wall-clock seconds of the compare process, Octave's start included.
 
-``--data`` (one simpleNN data file for every configuration) must suit each
+A ``--data`` file (one for every configuration) must suit each
 configuration's image size; without it compare generates seeded images per
-configuration.  Exit status: 2 if any configuration gave an ERROR, else 1 if
-any FAILed, else 0.  Bad arguments and an output folder that takes no new
-file are refused before any configuration runs; the summaries are written
-whole or not at all.  On a terminal, stderr shows a bar over the
-configurations (count, rate, time left) and the running one's elapsed time.
+configuration.  :func:`exit_code`: 2 if any configuration gave an ERROR,
+else 1 if any FAILed, else 0.  The configurations and the output folder
+are checked before any configuration runs (:func:`find_configs`,
+:func:`check_folder`); the summaries are written whole or not at all.
 """
 from __future__ import annotations
 
-import argparse
 import html
 import json
 import math
-import os
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-__all__ = ["find_configs", "run_one", "summarize", "markdown_summary", "html_summary", "main"]
+from simplecnn_py.support.atomic import write_atomically
+from simplecnn_py.support.errors import InputError
 
-
-# --- inputs ----------------------------------------------------------------------
-
-def _fail(message):
-    """Bad input: one line on stderr, exit status 2 (as simplecnn's)."""
-    print(f"compare_report: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
+from ..sources.base import observer
 
 
 def find_configs(items):
@@ -68,13 +56,28 @@ def find_configs(items):
         if p.is_dir():
             found = sorted(p.glob("*.config"))
             if not found:
-                _fail(f"{item}: no *.config files in this folder")
+                raise InputError(item, "no *.config files in this folder")
             configs.extend(found)
         elif p.is_file():
             configs.append(p)
         else:
-            _fail(f"{item}: no such config file or folder")
+            raise InputError(item, "no such config file or folder")
     return configs
+
+
+def check_folder(out):
+    """The output folder exists (made if need be) and takes new files: checked
+    before any configuration runs."""
+    import tempfile
+
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".sweep-check-"):
+            pass
+    except OSError as e:
+        raise InputError(out, f"cannot write into this folder: {e.strerror or e}") from None
+    return out
 
 
 def _names(configs):
@@ -87,9 +90,13 @@ def _names(configs):
     return out
 
 
-# --- one configuration --------------------------------------------------------------
+
+# --- one configuration ---------------------------------------------------------------
 
 def compare_command(config, json_path, html_path, args):
+    """The ``simplecnn compare`` command line of one configuration (``args``: the
+    sweep's options, an object with ``matlab_dir``, ``data``, ``instances``,
+    ``precision``, ``mode``, ``seed``, ``rtol``, ``timeout``)."""
     cmd = [sys.executable, "-m", "simplecnn_cli", "compare", "--config", str(config),
            "--json", str(json_path), "--html", str(html_path), "--quiet"]
     for opt in ("matlab_dir", "data", "instances", "precision", "mode", "seed", "rtol", "timeout"):
@@ -167,7 +174,7 @@ def summarize(config, result, returncode, seconds, message="", report=None):
     return row
 
 
-# --- the summary ------------------------------------------------------------------
+# --- the summary ---------------------------------------------------------------------
 
 def _stage_text(s):
     return "-" if not s else f"layer {s['layer']}, {s['direction']}, {s['stage']}"
@@ -209,7 +216,7 @@ def markdown_summary(rows, args):
     return "\n".join(lines) + "\n"
 
 
-_CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}
+CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .PASS{background:#e3f6e3}.FAIL{background:#fde2e2}.ERROR{background:#fff3cd}
@@ -219,7 +226,7 @@ small{color:#666}"""
 def html_summary(rows, args):
     e = html.escape
     out = ["<!DOCTYPE html>", "<html><head><meta charset='utf-8'><title>simplecnn compare: summary</title>",
-           f"<style>{_CSS}</style></head><body>", "<h1>simplecnn compare: summary</h1>",
+           f"<style>{CSS}</style></head><body>", "<h1>simplecnn compare: summary</h1>",
            f"<p>{e(_settings_text(args))}.</p>", f"<p><b>{e(_totals(rows))}.</b></p>",
            "<table><tr><th>config</th><th>layout</th><th>result</th><th>worst stage</th><th>rel_err</th>"
            "<th>first divergence</th><th>time (s)</th></tr>"]
@@ -237,99 +244,41 @@ def html_summary(rows, args):
     return "\n".join(out) + "\n"
 
 
-# --- command line -------------------------------------------------------------------
-
-def parse_args(argv):
-    p = argparse.ArgumentParser(prog="compare_report.py",
-                                description="Run simplecnn compare over several configurations and write one "
-                                            "summary in Markdown and HTML, a row per configuration.")
-    p.add_argument("configs", nargs="+", metavar="CONFIG_OR_FOLDER",
-                   help="simpleNN config files, or folders whose *.config files are taken")
-    p.add_argument("--matlab-dir", metavar="DIR", help="MATLAB tree to compare (default: matlab_ref/seed)")
-    p.add_argument("--data", metavar="DATA.mat", help="one data file for every configuration (default: generated)")
-    p.add_argument("--instances", type=int, metavar="N", help="use the first N instances")
-    p.add_argument("--precision", choices=("double", "single"), default="double")
-    p.add_argument("--mode", choices=("propagated", "isolated"), default="propagated")
-    p.add_argument("--seed", type=int, help="seed of the He init and of generated data (compare's default 0)")
-    p.add_argument("--rtol", type=float, help="normwise relative tolerance (compare's default per precision)")
-    p.add_argument("--timeout", type=float, help="stop Octave after SEC seconds, per configuration")
-    p.add_argument("--out", default="compare-report", metavar="FOLDER",
-                   help="folder for summary.md, summary.html and the per-configuration reports "
-                        "(default ./compare-report)")
-    return p.parse_args(argv)
-
-
-def _check_folder(out):
-    """The output folder exists (made if need be) and takes new files: checked
-    before any configuration runs."""
-    import tempfile
-
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".compare_report-check-"):
-            pass
-    except OSError as e:
-        _fail(f"{out}: cannot write into this folder: {e.strerror or e}")
-
-
-def _write(path, text):
-    """Whole or not at all: a temporary file renamed over ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        _fail(f"{path}: cannot write: {e.strerror or e}")
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    if args.seed is not None and args.seed < 0:
-        _fail(f"--seed: must be >= 0, not {args.seed}")
-    if args.instances is not None and args.instances < 1:
-        _fail(f"--instances: must be a positive number, not {args.instances}")
-    configs = find_configs(args.configs)
-    out = Path(args.out)
-    _check_folder(out)
+def run_configs(configs, out, args, progress=None) -> list[dict]:
+    """Compare every configuration (``configs``: files, from :func:`find_configs`)
+    into the folder ``out``; the summary rows.  ``args``: the compare options
+    (see :func:`compare_command`); ``progress``: the observer (a bar over the
+    configurations, a line per result)."""
+    say = observer(progress)
+    out = Path(out)
     rows = []
-    try:
-        from simplecnn_harness.reports import progress
-    except ImportError:                      # run outside the package's environment
-        progress = None
-    live = progress.live() if progress else _no_progress()
-    with live as say:
-        jobs = list(zip(configs, _names(configs)))
-        for config, name in (progress.bar(jobs, total=len(jobs), desc="configurations", unit="config")
-                             if progress and progress.active() else jobs):
-            if say and progress.active():
-                say(f"compare_report: {config}")
-            row = run_one(config, name, args, out)
-            rows.append(row)
-            line = (f"{row['result']:5s} {config} ({row['seconds']:.1f} s)"
-                    + (f": {row['message']}" if row["message"] else ""))
-            if progress:
-                progress.write(line)
-            else:
-                print(line, file=sys.stderr, flush=True)
-    _write(out / "summary.md", markdown_summary(rows, args))
-    _write(out / "summary.html", html_summary(rows, args))
-    _write(out / "summary.json", json.dumps(rows, indent=1, default=str) + "\n")
-    print(markdown_summary(rows, args), end="")
-    print(f"compare_report: wrote {out / 'summary.md'} and {out / 'summary.html'}", file=sys.stderr)
+    jobs = list(zip(configs, _names(configs)))
+    for config, name in say.bar(jobs, total=len(jobs), desc="configurations", unit="config"):
+        if say.live:
+            say(f"sweep: {config}")
+        row = run_one(config, name, args, out)
+        rows.append(row)
+        say.write(f"{row['result']:5s} {config} ({row['seconds']:.1f} s)"
+                  + (f": {row['message']}" if row["message"] else ""))
+    return rows
+
+
+def write_summaries(rows, args, out) -> list[Path]:
+    """``summary.md``, ``summary.html`` and ``summary.json`` in ``out``, each whole or not at all."""
+    written = []
+    for name, text in (("summary.md", markdown_summary(rows, args)), ("summary.html", html_summary(rows, args)),
+                       ("summary.json", json.dumps(rows, indent=1, default=str) + "\n")):
+        path = Path(out) / name
+        try:
+            write_atomically(path, text)
+        except OSError as e:
+            raise InputError(path, f"cannot write: {e.strerror or e}") from None
+        written.append(path)
+    return written
+
+
+def exit_code(rows) -> int:
+    """2 if a configuration could not be compared, else 1 if one failed, else 0."""
     if any(r["result"] == "ERROR" for r in rows):
         return 2
     return 1 if any(r["result"] == "FAIL" for r in rows) else 0
-
-
-class _no_progress:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
-
-
-if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    sys.exit(main())

@@ -1,5 +1,5 @@
-"""``simplecnn sweep``: ``simplecnn compare`` on every version of a simpleNN
-repository's MATLAB code, in parallel, with one table of verdicts.
+"""``simplecnn sweep --repo``: ``simplecnn compare`` on every version of a
+simpleNN repository's MATLAB code, in parallel, with one table of verdicts.
 
 A user holding a clone (or a ``git bundle``) of the real code asks: at which
 commits does the port agree with the MATLAB code, and where does a verdict
@@ -8,7 +8,7 @@ change?  :func:`run_sweep`
 1. lists the commits that change a ``*.m`` file (``git log -- '*.m'``),
    oldest first (a bundle is cloned into a temporary bare repository first);
 2. for each commit and each config, extracts the commit's tree into a
-   temporary folder (``git archive``) and runs :func:`pipeline.run_compare`
+   temporary folder (``git archive``) and runs :func:`compare.run_compare`
    on it, ``jobs`` at a time, each in its own process with its own Octave;
 3. records the verdict (``pass``, ``fail`` with the first divergence, or
    ``error``: the tree could not be driven, with the one-line reason), and,
@@ -23,7 +23,6 @@ from __future__ import annotations
 import html
 import io
 import json
-import os
 import shutil
 import subprocess
 import tarfile
@@ -34,9 +33,10 @@ from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
+from simplecnn_py.support.atomic import write_atomically
 from simplecnn_py.support.errors import EnvironmentProblem, InputError
 
-from .reports import progress as live_progress
+from ..sources.base import observer
 
 
 @dataclass
@@ -199,8 +199,8 @@ def run_sweep(repo, configs=(None,), jobs: int = 1, rev: str = "HEAD", compare_o
             raise InputError(str(repo), "no commit changes a .m file")
         result = SweepResult(str(repo), [str(c) if c else "default" for c in configs], commits)
         tasks = [(c, k) for c in commits for k in range(len(configs))]
-        # count, rate and time left on a terminal (simplecnn_harness.reports.progress); a line per cell
-        done = live_progress.bar(total=len(tasks), desc="compares", unit="compare")
+        # count, rate and time left on a terminal (the progress observer's bar); a line per cell
+        done = observer(progress).bar(total=len(tasks), desc="compares", unit="compare")
         if jobs == 1:
             for c, k in tasks:
                 result.cells[(c.sha, k)] = Cell(**_one(str(git_dir), c.sha, configs[k], compare_opts))
@@ -304,10 +304,8 @@ def write_reports(result: SweepResult, prefix) -> list[Path]:
     for ext, text in ((".md", to_markdown(result)), (".html", to_html(result)),
                       (".json", json.dumps(result.to_json(), indent=1) + "\n")):
         path = prefix.with_name(prefix.name + ext)
-        tmp = path.with_name(path.name + ".part")
         try:
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, path)
+            write_atomically(path, text)
         except OSError as e:
             raise InputError(str(path), f"cannot write: {e.strerror or e}") from None
         out.append(path)
