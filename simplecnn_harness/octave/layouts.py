@@ -35,7 +35,7 @@ from pathlib import Path
 
 from simplecnn_py.support.errors import InputError
 
-from .instrument import scan, string_literals
+from .lexer import scan, string_literals
 
 _FUNC = re.compile(
     r"function\s*(?:\[(?P<outs>[^\]]*)\]\s*=\s*|(?P<out>[A-Za-z_]\w*)\s*=\s*)?"
