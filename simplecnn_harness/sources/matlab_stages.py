@@ -30,7 +30,6 @@ reason, never passed silently.
 """
 from __future__ import annotations
 
-
 from ..octave.run import MatlabRun
 from .base import Stage as MStage         # source: 'trace', 'boundary', 'net', 'output', 'derived'
 
