@@ -6,7 +6,7 @@ A tree is searched in ``DIR`` and ``DIR/MATLAB`` (the current layout keeps its
 file is parsed: a file's first function is callable by the file's name; the
 others are subfunctions (``init_model`` lives in ``train.m`` in every version
 of the real code), which the harness exposes in its temporary copy by writing
-them out into their own file (``octave_run.copy_tree``).
+them out into their own file (``prepare.copy_tree``).
 
 The calls of ``init_model``, ``init_net`` and ``lossgrad_subset`` are
 generated from the argument NAMES (:data:`ARGUMENTS`): ``param``/``options``

@@ -41,7 +41,7 @@ class Trace:
         return self.meta.get("inputs", {})
 
     def matlab_run(self) -> MatlabRun:
-        """The records as ``octave_run.run_matlab`` returns them live."""
+        """The records as ``octave.run.execute`` returns them live."""
         stmts = {}
         for d in self.meta.get("statements", []):
             try:

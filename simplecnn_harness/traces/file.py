@@ -9,7 +9,7 @@ MATLAB's ``load``, ``h5read`` and h5py read alike).  Two writers produce it:
   user block holding the MAT header, one dataset per variable with the
   attribute ``MATLAB_class`` and MATLAB's dimensions reversed (HDF5 is
   row-major), char as uint16; ``load trace.mat`` works in MATLAB;
-* the emitted driver (``trace_emit.py``) run in MATLAB writes the same
+* the emitted driver (``emit.py``) run in MATLAB writes the same
   layout with ``save -v7.3``; run in Octave (whose ``save -v7.3`` is not
   implemented) it writes ``save -hdf5``: one group per variable holding the
   datasets ``type`` (Octave's type name) and ``value``.

@@ -96,16 +96,16 @@ class TraceCase:
         return f"TraceCase({str(self.path)!r})"
 
     def compare(self, rtol: float | None = None, mode: str = "propagated", **inputs):
-        """The comparison's ``pipeline.Result`` (``inputs``: config, data,
+        """The comparison's ``Verdict`` (``inputs``: config, data,
         weights, checked against the trace as ``compare --trace`` does)."""
         self.used = True
         key = (rtol, mode, tuple(sorted(inputs.items())))
         if key not in self._results:
             from ..compare import Options, run_compare
-            from .record import TraceRecords
+            from ..sources.trace import TraceSource
 
             opts = Options(rtol=rtol, mode=mode, precision=None, **inputs)
-            self._results[key] = run_compare(opts, TraceRecords(self.path, opts))
+            self._results[key] = run_compare(opts, reference=TraceSource(self.path, opts))
         return self._results[key]
 
     def check(self, rtol: float | None = None, mode: str = "propagated", **inputs):
