@@ -142,3 +142,32 @@ def test_stage_sizes_are_what_the_port_records(config):
         sizes = stage_sizes(ins.model, 11)
         assert set(sizes) == set(canonical_stages(ins.model))
         assert {k: int(np.size(b.stages[k].value)) for k in sizes} == sizes
+
+
+@pytest.mark.parametrize("precision", ["double", "single"])
+def test_metrics_of_a_stream_of_instance_chunks_are_those_of_the_whole(precision):
+    """Fed in uneven chunks (as a compare streamed over instances would), the
+    accumulated metrics equal compare_arrays' on the whole arrays bit for
+    bit, and the first differing entry is found where it was planted."""
+    from simplecnn_harness.judge import metrics as C
+
+    rng = np.random.default_rng(7)
+    n = C.STEP * 2 + 12345
+    b = rng.standard_normal(n)
+    a = b * (1 + (1e-14 if precision == "double" else 1e-6) * rng.standard_normal(n))
+    a[:1000] = b[:1000]
+    a[1000:1500] = b[1000:1500]
+    k0 = int(np.flatnonzero(a != b)[0])
+    rtol = C.DEFAULT_RTOL[precision]
+    whole = C.compare_arrays(a, b, precision, rtol)
+    dtype = C.working_dtype(precision)
+    A, B = a.astype(dtype), b.astype(dtype)
+    acc = C.Accumulator()
+    cuts = [0, 7, 999, 5000, C.STEP - 3, C.STEP + 10, 2 * C.STEP + 1, n]
+    for s, e in zip(cuts, cuts[1:]):
+        acc.feed(A[s:e], B[s:e])
+    streamed = acc.result(rtol)
+    for key in ("ok", "rel_err", "max_abs_err", "max_ulp", "n_diff", "note"):
+        assert streamed[key] == whole[key], key
+    first = int(np.flatnonzero(A != B)[0])
+    assert acc.first == first == k0 and whole["n_diff"] > 0

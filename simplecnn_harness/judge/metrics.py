@@ -130,21 +130,55 @@ def max_ulp(A, B) -> float:
     return out
 
 
+STEP = 1 << 20                      # entries per block: little extra memory, cache friendly
+
+
 class Accumulator:
     """The metrics of two arrays, gathered chunk by chunk: the squared norms
     of ``a - b`` and of ``b`` (in float64), the largest absolute difference
     and ULP distance, the entries that differ and those NaN/Inf on one side
-    only.  Chunks are consecutive pieces of the column-major flat arrays,
-    cast to the working precision (:func:`compare_arrays` feeds 2**20
-    entries at a time; a stream of instance chunks feeds its own)."""
+    only, and where the first difference is (``first``: its 0-based index
+    in the flat arrays).  Chunks are consecutive pieces of the column-major
+    flat arrays, cast to the working precision: :meth:`add` takes one block
+    as it is (:func:`compare_arrays` adds blocks of ``STEP`` entries);
+    :meth:`feed` takes pieces of any length (an array of instance chunks
+    streamed, the instances last) and gathers them into the same ``STEP``
+    blocks, so that the metrics of a stream are bit for bit those of the
+    whole array."""
 
     def __init__(self):
         self.sq_d = self.sq_b = 0.0
         self.max_abs = self.max_u = 0.0
         self.n_diff = self.n_bad = 0
+        self.first = None                 # flat index of the first entry that differs
+        self.seen = 0                     # entries added so far
+        self._pending = []                # pieces fed, not yet a whole block
+
+    def feed(self, x, y):
+        """Consecutive entries ``x`` of ``a`` and ``y`` of ``b`` (flat, same dtype), of any length."""
+        self._pending.append((x, y))
+        have = sum(p[0].size for p in self._pending)
+        if have < STEP:
+            return
+        xs = np.concatenate([p[0] for p in self._pending])
+        ys = np.concatenate([p[1] for p in self._pending])
+        whole = (xs.size // STEP) * STEP
+        for s in range(0, whole, STEP):
+            self.add(xs[s:s + STEP], ys[s:s + STEP])
+        self._pending = [(xs[whole:], ys[whole:])] if whole < xs.size else []
+
+    def flush(self):
+        """Add what :meth:`feed` still holds (the last, partial block)."""
+        if self._pending:
+            xs = np.concatenate([p[0] for p in self._pending])
+            ys = np.concatenate([p[1] for p in self._pending])
+            self._pending = []
+            if xs.size:
+                self.add(xs, ys)
 
     def add(self, x, y):
-        """One chunk: ``x`` of ``a``, ``y`` of ``b`` (flat, same dtype)."""
+        """One block: ``x`` of ``a``, ``y`` of ``b`` (flat, same dtype)."""
+        offset, self.seen = self.seen, self.seen + x.size
         x64 = x.astype(np.float64, copy=False)
         y64 = y.astype(np.float64, copy=False)
         diff = x64 - y64
@@ -152,6 +186,8 @@ class Accumulator:
         if not (np.isfinite(cd) and np.isfinite(cb)):     # NaN/Inf somewhere: the careful path
             same = (x == y) | (np.isnan(x) & np.isnan(y))
             bad = ~np.isfinite(diff) & ~same
+            if self.first is None and not same.all():
+                self.first = offset + int(np.argmin(same))
             self.n_bad += int(np.count_nonzero(bad))
             diff = np.where(same | bad, 0.0, diff)
             y64 = np.where(np.isfinite(y64), y64, 0.0)
@@ -167,12 +203,15 @@ class Accumulator:
         k = int(np.count_nonzero(absd))
         self.n_diff += k
         if k:
+            if self.first is None:
+                self.first = offset + int(np.argmax(absd != 0))
             self.max_u = max(self.max_u, max_ulp(x, y))
 
     def rel_err(self, when_b_is_zero="inf") -> float:
         """||a - b||_F / ||b||_F: 0 when equal; when ``b`` is all zeros, inf
         (``when_b_is_zero='absolute'``: ||a - b||_F); NaN when a NaN/Inf is
         on one side only."""
+        self.flush()
         nd, nb = np.sqrt(self.sq_d), np.sqrt(self.sq_b)
         if self.n_bad:
             return float("nan")
@@ -184,6 +223,7 @@ class Accumulator:
 
     def result(self, rtol) -> dict:
         """``ok``, ``rel_err``, ``max_abs_err``, ``max_ulp``, ``n_diff``, ``note`` (see the module docstring)."""
+        self.flush()
         rel = self.rel_err()
         note, max_u = "", self.max_u
         if self.n_bad:
@@ -192,9 +232,6 @@ class Accumulator:
         ok = bool(np.isfinite(rel) and rel <= rtol)
         return dict(ok=ok, rel_err=float(rel), max_abs_err=self.max_abs, max_ulp=max_u, n_diff=self.n_diff,
                     note=note)
-
-
-STEP = 1 << 20                      # entries per chunk: little extra memory, cache friendly
 
 
 def _accumulate(a, b, dtype) -> Accumulator:
