@@ -31,7 +31,7 @@ reason, never passed silently.
 from __future__ import annotations
 
 from ..octave.run import MatlabRun
-from .base import Stage as MStage         # source: 'trace', 'boundary', 'net', 'output', 'derived'
+from .base import Stage                    # source: 'trace', 'boundary', 'net', 'output', 'derived'
 
 
 def matlab_stages(run: MatlabRun, model, sizes: dict, n: int) -> dict:
@@ -39,7 +39,7 @@ def matlab_stages(run: MatlabRun, model, sizes: dict, n: int) -> dict:
     ``sizes``: the number of entries of each stage on the ``n`` instances."""
     L, LC = int(model.L), int(model.LC)
     nL = int(model.nL)
-    out: dict[tuple[int, str, str], MStage] = {}
+    out: dict[tuple[int, str, str], Stage] = {}
     recs = run.stmt_records()
     fwd = [(r, s) for r, s in recs if s.role == "forward"]
     bwd = [(r, s) for r, s in recs if s.role == "backward"]
@@ -59,7 +59,7 @@ def matlab_stages(run: MatlabRun, model, sizes: dict, n: int) -> dict:
         if not chosen:
             return None
         r, s = chosen[-1] if last else chosen[0]
-        return MStage(r.value(), "trace", where(r, s))
+        return Stage(r.value(), "trace", where(r, s))
 
     bnd = [r for r in run.records if r.stmt_id is None and r.name.startswith("b:")]
 
@@ -81,54 +81,54 @@ def matlab_stages(run: MatlabRun, model, sizes: dict, n: int) -> dict:
                 continue
             what = f"{'input ' + bits[3] if bits[2] == 'in' else 'output ' + bits[3]} of {routine}"
             what += f"(..., '{bits[4]}')" if len(bits) > 4 else ""
-            return MStage(r.value(), "boundary", what + (f", layer {layer}" if layer else ""))
+            return Stage(r.value(), "boundary", what + (f", layer {layer}" if layer else ""))
         return None
 
     def net_field(name, m, what=None):
         v = run.output(name, m)
         if v is None:
             return None
-        return MStage(v, "net", what or f"net.{name}{{{m}}}")
+        return Stage(v, "net", what or f"net.{name}{{{m}}}")
 
     # ---- forward ----
     for m in range(1, LC + 1):
         key = (m, "forward", "idx_pad")
-        out[key] = net_field("idx_pad", m) or MStage(None, note=(
+        out[key] = net_field("idx_pad", m) or Stage(None, note=(
             "the MATLAB code keeps no idx_pad (the current layout pads into a 4-D zero array)"
             if layout == "current" else "the MATLAB net has no idx_pad field"))
         key = (m, "forward", "idx_phiZ")
-        out[key] = net_field("idx_phiZ", m) or MStage(None, note="the MATLAB net has no idx_phiZ field")
+        out[key] = net_field("idx_phiZ", m) or Stage(None, note="the MATLAB net has no idx_phiZ field")
         key = (m, "forward", "phiZ")
         out[key] = boundary("padding_and_phiZ", "out:1", m, key) or pick(fwd, {"phiZ"}, m, key) or \
-            net_field("phiZ", m) or MStage(
+            net_field("phiZ", m) or Stage(
             None, note="no statement of feedforward calls padding_and_phiZ, and the net keeps no phiZ")
         key = (m, "forward", "sigmaS")
         got = boundary("maxpooling", "in", m, key) or pick(fwd, {"sigmaS", "relu"}, m, key)
         if got is None and int(model.wd_subimage_pool[m]) <= 1:
             got = net_field("Z", m + 1, f"net.Z{{{m + 1}}} (no pooling: sigma(S) is Z{{{m + 1}}})")
-        out[key] = got or MStage(
+        out[key] = got or Stage(
             None, note="no statement of feedforward computes max(W*phiZ + b, 0) on its own")
         key = (m, "forward", "Z")
         z = net_field("Z", m + 1)
         if z is None:
             z = pick(fwd, {"Z"}, m, key, last=True)
-        out[key] = z or MStage(None, note="the MATLAB net has no Z")
+        out[key] = z or Stage(None, note="the MATLAB net has no Z")
         if int(model.wd_subimage_pool[m]) > 1:
             key = (m, "forward", "idx_pool")
             out[key] = net_field("idx_pool", m) or boundary("maxpooling", "out:2", m, None) or \
-                pick(fwd, {"idx_pool"}, m, key) or MStage(
+                pick(fwd, {"idx_pool"}, m, key) or Stage(
                 None, note="no idx_pool in the MATLAB net nor from a maxpooling call")
     for m in range(LC + 1, L + 1):
         z = net_field("Z", m + 1)
-        out[(m, "forward", "Z")] = z or MStage(None, note="the MATLAB net has no Z")
+        out[(m, "forward", "Z")] = z or Stage(None, note="the MATLAB net has no Z")
     loss = run.output("loss", 0)
-    out[(L, "forward", "loss")] = MStage(loss, "output", "loss output of lossgrad_subset") if loss is not None \
-        else MStage(None, note="lossgrad_subset returned no numeric loss")
+    out[(L, "forward", "loss")] = Stage(loss, "output", "loss output of lossgrad_subset") if loss is not None \
+        else Stage(None, note="lossgrad_subset returned no numeric loss")
 
     # ---- backward ----
     for m in range(1, L + 1):
         for name in ("dlossdW", "dlossdb"):
-            out[(m, "backward", name)] = net_field(name, m) or MStage(
+            out[(m, "backward", name)] = net_field(name, m) or Stage(
                 None, note=f"the returned net has no {name}{{{m}}}")
     # the delta's flow: values of plain variables assigned in the backward
     # code (numeric, not logical), in execution order
@@ -143,8 +143,8 @@ def matlab_stages(run: MatlabRun, model, sizes: dict, n: int) -> dict:
                   and (first_L is None or r.seq < first_L)]
         if before:
             r, s = before[-1]
-            got = MStage(r.value(), "trace", where(r, s))
-    out[key] = got or MStage(None, note="no statement builds 2*(Z{L+1} - Y) on its own")
+            got = Stage(r.value(), "trace", where(r, s))
+    out[key] = got or Stage(None, note="no statement builds 2*(Z{L+1} - Y) on its own")
 
     for m in range(L, 0, -1):
         conv = m <= LC
@@ -171,10 +171,10 @@ def matlab_stages(run: MatlabRun, model, sizes: dict, n: int) -> dict:
                             and "weight" in s.rhs]
                 note = ("W{m}'*dXidS and the mask (Z > 0) are one statement in the MATLAB code"
                         if combined else "no statement computes weight{m}'*dXidS on its own")
-                got = MStage(None, note=note.replace("{m}", f"{{{m}}}"))
+                got = Stage(None, note=note.replace("{m}", f"{{{m}}}"))
             if got is None and stage == "unpad":
-                got = MStage(None, note="the crop of the padding is not a statement of its own in the MATLAB code")
-            out[key] = got or MStage(None, note=f"no statement of the MATLAB code computes {stage} of layer {m}")
+                got = Stage(None, note="the crop of the padding is not a statement of its own in the MATLAB code")
+            out[key] = got or Stage(None, note=f"no statement of the MATLAB code computes {stage} of layer {m}")
         if m < L:
             key = (m, "backward", "dXidS")
             size = want(key)
@@ -185,7 +185,7 @@ def matlab_stages(run: MatlabRun, model, sizes: dict, n: int) -> dict:
                 if s.kind in stage_kinds or s.kind in ("dlossdW", "dlossdb"):
                     break
                 if s.kind == "delta_other" and r.has_values and (size is None or r.numel == size):
-                    got = MStage(r.value(), "trace", where(r, s))
+                    got = Stage(r.value(), "trace", where(r, s))
                     break
             if got is None:
                 # the delta of the conv layer LC reshaped outside the loops
@@ -194,13 +194,13 @@ def matlab_stages(run: MatlabRun, model, sizes: dict, n: int) -> dict:
                                and r.has_values and (size is None or r.numel == size)]
                     if between:
                         r, s = between[-1]
-                        got = MStage(r.value(), "trace", where(r, s))
+                        got = Stage(r.value(), "trace", where(r, s))
             if got is None:
                 prev = out.get((m + 1, "backward", "activation"))
                 if prev is not None and prev.value is not None:
-                    got = MStage(prev.value, "derived", prev.origin,
+                    got = Stage(prev.value, "derived", prev.origin,
                                  f"the activation output of layer {m + 1} (the delta entering layer {m})")
-            out[key] = got or MStage(None, note=f"the delta entering layer {m} is not exposed")
+            out[key] = got or Stage(None, note=f"the delta entering layer {m} is not exposed")
     return out
 
 
@@ -209,7 +209,7 @@ def _last_of_size(flow, m, size, where):
     if not hits:
         return None
     r, s = hits[-1]
-    return MStage(r.value(), "trace", where(r, s))
+    return Stage(r.value(), "trace", where(r, s))
 
 
 def _unpad_by_flow(flow, bnd, m, size, where):
@@ -227,7 +227,7 @@ def _unpad_by_flow(flow, bnd, m, size, where):
     if len(same) < 2:
         return None                     # the crop and the mask are one statement
     r, s = same[-2]
-    return MStage(r.value(), "trace", where(r, s))
+    return Stage(r.value(), "trace", where(r, s))
 
 
 def _wtdelta_by_flow(flow, m, size, where):
@@ -237,7 +237,7 @@ def _wtdelta_by_flow(flow, m, size, where):
     if len(same) < 2:
         return None
     r, s = same[0]
-    return MStage(r.value(), "trace", where(r, s))
+    return Stage(r.value(), "trace", where(r, s))
 
 
 def _short(text, n=60):
