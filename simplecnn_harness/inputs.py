@@ -115,15 +115,17 @@ def generated_data(param, n, seed):
     return struct(Z=Z, y=y, l=n)
 
 
-def subset(prob, n):
-    """The first n instances of a checked ``prob`` (labels mapped over the whole file)."""
+def subset(prob, n, start=0):
+    """Instances ``start+1 .. start+n`` of a checked ``prob`` (the first n by
+    default; labels mapped over the whole file): a chunk of a streamed run."""
     from simplecnn_py.support.conventions import struct
 
+    stop = start + n
     sub = struct(**vars(prob))
-    sub.data = np.asfortranarray(prob.data[:, :n])
-    sub.label_mat = np.asfortranarray(prob.label_mat[:, :n])
-    sub.y = np.asarray(prob.y)[:n]
-    sub.y_mapped = np.asarray(prob.y_mapped)[:n]
+    sub.data = np.asfortranarray(prob.data[:, start:stop])
+    sub.label_mat = np.asfortranarray(prob.label_mat[:, start:stop])
+    sub.y = np.asarray(prob.y)[start:stop]
+    sub.y_mapped = np.asarray(prob.y_mapped)[start:stop]
     sub.l = n
     return sub
 

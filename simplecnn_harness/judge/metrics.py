@@ -82,7 +82,7 @@ def working_dtype(precision):
     return np.float32 if precision == "single" else np.float64
 
 
-def _flat(a, dtype=None):
+def flat(a, dtype=None):
     a = np.asarray(a)
     if dtype is not None and a.dtype != dtype:
         a = a.astype(dtype)
@@ -235,7 +235,7 @@ class Accumulator:
 
 
 def _accumulate(a, b, dtype) -> Accumulator:
-    A, B = _flat(a, dtype), _flat(b, dtype)
+    A, B = flat(a, dtype), flat(b, dtype)
     acc = Accumulator()
     for s in range(0, A.size, STEP):
         acc.add(A[s:s + STEP], B[s:s + STEP])
@@ -271,8 +271,8 @@ def compare_index(a, b) -> dict:
     if np.size(a) != np.size(b):
         res.update(ok=False, note=f"sizes differ: Python {_shape(a)}, MATLAB {_shape(b)}")
         return res
-    A = _flat(a).astype(np.int64)
-    bf = _flat(b)
+    A = flat(a).astype(np.int64)
+    bf = flat(b)
     if bf.dtype.kind == "f" and not np.all(bf == np.round(bf)):
         res.update(ok=False, note="the MATLAB indices are not integers")
         return res
@@ -315,7 +315,7 @@ def normalise_index(py, mat, stride):
     B = np.asarray(mat)
     if stride is None or B.size == 0 or A.size == 0 or B.dtype.kind not in "fiub":
         return mat, ""
-    Bf = _flat(B)
+    Bf = flat(B)
     if Bf.dtype.kind == "f" and not np.all(Bf == np.round(Bf)):
         return mat, ""
     Bi = Bf.astype(np.int64)
@@ -348,14 +348,14 @@ def pooling_flips(model, m, n, idx_py, idx_mat, sig_py, sig_mat, precision, sig_
     d = int(model.ch_input[m + 1])
     a_out, b_out = int(model.ht_input[m + 1]), int(model.wd_input[m + 1])
     D_conv = d * int(model.ht_conv[m]) * int(model.wd_conv[m])
-    A = _flat(idx_py).astype(np.int64).reshape(-1, n, order="F")
-    B = _flat(idx_mat).astype(np.int64).reshape(-1, n, order="F")
+    A = flat(idx_py).astype(np.int64).reshape(-1, n, order="F")
+    B = flat(idx_mat).astype(np.int64).reshape(-1, n, order="F")
     rows, inst = np.nonzero((A != B).T)[::-1]        # column-major order: instance, then entry
     order = np.lexsort((rows, inst))
     rows, inst = rows[order], inst[order]
     eps = np.finfo(working_dtype(precision)).eps
-    sp = _flat(sig_py) if sig_py is not None else None
-    sm = _flat(sig_mat) if sig_mat is not None else None
+    sp = flat(sig_py) if sig_py is not None else None
+    sm = flat(sig_mat) if sig_mat is not None else None
     flips, n_tie, n_rule = [], 0, 0
     for k, j in zip(rows.tolist(), inst.tolist()):
         p, q = int(A[k, j]), int(B[k, j])
