@@ -30,7 +30,7 @@ def add_parser(sub):
                     "both drawing from one random stream, and compare f per Newton iteration "
                     "(and the #CG counts) or per SGD/Adam epoch.")
     p.add_argument("--matlab-dir", metavar="DIR", default=None,
-                   help="simpleNN tree of the current layout (default: the embedded matlab_ref/current/MATLAB)")
+                   help="simpleNN tree, current or seed layout (default: the embedded matlab_ref/current/MATLAB)")
     p.add_argument("--config", required=True, metavar="CFG", help="simpleNN config file")
     p.add_argument("--data", required=True, metavar="DATA.mat", help="simpleNN data file (y, Z)")
     p.add_argument("--instances", type=int, default=None, metavar="N", help="use the first N instances")
@@ -81,12 +81,10 @@ def run(args) -> int:
             if os.path.isdir(path) or not os.path.isdir(folder):
                 raise InputError(path, f"cannot write the {flag[2:]} report here")
     from simplecnn_harness.reports.train_report import progress_bar
-    from simplecnn_py.opt.parse_options import parse_options
+    from simplecnn_harness.training.compare_train import planned_steps
 
-    param = parse_options(args.options)
-    newton = param.solver == 1
-    on_step, bar = progress_bar(param.iter_max if newton else param.epoch_max, "iter" if newton else "epoch",
-                                args.quiet, desc="python side")
+    total, unit = planned_steps(args.options, args.matlab_dir)
+    on_step, bar = progress_bar(total, unit, args.quiet, desc="python side")
     try:
         result = compare_train(args.matlab_dir, args.config, args.data, args.options, args.seed,
                                instances=args.instances, timeout=args.timeout, tol=args.tol,

@@ -3,6 +3,10 @@ repository that changes MATLAB code, and where the verdict changes.
 
     simplecnn sweep --repo GIT_DIR_OR_BUNDLE [--config CFG ...] [--jobs N]
                     [--out PREFIX] [--instances N] [--seed S] [--timeout SEC]
+    simplecnn sweep --repo ... --train='-s 1 -iter_max 2' --config CFG [--data DATA.mat]
+
+With ``--train OPTIONS`` each commit runs compare-train instead (a column
+per options string) and the table names where a training verdict changes.
 
 One column per ``--config`` (default: the bundled demo config).  Markdown on
 stdout; with ``--out PREFIX`` also PREFIX.md, PREFIX.html, PREFIX.json.
@@ -32,6 +36,10 @@ def add_parser(sub):
     p.add_argument("--seed", type=int, default=0, help="seed of the He init and generated data (default 0)")
     p.add_argument("--timeout", type=float, default=600.0, metavar="SEC", help="Octave time limit per commit")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr (a bar with time left on a terminal, else a line per compare)")
+    p.add_argument("--train", action="append", metavar="OPTIONS",
+                   help="run compare-train with these cnn_train options instead of compare (write "
+                        "--train='-s 1 -iter_max 2'; repeat for several columns); needs one --config")
+    p.add_argument("--data", metavar="DATA.mat", help="training data for --train (default: the bundled demo data)")
     return p
 
 
@@ -53,12 +61,38 @@ def run(args) -> int:
     if args.instances is not None and args.instances < 1:
         raise InputError("--instances", f"must be at least 1, not {args.instances}")
     only = [c.strip() for c in args.commits.split(",") if c.strip()] if args.commits else None
+    if args.train:
+        return _train(args, only)
     with live_progress.live(quiet=args.quiet) as say:
         progress = None if say is None else live_progress.write
         result = run_sweep(args.repo, args.config or [None], jobs=args.jobs, rev=args.rev, only=only,
                            compare_opts={"instances": args.instances, "seed": args.seed,
                                          "timeout": args.timeout},
                            progress=progress)
+    print(to_markdown(result), end="")
+    if args.out:
+        for path in write_reports(result, args.out):
+            if not args.quiet:
+                print(f"sweep: wrote {path}", file=sys.stderr, flush=True)
+    return result.exit_code()
+
+
+def _train(args, only) -> int:
+    from pathlib import Path
+
+    from simplecnn_harness.reports import progress as live_progress
+    from simplecnn_harness.sweep import to_markdown, write_reports
+    from simplecnn_harness.training.sweep import run_train_sweep
+    from simplecnn_py.support.errors import InputError
+
+    if not args.config or len(args.config) != 1:
+        raise InputError("--config", "sweep --train takes exactly one --config")
+    data = args.data or str(Path(__file__).resolve().parent / "demo" / "demo-data.mat")
+    with live_progress.live(quiet=args.quiet) as say:
+        progress = None if say is None else live_progress.write
+        result = run_train_sweep(args.repo, args.train, args.config[0], data, seed=args.seed,
+                                 instances=args.instances, jobs=args.jobs, rev=args.rev, only=only,
+                                 timeout=args.timeout, progress=progress)
     print(to_markdown(result), end="")
     if args.out:
         for path in write_reports(result, args.out):

@@ -470,3 +470,8 @@ def _one_line(text) -> str:
 
 def _q(s) -> str:
     return str(s).replace("'", "''")
+
+
+def octave_quote(s) -> str:
+    """``s`` for the inside of a single-quoted Octave string (quotes doubled)."""
+    return _q(s)
