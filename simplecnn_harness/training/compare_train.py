@@ -41,6 +41,7 @@ import numpy as np
 from simplecnn_py.support.errors import EnvironmentProblem, InputError
 
 from .. import embedded
+from ..judge.metrics import compare_arrays
 from ..octave.session import INSTALL_HINT, find_octave
 from .matlab_side import check_tree, cnn_train_call, flat_weights, run_matlab  # noqa: F401 (public API)
 from .printed import (FULL, compare_text, full_lines, instrument_progress, parse_progress,  # noqa: F401
@@ -161,8 +162,7 @@ def compare_train(matlab_dir=None, config=None, data=None, options="", seed=0, i
         result.first_divergence = first if first is not None else (
             {"k": None, "what": result.problems[0]} if result.problems else None)
         if py.weights is not None and ml.weights is not None and py.weights.size == ml.weights.size:
-            den = np.linalg.norm(ml.weights)
-            result.weights_rel_err = float(np.linalg.norm(py.weights - ml.weights) / (den if den else 1.0))
+            result.weights_rel_err = compare_arrays(py.weights, ml.weights, "double", tol)["rel_err"]
     finally:
         if keep_dir is None:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -2,8 +2,9 @@
 or per-epoch (SGD, Adam) values, judged row by row.
 
 Relative errors come from the harness's one metrics core
-(:func:`simplecnn_harness.judge.metrics.compare_arrays`), on the scalar f of
-each row and on the final weights.  Each row also carries the verdict shape
+(:func:`simplecnn_harness.judge.metrics.compare_arrays`), on the scalars of
+each row (f, and for Newton alpha, lambda and |g|, all judged against the
+same allowed error) and on the final weights.  Each row also carries the verdict shape
 of compare's judge: ``stages``, a list of
 :class:`~simplecnn_harness.judge.metrics.StageResult` records (``layer`` 0,
 ``direction`` ``'train'``, ``stage`` the quantity: ``f``, ``cg``,
@@ -147,6 +148,11 @@ def row_stages(k, rp, rm, allowed, newton) -> list[dict]:
     out.append(StageResult(0, "train", "f", "scalar", compared=bool(m), ok=e <= allowed, rel_err=e,
                            max_abs_err=m.get("max_abs_err"), max_ulp=m.get("max_ulp"), n_diff=m.get("n_diff"),
                            numel=1, source=f"row {k}").to_json())
+    for name in (("alpha", "lambda", "gnorm") if newton else ()):
+        if rp.get(name) is not None and rm.get(name) is not None:
+            e = rel_err(rp[name], rm[name])
+            out.append(StageResult(0, "train", name, "scalar", compared=True, ok=e <= allowed, rel_err=e,
+                                   numel=1, source=f"row {k}").to_json())
     for name in (("cg",) if newton else ()) + ("val_acc",):
         if rp.get(name) is None and rm.get(name) is None:
             continue
@@ -209,9 +215,12 @@ def compare_rows(py: Side, ml: Side, solver: str, tol: float, pert: Side | None 
                                f"{allowed:.3g} (" + (f"{factor:g} x the MATLAB side's own floor {floor:.3g}"
                                                      if allowed > tol else f"tolerance {tol:g}") + ")")
         if newton:
-            for x in ("gnorm", "lambda", "alpha"):
+            for x in ("alpha", "lambda", "gnorm"):     # judged as f is: a wrong step or damping shows here first
                 if rp.get(x) is not None and rm.get(x) is not None:
-                    row[f"rel_err_{x}"] = rel_err(rp[x], rm[x])
+                    ex = row[f"rel_err_{x}"] = rel_err(rp[x], rm[x])
+                    if ex > allowed and ok:
+                        ok = False
+                        why = f"{'|g|' if x == 'gnorm' else x} differs: {rp[x]!r} (Python) vs {rm[x]!r} (MATLAB)"
             if rp.get("cg") is None or rm.get("cg") is None:
                 ok, why = False, why or "a #CG count is missing"
             elif int(rp["cg"]) != int(rm["cg"]) and not cg_moved:
