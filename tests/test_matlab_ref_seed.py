@@ -504,7 +504,7 @@ def test_cnn_train_sgd_adam_and_predict(tmp_path):
 @pytest.mark.parametrize("options, message", [
     ("-s 2 -epoch_max", "odd number of tokens"),
     ("-s 2 -foo 3", "unknown option -foo"),
-    ("-s 1 -epoch_max 1", "-s 1 (Newton) is not available"),
+    ("-s 2 -GNsize 3", "unknown option -GNsize"),        # the seed's options only (Newton runs: compare-train)
     ("-s 2 -lr abc", "needs a numeric value"),
 ])
 def test_cnn_train_rejects_bad_options(tmp_path, options, message):

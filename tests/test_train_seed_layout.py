@@ -170,3 +170,34 @@ def test_sweep_train_names_where_the_options_became_valid(trees, tmp_path, capsy
     assert "-epoch_max is not an option of this seed-layout cnn_train" in text
     assert re.search(r"\*\*3a90f6a\*\* .*ERROR -> PASS", text)
     assert (tmp_path / "sw.json").exists() and (tmp_path / "sw.html").exists()
+
+
+# --- the embedded seed-layout reference trains as the real seed does ---------------------------
+
+@needs_octave
+@pytest.mark.parametrize("options", ["-s 1 -iter_max 3 -SR 0.25", "-s 2 -epoch_max 2 -bsize 16 -momentum 0.5",
+                                     "-s 3 -iter_max 2 -bsize 16"])
+def test_embedded_seed_reference_trains_as_the_seed(tmp_path, options):
+    """matlab_ref/seed (our own seed-layout tree, labels 4/7/9 mapped by it
+    and by the port alike) against the seed training of the Python side;
+    its Newton prints its line over two source lines (the full-precision
+    copy goes on the last one)."""
+    import numpy as np
+    import scipy.io
+
+    from conftest import TINY_CONFIG
+
+    (tmp_path / "tiny.config").write_text(TINY_CONFIG)
+    g = np.random.default_rng(7)
+    y = np.array([4.0, 7.0, 9.0])[g.permutation(np.arange(60) % 3)]
+    Z = g.standard_normal((60, 7 * 6 * 2))
+    for c in range(3):
+        Z[np.searchsorted([4.0, 7.0, 9.0], y) == c, 14 * c:14 * c + 14] += 2.0
+    scipy.io.savemat(tmp_path / "tiny.mat", {"y": y.reshape(-1, 1), "Z": Z})
+    r = compare_train(REPO / "matlab_ref" / "seed", tmp_path / "tiny.config", tmp_path / "tiny.mat", options,
+                      seed=3, perturbation=None)
+    assert r.passed, summary(r)
+    assert r.layout == "seed" and len(r.rows) in (2, 3) and not r.notes
+    assert all(row["rel_err"] <= 1e-9 for row in r.rows)
+    assert r.matlab.min_digits >= 15                          # the full-precision copies were read
+    assert r.text["equal"] == r.text["lines"] == len(r.rows)

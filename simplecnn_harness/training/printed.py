@@ -112,15 +112,13 @@ _FLOAT_CONV = re.compile(r"%[-+ 0#]*\d*(?:\.\d+)?[eEfgG]")
 
 def instrument_progress(src: str) -> tuple[str, int]:
     """The source with a full-precision copy after every progress ``fprintf``
-    (a format mentioning ``iter``, ``epoch`` or ``initial``) written on one
-    line: ``fprintf(FMT, args);`` becomes ``fprintf(FMT, args); fprintf(
+    (a format mentioning ``iter``, ``epoch`` or ``initial``):
+    ``fprintf(FMT, args);`` becomes ``fprintf(FMT, args); fprintf(
     'simplecnn-full: ' FMT', args);`` with FMT' its float conversions as
-    ``%.17g``.  The original line prints unchanged (compared as text); every
-    line keeps its number (error locations map back to the user's file)."""
+    ``%.17g``, on the statement's last line.  The original line prints
+    unchanged (compared as text); every line keeps its number (error locations map back to the user's file)."""
     inserts = []
-    for sp in scan(src):
-        if sp.line != sp.end_line:
-            continue
+    for sp in scan(src):            # a statement continued over lines (...) gets its copy on its last line
         m = _FMT_CALL.match(sp.code)
         if not m or not re.search(r"iter|epoch|initial", m.group(1), re.IGNORECASE):
             continue
