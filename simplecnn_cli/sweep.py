@@ -61,38 +61,22 @@ def run(args) -> int:
     if args.instances is not None and args.instances < 1:
         raise InputError("--instances", f"must be at least 1, not {args.instances}")
     only = [c.strip() for c in args.commits.split(",") if c.strip()] if args.commits else None
-    if args.train:
-        return _train(args, only)
-    with live_progress.live(quiet=args.quiet) as say:
-        progress = None if say is None else live_progress.write
-        result = run_sweep(args.repo, args.config or [None], jobs=args.jobs, rev=args.rev, only=only,
-                           compare_opts={"instances": args.instances, "seed": args.seed,
-                                         "timeout": args.timeout},
-                           progress=progress)
-    print(to_markdown(result), end="")
-    if args.out:
-        for path in write_reports(result, args.out):
-            if not args.quiet:
-                print(f"sweep: wrote {path}", file=sys.stderr, flush=True)
-    return result.exit_code()
-
-
-def _train(args, only) -> int:
-    from pathlib import Path
-
-    from simplecnn_harness.reports import progress as live_progress
-    from simplecnn_harness.sweep import to_markdown, write_reports
-    from simplecnn_harness.training.sweep import run_train_sweep
-    from simplecnn_py.support.errors import InputError
-
-    if not args.config or len(args.config) != 1:
+    if args.train and (not args.config or len(args.config) != 1):
         raise InputError("--config", "sweep --train takes exactly one --config")
-    data = args.data or str(Path(__file__).resolve().parent / "demo" / "demo-data.mat")
     with live_progress.live(quiet=args.quiet) as say:
         progress = None if say is None else live_progress.write
-        result = run_train_sweep(args.repo, args.train, args.config[0], data, seed=args.seed,
-                                 instances=args.instances, jobs=args.jobs, rev=args.rev, only=only,
-                                 timeout=args.timeout, progress=progress)
+        if args.train:
+            from simplecnn_harness.training.sweep import run_train_sweep
+
+            data = args.data or os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo", "demo-data.mat")
+            result = run_train_sweep(args.repo, args.train, args.config[0], data, seed=args.seed,
+                                     instances=args.instances, jobs=args.jobs, rev=args.rev, only=only,
+                                     timeout=args.timeout, progress=progress)
+        else:
+            result = run_sweep(args.repo, args.config or [None], jobs=args.jobs, rev=args.rev, only=only,
+                               compare_opts={"instances": args.instances, "seed": args.seed,
+                                             "timeout": args.timeout},
+                               progress=progress)
     print(to_markdown(result), end="")
     if args.out:
         for path in write_reports(result, args.out):

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import needs_octave
+from test_train_real import SMALL          # the small 1-4-8 net for the shipped 28 x 28 demo data
 from simplecnn_cli.main import main
 from simplecnn_harness.octave.layouts import detect_layout
 from simplecnn_harness.training.compare_train import compare_train, summary
@@ -30,19 +31,6 @@ from simplecnn_harness.training.seed_layout import labels_as_ranks, read_profile
 REPO = Path(__file__).resolve().parent.parent
 BUNDLE = REPO.parent / "shared" / "upstream" / "simpleNN.bundle"
 DEMO = REPO / "simplecnn_cli" / "demo" / "demo-data.mat"
-SMALL = """% a small net for the shipped 28 x 28 demo data
-L = 3;
-LC = 2;
-LF = 1;
-wd_input = 28;
-ht_input = 28;
-ch_input = [1,4,8];
-wd_pad_added = [1,1];
-wd_filter = [3,3];
-strides = [1,1];
-wd_subimage_pool = [2,2];
-full_neurons = [10];
-"""
 
 
 @pytest.fixture(scope="module")
@@ -75,11 +63,10 @@ def test_training_layout_read_from_the_real_trees(trees):
     first = seed_training(detect_layout(trees["ff2333d"]))
     assert first is not None and not first.momentum
     assert "SR" in first.options and "epoch_max" not in first.options and "GNsize" not in first.options
-    assert first.epoch_line("sgd") == first.epoch_line("adam") == "%d-epoch loss: %g\n"
+    assert first.epoch_label("sgd") == first.epoch_label("adam") == "loss"
     later = read_profile(detect_layout(trees["941ba21"]))
     assert later.momentum and {"decay", "epoch_max"} <= set(later.options)
-    assert later.epoch_line("sgd") == "%d-epoch loss/batch_size: %g\n"
-    assert later.epoch_line("adam") == "%d-epoch loss: %g\n"
+    assert later.epoch_label("sgd") == "loss/batch_size" and later.epoch_label("adam") == "loss"
     middle = detect_layout(trees["645c628"])          # current-layout gradient, seed training
     assert middle.name == "current" and seed_training(middle) is not None
     head = detect_layout(trees["HEAD"])

@@ -96,11 +96,6 @@ class RecordingStream(Stream):
         self.draws.append(Draw("randi", X.shape, X.reshape(-1, order="F").astype(np.float64)))
         return X.astype(np.int64)
 
-    def randsample(self, n, k):
-        """``randsample(n, k)`` (without replacement): served to the MATLAB
-        side as the permutation draw ``randperm(n, k)``, a column."""
-        return self.randperm(n, k).reshape(-1)
-
     def counts(self) -> dict:
         """``{kind: (draws, values)}``."""
         out = {k: [0, 0] for k in KINDS}

@@ -36,6 +36,7 @@ layout (read from the real code's first commits, ff2333d .. dcdb084):
 """
 from __future__ import annotations
 
+import copy
 import math
 import re
 from dataclasses import dataclass, field
@@ -50,7 +51,7 @@ from simplecnn_py.cnn.read_config import read_config
 from simplecnn_py.opt.CG import CG
 from simplecnn_py.opt.newton import calc_gnorm, copy_model, subset_nets, update_lambda, update_weights
 from simplecnn_py.opt.parse_options import str2num
-from simplecnn_py.support.conventions import cell, reshape, struct, vec
+from simplecnn_py.support.conventions import cell, struct
 from simplecnn_py.support.errors import InputError
 from simplecnn_py.support.fprintf import fprintf
 
@@ -78,9 +79,8 @@ class SeedProfile:
         """SGD with momentum, decay and -epoch_max (April 2019 on)."""
         return "momentum" in self.options
 
-    def epoch_line(self, solver) -> str:
-        default = "loss/batch_size" if solver == "sgd" and self.momentum else "loss"
-        return f"%d-epoch {self.labels.get(solver, default)}: %g\n"
+    def epoch_label(self, solver) -> str:
+        return self.labels.get(solver, "loss/batch_size" if solver == "sgd" and self.momentum else "loss")
 
 
 def _code(path) -> str:
@@ -297,66 +297,31 @@ def _tell(param, k, value):
         param.progress(k, float(value))
 
 
-def _epochs(param, profile, solver):
-    return param.epoch_max if solver == "sgd" and profile.momentum else param.iter_max
+def _port_solver(solver, prob, param, model, net, profile):
+    """SGD and Adam: the port's own solvers with the seed's settings.  The
+    seed's SGD without momentum (before 3a90f6a) is the port's with
+    momentum 0 and decay 0 (``0*v - lr*G`` is ``-lr*G`` exactly), over
+    ``-iter_max`` epochs; the seed's Adam is the port's with the step size
+    1e-3 over ``-iter_max`` epochs.  The seed's ``randsample(l, bsize)``
+    is the port's ``randperm(l, bsize)`` draw (served as such by
+    ``shadows/randsample.m``); the epoch line's label is the tree's."""
+    from simplecnn_py.opt.adam import adam as port_adam
+    from simplecnn_py.opt.sgd import sgd as port_sgd
+
+    run = copy.copy(param)
+    run.epoch_label = profile.epoch_label(solver)
+    if solver == "adam":
+        run.lr = ADAM_STEP
+        run.epoch_max = param.iter_max
+        return port_adam(prob, None, run, model, net)
+    if not profile.momentum:
+        run.momentum, run.decay, run.epoch_max = 0.0, 0.0, param.iter_max
+    return port_sgd(prob, None, run, model, net)
 
 
 def sgd(prob, param, model, net, profile):
-    model = copy_model(model)
-    L, bsize = model.L, param.bsize
-    lr = param.lr
-    v = cell([0.0] * L)
-    step = 1
-    info = _info()
-    for k in range(1, _epochs(param, profile, "sgd") + 1):
-        for _ in range(math.ceil(prob.l / bsize)):
-            batch_idx = param.stream.randsample(prob.l, bsize)
-            net, loss = lossgrad_subset(prob, param, model, net, batch_idx, "fungrad")
-            for m in range(1, L + 1):
-                G = (np.hstack([net.dlossdW[m], net.dlossdb[m]]) / bsize
-                     + np.hstack([model.weight[m], model.bias[m]]) / param.C)
-                if profile.momentum:
-                    v[m] = param.momentum * v[m] - lr * G
-                    model.weight[m] = model.weight[m] + v[m][:, :-1]
-                    model.bias[m] = model.bias[m] + v[m][:, -1:]
-                else:
-                    model.weight[m] = model.weight[m] - lr * G[:, :-1]
-                    model.bias[m] = model.bias[m] - lr * G[:, -1:]
-            if profile.momentum:
-                lr = param.lr / (1 + param.decay * step)
-                step = step + 1
-        _epoch_end(param, profile, info, k, loss / bsize, "sgd")
-    return model, info
-
-
-def _epoch_end(param, profile, info, k, value, solver):
-    fprintf(profile.epoch_line(solver), k, value)
-    info.loss.append(float(value))
-    _tell(param, k, value)
+    return _port_solver("sgd", prob, param, model, net, profile)
 
 
 def adam(prob, param, model, net, profile):
-    model = copy_model(model)
-    L, bsize = model.L, param.bsize
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
-    M = cell([np.zeros(model.weight[m].size + model.bias[m].size) for m in range(1, L + 1)])
-    V = cell([np.zeros(model.weight[m].size + model.bias[m].size) for m in range(1, L + 1)])
-    info = _info()
-    for k in range(1, _epochs(param, profile, "adam") + 1):
-        for _ in range(math.ceil(prob.l / bsize)):
-            batch_idx = param.stream.randsample(prob.l, bsize)
-            net, loss = lossgrad_subset(prob, param, model, net, batch_idx, "fungrad")
-            for m in range(1, L + 1):
-                rows, num_w = model.weight[m].shape[0], model.weight[m].size
-                g = (np.concatenate([vec(model.weight[m]), vec(model.bias[m])]) / param.C
-                     + np.concatenate([vec(net.dlossdW[m]), vec(net.dlossdb[m])]) / bsize)
-                M[m] = beta1 * M[m] + (1 - beta1) * g
-                V[m] = beta2 * V[m] + (1 - beta2) * (g * g)
-                M_hat = M[m] / (1 - beta1 ** k)
-                V_hat = V[m] / (1 - beta2 ** k)
-                model.weight[m] = model.weight[m] - ADAM_STEP * reshape(
-                    M_hat[:num_w] / (np.sqrt(V_hat[:num_w]) + eps), rows, -1)
-                model.bias[m] = model.bias[m] - ADAM_STEP * reshape(
-                    M_hat[num_w:] / (np.sqrt(V_hat[num_w:]) + eps), rows, 1)
-        _epoch_end(param, profile, info, k, loss / bsize, "adam")
-    return model, info
+    return _port_solver("adam", prob, param, model, net, profile)

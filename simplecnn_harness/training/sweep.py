@@ -25,6 +25,7 @@ from pathlib import Path
 
 from simplecnn_py.support.errors import EnvironmentProblem, InputError
 
+from ..reports import progress as live_progress
 from ..sweep import Cell, SweepResult, extract, matlab_commits, open_repo, verdict_changes
 
 
@@ -103,11 +104,12 @@ def run_train_sweep(repo, options_list, config, data, seed=0, instances=None, jo
             raise InputError(str(repo), "no commit changes a .m file")
         result = SweepResult(str(repo), [f"train {o}" for o in options_list], commits)
         tasks = [(c, k) for c in commits for k in range(len(options_list))]
+        done = live_progress.bar(total=len(tasks), desc="compare-trains", unit="run")   # on a terminal only
         if jobs == 1:
             for c, k in tasks:
                 result.cells[(c.sha, k)] = TrainCell(**_one_train(str(git_dir), c.sha, options_list[k],
                                                                   train_opts))
-                _tell(progress, result, c, k)
+                _tell(progress, result, c, k, done)
         else:
             with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as ex:
                 futs = {ex.submit(_one_train, str(git_dir), c.sha, options_list[k], train_opts): (c, k)
@@ -118,13 +120,17 @@ def run_train_sweep(repo, options_list, config, data, seed=0, instances=None, jo
                         result.cells[(c.sha, k)] = TrainCell(**f.result())
                     except Exception as e:                   # noqa: BLE001 - a worker died
                         result.cells[(c.sha, k)] = TrainCell("error", None, f"the worker failed: {e}")
-                    _tell(progress, result, c, k)
+                    _tell(progress, result, c, k, done)
+        if done is not None:
+            done.close()
     result.changes = verdict_changes(result)
     result.seconds = time.perf_counter() - t0
     return result
 
 
-def _tell(progress, result, c, k):
+def _tell(progress, result, c, k, done=None):
+    if done is not None:
+        done.update(1)
     if progress:
         cell = result.cells[(c.sha, k)]
         progress(f"sweep: {c.short} {c.date} [{result.configs[k]}] {cell.label()} ({cell.seconds:.1f} s)"

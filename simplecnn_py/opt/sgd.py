@@ -73,7 +73,8 @@ def epoch_end(k, prob_v, param, model, net, loss_per_batch, state, info):
         info.val_acc.append(float(val_acc))
     else:
         state.best_model = model
-        fprintf("%d-epoch loss/batch_size: %g\n", k, loss_per_batch)
+        # param.epoch_label: the seed layout's label ('loss', 'avg. loss'; used by the harness)
+        fprintf(f"%d-epoch {getattr(param, 'epoch_label', 'loss/batch_size')}: %g\n", k, loss_per_batch)
     info.loss.append(float(loss_per_batch))
     progress = getattr(param, "progress", None)
     if progress is not None:
