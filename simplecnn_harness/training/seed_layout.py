@@ -5,7 +5,7 @@ The port's ``cnn_train`` follows the current layout.  The seed code trains
 differently, so for a seed tree the Python side is assembled here from the
 port's routines (``lossgrad_subset``, ``feedforward``, ``Jacobian``,
 ``CG``, ``init_model``) in the seed's order.  What differs from the current
-layout (read from the real code's first commits, ff2333d .. dcdb084):
+layout (read from the real code's first commits, ff2333d .. 8ad06be):
 
 * options and defaults (the ``parameter`` sub-function of ``cnn_train.m``):
   ``-s`` (1), ``-SR`` (0.05: the Gauss-Newton share), ``-iter_max`` (100),
@@ -31,8 +31,15 @@ layout (read from the real code's first commits, ff2333d .. dcdb084):
   loss/batch_size: %g`` (May 2019 on): the label is read from the tree
   and kept when it is one of these three (:data:`EPOCH_LABELS`).
 * Adam: step size fixed at 1e-3 (``-lr`` is not read), epochs counted by
-  ``-iter_max``, the bias correction by the epoch counter (as later), the
-  same epoch line as SGD.
+  ``-iter_max``, the bias correction by the epoch counter (as later), and
+  ``%d-epoch loss: %g`` in every seed tree.
+
+SGD and Adam then run on the port's own ``sgd``/``adam`` with these
+settings (:func:`_port_solver`); Newton is written out here (its splits,
+order of summation and Jacobian batch are the seed's own).  The same
+training is found in 645c628 and 8ad06be, whose gradient routines already
+have the current layout's arguments: :func:`seed_training` tells by the
+training code, not by the gradient layout.
 """
 from __future__ import annotations
 
