@@ -128,6 +128,7 @@ def test_fault_in_the_damping_rule_is_caught_where_it_acts(trees):
     assert not r.passed
     assert r.rows[0]["ok"] and not r.rows[1]["ok"]
     assert r.first_divergence["k"] == 2 and "lambda differs" in r.first_divergence["what"]
+    assert r.first_divergence["stage"] == "lambda"            # the judge's shape: which quantity
     assert r.rows[1]["python"]["lambda"] == pytest.approx(2 / 3) and r.rows[1]["matlab"]["lambda"] == 1.5
 
 

@@ -239,7 +239,9 @@ def compare_rows(py: Side, ml: Side, solver: str, tol: float, pert: Side | None 
         row["stages"] = row_stages(k, rp, rm, allowed, newton)
         rows.append(row)
         if not ok and first is None:
-            first = {"k": k, "what": why}
+            failed = [st["stage"] for st in row["stages"] if st["ok"] is False]
+            first = {"k": k, "what": why, "layer": 0, "direction": "train",
+                     "stage": failed[0] if failed else None}
     extra = [r["k"] for r in ml.rows if r["k"] not in {x["k"] for x in py.rows}]
     if extra:
         problems.append(f"the MATLAB side ran {unit_of(solver)}s the Python side did not: {extra}")
