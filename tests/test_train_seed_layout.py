@@ -189,3 +189,21 @@ def test_embedded_seed_reference_trains_as_the_seed(tmp_path, options):
     assert all(row["rel_err"] <= 1e-9 for row in r.rows)
     assert r.matlab.min_digits >= 15                          # the full-precision copies were read
     assert r.text["equal"] == r.text["lines"] == len(r.rows)
+
+
+# --- bad input: one line, exit 2, before any run ------------------------------------------------
+
+def test_bad_input_for_seed_trees_and_sweep_train(tmp_path, capsys):
+    (tmp_path / "small.config").write_text(SMALL)
+    seed_tree = str(REPO / "matlab_ref" / "seed")
+    base = ["compare-train", "--matlab-dir", seed_tree, "--config", str(tmp_path / "small.config"),
+            "--data", str(DEMO), "--seed", "1", "--quiet"]
+    assert main(base + ["--options=-s 1 -Jacobian 0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "-Jacobian is not an option of this seed-layout cnn_train" in err
+    assert main(base + ["--options=-s 2 -iter_max 1", "--validation", str(DEMO)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "takes no validation set" in err
+    assert main(["sweep", "--repo", str(tmp_path), "--train=-s 1 -iter_max 1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sweep --train takes exactly one --config" in err
