@@ -179,14 +179,20 @@ def _one_line(e, tmp) -> str:
 
 
 def run_sweep(repo, configs=(None,), jobs: int = 1, rev: str = "HEAD", compare_opts: dict | None = None,
-              progress=None, only: list[str] | None = None) -> SweepResult:
+              progress=None, only: list[str] | None = None, job=None, cell_type=Cell,
+              labels: list[str] | None = None) -> SweepResult:
     """Compare every commit of ``repo`` that changes MATLAB code (``only``: a
-    subset of them, by short or full hash) under each config."""
+    subset of them, by short or full hash) under each config.  ``job``
+    (``job(git_dir, sha, column, compare_opts) -> dict`` of ``cell_type``'s
+    fields, picklable) runs another check per commit and column instead
+    (``training.sweep``: compare-train per options string; ``labels`` name
+    the columns)."""
     t0 = time.perf_counter()
     configs = list(configs) or [None]
-    for c in configs:
+    for c in configs if job is None else ():
         if c is not None and not Path(c).is_file():
             raise InputError(str(c), "no such config file")
+    job = job or _one
     if jobs < 1:
         raise InputError("--jobs", f"must be at least 1, not {jobs}")
     compare_opts = dict(compare_opts or {})
@@ -197,23 +203,23 @@ def run_sweep(repo, configs=(None,), jobs: int = 1, rev: str = "HEAD", compare_o
             commits = [c for c in commits if any(c.sha.startswith(o) for o in only)]
         if not commits:
             raise InputError(str(repo), "no commit changes a .m file")
-        result = SweepResult(str(repo), [str(c) if c else "default" for c in configs], commits)
+        result = SweepResult(str(repo), labels or [str(c) if c else "default" for c in configs], commits)
         tasks = [(c, k) for c in commits for k in range(len(configs))]
         # count, rate and time left on a terminal (simplecnn_harness.reports.progress); a line per cell
         done = live_progress.bar(total=len(tasks), desc="compares", unit="compare")
         if jobs == 1:
             for c, k in tasks:
-                result.cells[(c.sha, k)] = Cell(**_one(str(git_dir), c.sha, configs[k], compare_opts))
+                result.cells[(c.sha, k)] = cell_type(**job(str(git_dir), c.sha, configs[k], compare_opts))
                 _tell(progress, result, c, k, done)
         else:
             with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as ex:
-                futs = {ex.submit(_one, str(git_dir), c.sha, configs[k], compare_opts): (c, k) for c, k in tasks}
+                futs = {ex.submit(job, str(git_dir), c.sha, configs[k], compare_opts): (c, k) for c, k in tasks}
                 for f in as_completed(futs):
                     c, k = futs[f]
                     try:
-                        result.cells[(c.sha, k)] = Cell(**f.result())
+                        result.cells[(c.sha, k)] = cell_type(**f.result())
                     except Exception as e:                   # noqa: BLE001 - a worker died
-                        result.cells[(c.sha, k)] = Cell("error", None, f"the worker failed: {e}")
+                        result.cells[(c.sha, k)] = cell_type("error", None, f"the worker failed: {e}")
                     _tell(progress, result, c, k, done)
         if done is not None:
             done.close()

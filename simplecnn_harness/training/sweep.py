@@ -2,9 +2,9 @@
 simpleNN repository's MATLAB code, naming the commits where a training
 verdict changes.
 
-The commits are enumerated, extracted and tabulated by
-:mod:`simplecnn_harness.sweep` (``open_repo``, ``matlab_commits``,
-``extract``, ``verdict_changes`` and its writers); each cell here is one
+The commits are enumerated, extracted, run ``jobs`` at a time and
+tabulated by :func:`simplecnn_harness.sweep.run_sweep` (with this module's
+job and cell type) and its writers; each cell here is one
 :func:`~simplecnn_harness.training.compare_train.compare_train` of that
 commit's tree (seed or current layout, read from its function lines) on
 the same config, data, options and seed.  A column per options string.
@@ -18,15 +18,12 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 from simplecnn_py.support.errors import EnvironmentProblem, InputError
 
-from ..reports import progress as live_progress
-from ..sweep import Cell, SweepResult, extract, matlab_commits, open_repo, verdict_changes
+from ..sweep import Cell, SweepResult, extract, run_sweep
 
 
 @dataclass
@@ -79,7 +76,6 @@ def run_train_sweep(repo, options_list, config, data, seed=0, instances=None, jo
                     normalize=False, tol=1e-9) -> SweepResult:
     """compare-train on every commit of ``repo`` that changes MATLAB code
     (``only``: a subset, by short or full hash), once per options string."""
-    t0 = time.perf_counter()
     options_list = [o for o in options_list if o is not None]
     if not options_list:
         raise InputError("--train", "give the training options, e.g. --train='-s 1 -iter_max 2'")
@@ -95,43 +91,5 @@ def run_train_sweep(repo, options_list, config, data, seed=0, instances=None, jo
     train_opts = {"config": str(Path(config).resolve()), "data": str(Path(data).resolve()), "seed": seed,
                   "instances": instances, "timeout": timeout, "tol": tol, "rowmajor": rowmajor,
                   "normalize": normalize, "perturbation": PERTURBATION if floor else None}
-    with tempfile.TemporaryDirectory(prefix="simplecnn-train-sweep-") as work:
-        git_dir = open_repo(repo, Path(work))
-        commits = matlab_commits(git_dir, rev)
-        if only:
-            commits = [c for c in commits if any(c.sha.startswith(o) for o in only)]
-        if not commits:
-            raise InputError(str(repo), "no commit changes a .m file")
-        result = SweepResult(str(repo), [f"train {o}" for o in options_list], commits)
-        tasks = [(c, k) for c in commits for k in range(len(options_list))]
-        done = live_progress.bar(total=len(tasks), desc="compare-trains", unit="run")   # on a terminal only
-        if jobs == 1:
-            for c, k in tasks:
-                result.cells[(c.sha, k)] = TrainCell(**_one_train(str(git_dir), c.sha, options_list[k],
-                                                                  train_opts))
-                _tell(progress, result, c, k, done)
-        else:
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as ex:
-                futs = {ex.submit(_one_train, str(git_dir), c.sha, options_list[k], train_opts): (c, k)
-                        for c, k in tasks}
-                for f in as_completed(futs):
-                    c, k = futs[f]
-                    try:
-                        result.cells[(c.sha, k)] = TrainCell(**f.result())
-                    except Exception as e:                   # noqa: BLE001 - a worker died
-                        result.cells[(c.sha, k)] = TrainCell("error", None, f"the worker failed: {e}")
-                    _tell(progress, result, c, k, done)
-        if done is not None:
-            done.close()
-    result.changes = verdict_changes(result)
-    result.seconds = time.perf_counter() - t0
-    return result
-
-
-def _tell(progress, result, c, k, done=None):
-    if done is not None:
-        done.update(1)
-    if progress:
-        cell = result.cells[(c.sha, k)]
-        progress(f"sweep: {c.short} {c.date} [{result.configs[k]}] {cell.label()} ({cell.seconds:.1f} s)"
-                 + (f": {cell.message}" if cell.message else ""))
+    return run_sweep(repo, options_list, jobs=jobs, rev=rev, compare_opts=train_opts, progress=progress,
+                     only=only, job=_one_train, cell_type=TrainCell, labels=[f"train {o}" for o in options_list])
