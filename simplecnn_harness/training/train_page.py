@@ -113,6 +113,7 @@ def write_html(path, result: TrainComparison) -> None:
         rows_html.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
     verdict = "PASS" if result.passed else "FAIL"
     problems = "".join(f"<li>{html.escape(p)}</li>" for p in result.problems)
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
     replay = "".join(f"<tr><td>{k}</td><td>{v['python_draws']}</td><td>{v['matlab_draws']}</td></tr>"
                      for k, v in result.replay.items() if v["python_draws"] or v["matlab_draws"])
     page = f"""<!DOCTYPE html>
@@ -131,6 +132,7 @@ tr.bad td {{ background: #fdd; }}
 {"; equal #CG counts" if newton else ""}. Time: Python {result.python.seconds:.2f} s,
 MATLAB under Octave {result.matlab.seconds:.2f} s.</p>
 {f"<h2>Problems</h2><ul>{problems}</ul>" if problems else ""}
+{f"<h2>Notes</h2><ul>{notes}</ul>" if notes else ""}
 <h2>{html.escape(name)} per {unit}</h2>
 {svg}
 <h2>Relative error per {unit} (log scale; dashed red: the tolerance; dotted grey: the original's own floor,
