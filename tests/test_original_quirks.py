@@ -20,7 +20,7 @@ import scipy.io
 
 from conftest import REPO, needs_octave, octave_quote
 
-from simplecnn_py.conventions import cell, struct
+from simplecnn_py.support.conventions import cell, struct
 from simplecnn_py.support.quirks import original_vtp_failure
 
 
@@ -58,7 +58,7 @@ def configs(tmp_path_factory):
 
 
 def _param(path):
-    from simplecnn_py.read_config import read_config
+    from simplecnn_py.cnn.read_config import read_config
 
     return read_config(str(path))
 
@@ -71,8 +71,8 @@ def test_the_condition_from_the_sizes(name, configs):
 
 
 def test_the_condition_reads_a_model_too():
-    from simplecnn_py.init_model import init_model
-    from simplecnn_py.rng import NoDraws
+    from simplecnn_py.cnn.init_model import init_model
+    from simplecnn_py.support.rng import NoDraws
 
     p = struct(L=3, LC=1, LF=2, ht_input=10, wd_input=12, ch_input=cell([1, 1]), wd_pad_added=cell([2]),
                wd_filter=cell([2]), strides=cell([3]), wd_subimage_pool=cell([3]), full_neurons=cell([3, 2]),

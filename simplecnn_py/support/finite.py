@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from simplecnn_py.conventions import cell
-from simplecnn_py.errors import InputError
+from simplecnn_py.support.conventions import cell
+from simplecnn_py.support.errors import InputError
 
 # what the traced stages hold, in the user's words
 STAGES = {
@@ -49,9 +49,9 @@ def first_nonfinite_stage(prob, param, model, batch_idx) -> str | None:
     """'layer m, direction: what' of the first traced stage of
     ``lossgrad_subset(..., batch_idx, 'fungrad')`` that holds a value that is
     not finite, or None (every stage finite)."""
-    from simplecnn_py import trace
-    from simplecnn_py.init_net import init_net
-    from simplecnn_py.lossgrad_subset import lossgrad_subset
+    from simplecnn_py.support import trace
+    from simplecnn_py.cnn.init_net import init_net
+    from simplecnn_py.cnn.lossgrad_subset import lossgrad_subset
 
     net = init_net(param, model)
     with np.errstate(all="ignore"), trace.tracing() as tr:
@@ -77,7 +77,7 @@ def finite_lossgrad_all(prob, param, model, bsize, where):
     """``lossgrad_all(prob, param, model, bsize)``, with an ``InputError`` on
     ``where`` (the weights or data file) naming the first stage that is not
     finite, instead of a result holding Inf or NaN."""
-    from simplecnn_py.lossgrad_all import lossgrad_all
+    from simplecnn_py.support.lossgrad_all import lossgrad_all
 
     with np.errstate(all="ignore"):
         loss, dlossdW, dlossdb = lossgrad_all(prob, param, model, bsize)

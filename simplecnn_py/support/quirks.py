@@ -35,7 +35,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from simplecnn_py.errors import InputError
+from simplecnn_py.support.errors import InputError
 
 FAILURE = "the original simpleNN (cnn/vTP.m) stops here with 'accumarray: dimension mismatch'"
 

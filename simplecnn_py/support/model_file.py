@@ -39,8 +39,8 @@ import tempfile
 
 import numpy as np
 
-from simplecnn_py.conventions import cell, struct
-from simplecnn_py.errors import InputError
+from simplecnn_py.support.conventions import cell, struct
+from simplecnn_py.support.errors import InputError
 
 __all__ = ["save_model", "load_model", "MODEL_FIELDS", "atomic_write"]
 
@@ -174,9 +174,9 @@ def _cells(where, name, v, L):
 
 def load_model(path):
     """The model struct saved in ``path`` (see the module docstring)."""
-    from simplecnn_py.datafile import loadmat
-    from simplecnn_py.init_model import init_model
-    from simplecnn_py.rng import NoDraws
+    from simplecnn_py.support.datafile import loadmat
+    from simplecnn_py.cnn.init_model import init_model
+    from simplecnn_py.support.rng import NoDraws
 
     where = str(path)
     v = loadmat(where, ("model",) + MODEL_FIELDS)

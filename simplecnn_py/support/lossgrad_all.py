@@ -19,9 +19,9 @@ from __future__ import annotations
 import numpy as np
 
 from simplecnn_py import fast
-from simplecnn_py.conventions import cell
-from simplecnn_py.init_net import init_net
-from simplecnn_py.lossgrad_subset import lossgrad_subset
+from simplecnn_py.support.conventions import cell
+from simplecnn_py.cnn.init_net import init_net
+from simplecnn_py.cnn.lossgrad_subset import lossgrad_subset
 
 _MEMORY_TARGET = 2**29  # bytes of intermediates for one lossgrad_subset call (512 MiB)
 

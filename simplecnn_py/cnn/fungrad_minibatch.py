@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from .conventions import cell, float_type, ftype, struct, zeros
+from ..support.conventions import cell, float_type, ftype, struct, zeros
 from .lossgrad_subset import lossgrad_subset
 
 

@@ -41,9 +41,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import fast, trace
-from .fast import lossgrad_subset as fast_path
-from .conventions import cols, float_type, ftype
+from .. import fast
+from ..support import trace
+from ..fast import lossgrad_subset as fast_path
+from ..support.conventions import cols, float_type, ftype
 from .JTv import JTv
 from .feedforward import check_height, feedforward
 

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from simplecnn_py.conventions import float_type, ftype, reshape, to0, unique, zeros
-from simplecnn_py.errors import InputError
+from simplecnn_py.support.conventions import float_type, ftype, reshape, to0, unique, zeros
+from simplecnn_py.support.errors import InputError
 
 __all__ = ["check_data"]
 

@@ -23,9 +23,9 @@ import numpy as np
 
 from simplecnn_py import fast
 from simplecnn_py.fast import JTBJv as fast_path
-from simplecnn_py.cells_to_vec import cells_to_vec
-from simplecnn_py.conventions import cell, mtimes, reshape
-from simplecnn_py.vec_to_cells import vec_to_cells
+from simplecnn_py.cnn.cells_to_vec import cells_to_vec
+from simplecnn_py.support.conventions import cell, mtimes, reshape
+from simplecnn_py.cnn.vec_to_cells import vec_to_cells
 
 __all__ = ["JTBJv"]
 

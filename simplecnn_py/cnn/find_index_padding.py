@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conventions import vec
+from ..support.conventions import vec
 
 
 def find_index_padding(model, m):

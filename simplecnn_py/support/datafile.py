@@ -36,8 +36,8 @@ import sys
 
 import numpy as np
 
-from simplecnn_py.conventions import cell, reshape, struct, to0
-from simplecnn_py.errors import InputError
+from simplecnn_py.support.conventions import cell, reshape, struct, to0
+from simplecnn_py.support.errors import InputError
 
 __all__ = [
     "loadmat", "load_data", "save_data", "rowmajor_to_colmajor",
@@ -373,7 +373,7 @@ def load_weights(path, param):
     every shape checked against the config: ``(weight, bias)`` as 1-based
     cells of float64 Fortran-ordered arrays (bias{m} an n x 1 column).
     """
-    from simplecnn_py.read_config import weight_shapes
+    from simplecnn_py.cnn.read_config import weight_shapes
 
     where = str(path)
     v = loadmat(where, ["weight", "bias", "model"])

@@ -49,8 +49,8 @@ import math
 import re
 import warnings
 
-from simplecnn_py.conventions import cell, struct
-from simplecnn_py.errors import InputError
+from simplecnn_py.support.conventions import cell, struct
+from simplecnn_py.support.errors import InputError
 
 __all__ = ["read_config", "layer_sizes", "weight_shapes", "ConfigWarning"]
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from simplecnn_py import fast
 from simplecnn_py.fast import R_JTBJv as fast_path
-from simplecnn_py.cells_to_vec import cells_to_vec
-from simplecnn_py.JTv import JTv
-from simplecnn_py.Jv import Jv
+from simplecnn_py.cnn.cells_to_vec import cells_to_vec
+from simplecnn_py.cnn.JTv import JTv
+from simplecnn_py.cnn.Jv import Jv
 
 __all__ = ["R_JTBJv"]
 

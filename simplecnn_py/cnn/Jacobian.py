@@ -31,8 +31,8 @@ import numpy as np
 
 from simplecnn_py import fast
 from simplecnn_py.fast import Jacobian as fast_path
-from simplecnn_py.conventions import cell, cols, ftype, mtimes, reshape, vec
-from simplecnn_py.vTP import vTP
+from simplecnn_py.support.conventions import cell, cols, ftype, mtimes, reshape, vec
+from simplecnn_py.cnn.vTP import vTP
 
 __all__ = ["Jacobian"]
 

@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import fast
-from .fast import vTP as fast_path
-from .conventions import accumarray, accumarray_blocks
+from .. import fast
+from ..fast import vTP as fast_path
+from ..support.conventions import accumarray, accumarray_blocks
 
 
 def vTP(param, model, net, m, V, op):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import InputError
+from ..support.errors import InputError
 
 
 def cal_accuracy(labels, y):

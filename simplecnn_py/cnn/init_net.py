@@ -15,7 +15,7 @@ and ``dlossdW``/``dlossdb`` (L cells) start empty.
 """
 from __future__ import annotations
 
-from .conventions import cell, struct
+from ..support.conventions import cell, struct
 from .find_index_padding import find_index_padding
 from .find_index_phiZ import find_index_phiZ
 

@@ -26,10 +26,10 @@ import math
 
 import numpy as np
 
-from simplecnn_py.conventions import cell, reshape, struct, vec
-from simplecnn_py.lossgrad_subset import lossgrad_subset
-from simplecnn_py.newton import copy_model
-from simplecnn_py.sgd import epoch_end
+from simplecnn_py.support.conventions import cell, reshape, struct, vec
+from simplecnn_py.cnn.lossgrad_subset import lossgrad_subset
+from simplecnn_py.opt.newton import copy_model
+from simplecnn_py.opt.sgd import epoch_end
 
 __all__ = ["adam"]
 

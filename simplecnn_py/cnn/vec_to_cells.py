@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simplecnn_py.conventions import cell, reshape
+from simplecnn_py.support.conventions import cell, reshape
 
 __all__ = ["vec_to_cells"]
 

@@ -10,7 +10,7 @@ Weights: ``weight{m}`` is ch_input(m+1) x (wd_filter(m)^2*ch_input(m)) for a
 conv layer and n_m x n_{m-1} for a fully-connected one, with
 n_LC = ht_input(LC+1)*wd_input(LC+1)*ch_input(LC+1); He normal
 ``randn(out, fan_in)*sqrt(2/fan_in)`` drawn for m = 1..L from one
-``simplecnn_py.rng.Stream`` (so the harness can replay the draws to Octave);
+``simplecnn_py.support.rng.Stream`` (so the harness can replay the draws to Octave);
 ``bias{m} = zeros(out, 1)``.  ``var_ptr = [1; cumsum(var_num) + 1]`` (1-based,
 (L+1) x 1), var_num(m) = numel(weight{m}) + numel(bias{m}).
 
@@ -25,9 +25,9 @@ import math
 
 import numpy as np
 
-from .conventions import cell, float_type, ftype, struct, zeros
-from .errors import InputError
-from .rng import Stream
+from ..support.conventions import cell, float_type, ftype, struct, zeros
+from ..support.errors import InputError
+from ..support.rng import Stream
 
 
 def _where(param):

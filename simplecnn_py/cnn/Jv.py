@@ -24,9 +24,9 @@ import copy
 
 import numpy as np
 
-from simplecnn_py.conventions import cell, ftype, mtimes, reshape, to0
-from simplecnn_py.padding_and_phiZ import padding_and_phiZ
-from simplecnn_py.vec_to_cells import vec_to_cells
+from simplecnn_py.support.conventions import cell, ftype, mtimes, reshape, to0
+from simplecnn_py.cnn.padding_and_phiZ import padding_and_phiZ
+from simplecnn_py.cnn.vec_to_cells import vec_to_cells
 
 __all__ = ["Jv", "phiZ_of"]
 

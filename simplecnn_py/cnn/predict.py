@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from .conventions import cols, first_max, to0, zeros
+from ..support.conventions import cols, first_max, to0, zeros
 from .feedforward import feedforward
 
 __all__ = ["predict", "predict_seed"]

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from simplecnn_py.cells_to_vec import cells_to_vec
-from simplecnn_py.JTBJv import JTBJv
-from simplecnn_py.R_JTBJv import R_JTBJv
+from simplecnn_py.cnn.cells_to_vec import cells_to_vec
+from simplecnn_py.opt.JTBJv import JTBJv
+from simplecnn_py.opt.R_JTBJv import R_JTBJv
 
 __all__ = ["CG", "GN_product", "conjugate_gradient"]
 

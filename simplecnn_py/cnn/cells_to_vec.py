@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simplecnn_py.conventions import vec
+from simplecnn_py.support.conventions import vec
 
 __all__ = ["cells_to_vec"]
 

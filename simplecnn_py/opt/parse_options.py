@@ -62,8 +62,8 @@ import ast
 import math
 import operator
 
-from simplecnn_py.conventions import struct
-from simplecnn_py.errors import InputError
+from simplecnn_py.support.conventions import struct
+from simplecnn_py.support.errors import InputError
 
 __all__ = ["parse_options", "OPTION_NAMES", "str2num"]
 

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import math
 
-from simplecnn_py.cal_accuracy import cal_accuracy
-from simplecnn_py.conventions import cell, struct
-from simplecnn_py.fprintf import fprintf
-from simplecnn_py.lossgrad_subset import lossgrad_subset
-from simplecnn_py.newton import check_finite, copy_model
-from simplecnn_py.predict import predict
+from simplecnn_py.cnn.cal_accuracy import cal_accuracy
+from simplecnn_py.support.conventions import cell, struct
+from simplecnn_py.support.fprintf import fprintf
+from simplecnn_py.cnn.lossgrad_subset import lossgrad_subset
+from simplecnn_py.opt.newton import check_finite, copy_model
+from simplecnn_py.cnn.predict import predict
 
 __all__ = ["sgd", "copy_model", "epoch_end"]
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import fast
-from .fast import padding_and_phiZ as fast_path
-from .conventions import gather_blocks, reshape, to0, vec, zeros
+from .. import fast
+from ..fast import padding_and_phiZ as fast_path
+from ..support.conventions import gather_blocks, reshape, to0, vec, zeros
 
 
 def padding_and_phiZ(model, net, m):

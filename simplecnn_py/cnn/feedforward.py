@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import fast, trace
-from .fast import feedforward as fast_path
-from .conventions import float_type, ftype, mtimes, reshape
-from .errors import InputError
+from .. import fast
+from ..support import trace
+from ..fast import feedforward as fast_path
+from ..support.conventions import float_type, ftype, mtimes, reshape
+from ..support.errors import InputError
 from .maxpooling import maxpooling
 from .padding_and_phiZ import padding_and_phiZ
 

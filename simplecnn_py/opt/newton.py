@@ -50,17 +50,17 @@ import math
 
 import numpy as np
 
-from simplecnn_py.cal_accuracy import cal_accuracy
-from simplecnn_py.CG import CG
-from simplecnn_py.conventions import cell, cols, struct
-from simplecnn_py.errors import InputError
+from simplecnn_py.cnn.cal_accuracy import cal_accuracy
+from simplecnn_py.opt.CG import CG
+from simplecnn_py.support.conventions import cell, cols, struct
+from simplecnn_py.support.errors import InputError
 from simplecnn_py.fast import workspace
-from simplecnn_py.feedforward import feedforward
-from simplecnn_py.fprintf import fprintf
-from simplecnn_py.fungrad_minibatch import fungrad_minibatch
-from simplecnn_py.Jacobian import Jacobian
-from simplecnn_py.predict import predict
-from simplecnn_py.vec_to_cells import vec_to_cells
+from simplecnn_py.cnn.feedforward import feedforward
+from simplecnn_py.support.fprintf import fprintf
+from simplecnn_py.cnn.fungrad_minibatch import fungrad_minibatch
+from simplecnn_py.cnn.Jacobian import Jacobian
+from simplecnn_py.cnn.predict import predict
+from simplecnn_py.cnn.vec_to_cells import vec_to_cells
 
 __all__ = ["newton", "assign_inst_idx", "subset_nets", "update_weights", "update_lambda", "calc_gnorm",
            "check_finite"]

@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from simplecnn_py import trace
-from simplecnn_py.conventions import cell, cols, ftype, mtimes, reshape, vec
-from simplecnn_py.vTP import vTP
+from simplecnn_py.support import trace
+from simplecnn_py.support.conventions import cell, cols, ftype, mtimes, reshape, vec
+from simplecnn_py.cnn.vTP import vTP
 
 __all__ = ["JTv"]
 

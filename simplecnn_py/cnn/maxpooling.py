@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import fast
-from .fast import maxpooling as fast_path
-from .conventions import first_max, gather_blocks, reshape, to0
+from .. import fast
+from ..fast import maxpooling as fast_path
+from ..support.conventions import first_max, gather_blocks, reshape, to0
 
 
 def maxpooling(model, net, m):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conventions import vec
+from ..support.conventions import vec
 
 
 def find_index_phiZ(a, b, d, h, s):
