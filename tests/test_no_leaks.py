@@ -92,3 +92,25 @@ def test_compare_on_huge_weights_warns_nothing(huge_weights):
     r = _cli("compare", "--config", DEMO / "check-gradient.config", "--data", DEMO / "check-gradient-data.mat",
              "--weights", huge_weights, "--instances", "4", "--quiet")
     assert r.returncode in (0, 1) and r.stderr == "", r.stderr
+
+
+def test_check_gradient_on_huge_values(huge_weights, tmp_path):
+    from simplecnn_harness.check_gradient import save_mine
+
+    args = ["check-gradient", "--config", DEMO / "check-gradient.config", "--data", DEMO / "check-gradient-data.mat"]
+    mine = tmp_path / "mine.mat"
+    g = _cli("gradient", *args[1:], "--weights", DEMO / "check-gradient-weights.mat", "--out", mine)
+    assert g.returncode == 0, g.stderr
+    # the port's own reference overflows: nothing to check against, one line
+    r = _cli(*args, "--weights", huge_weights, "--mine", mine)
+    _one_error_line(r)
+    assert "stop being finite at layer 2, forward" in r.stderr
+    # a student's gradient of 1e300 everywhere simply differs, without numpy's words
+    S = scipy.io.loadmat(mine)
+    L = S["dlossdW"].shape[0]
+    huge = tmp_path / "mine-huge.mat"
+    save_mine(huge, [np.full(np.shape(S["dlossdW"][m, 0]), 1e300) for m in range(L)],
+              [np.full(np.shape(S["dlossdb"][m, 0]), 1e300) for m in range(L)])
+    d = _cli(*args, "--weights", DEMO / "check-gradient-weights.mat", "--mine", huge)
+    assert d.returncode == 1 and d.stderr == "", d.stderr
+    assert "differs" in d.stdout

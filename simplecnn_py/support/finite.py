@@ -56,7 +56,14 @@ def first_nonfinite_stage(prob, param, model, batch_idx) -> str | None:
     net = init_net(param, model)
     with np.errstate(all="ignore"), trace.tracing() as tr:
         lossgrad_subset(prob, param, model, net, np.asarray(batch_idx), "fungrad")
-    for (layer, direction, stage), value in tr.records.items():
+    return first_nonfinite(tr.records)
+
+
+def first_nonfinite(records) -> str | None:
+    """'layer m, direction: what' of the first of the traced ``records``
+    ({(layer, direction, stage): array}, in execution order) holding a value
+    that is not finite, or None."""
+    for (layer, direction, stage), value in records.items():
         a = np.asarray(value)
         if a.dtype.kind in "fc" and not np.all(np.isfinite(a)):
             return f"layer {layer}, {direction}: {STAGES.get(stage, stage)}"
