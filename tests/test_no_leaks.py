@@ -114,3 +114,23 @@ def test_check_gradient_on_huge_values(huge_weights, tmp_path):
     d = _cli(*args, "--weights", DEMO / "check-gradient-weights.mat", "--mine", huge)
     assert d.returncode == 1 and d.stderr == "", d.stderr
     assert "differs" in d.stdout
+
+
+def test_predict_with_huge_weights_is_one_line(tmp_path):
+    model = tmp_path / "m.mat"
+    data = DEMO / "check-gradient-data.mat"
+    t = _cli("train", "--config", DEMO / "check-gradient.config", "--data", data,
+             "--options=-s 2 -epoch_max 1 -bsize 4", "--seed", "1", "--quiet", "--model", model)
+    assert t.returncode == 0, t.stderr
+    M = scipy.io.loadmat(model)
+    weight = M["model"]["weight"][0, 0]
+    for i in range(weight.shape[0]):
+        weight[i, 0] = np.full(np.shape(weight[i, 0]), 1e300)
+    huge = tmp_path / "m-huge.mat"
+    scipy.io.savemat(huge, {"model": M["model"]})
+    for reference in (False, True):
+        r = _cli("predict", "--model", huge, "--data", data, reference=reference)
+        _one_error_line(r)
+        assert r.stdout == "" and "stop being finite at layer 2, forward" in r.stderr
+    ok = _cli("predict", "--model", model, "--data", data)
+    assert ok.returncode == 0 and ok.stderr == "" and ok.stdout.startswith("accuracy: ")

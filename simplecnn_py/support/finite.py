@@ -80,6 +80,25 @@ def where_it_overflows(prob, param, model) -> str:
     return "the sum of the gradients over the instances"
 
 
+def where_forward_overflows(prob, param, model) -> str:
+    """The first forward stage that is not finite, chunk by chunk ('the
+    network's output' when none is found)."""
+    from simplecnn_py.support import trace
+    from simplecnn_py.support.conventions import cols
+    from simplecnn_py.cnn.feedforward import feedforward
+    from simplecnn_py.cnn.init_net import init_net
+
+    for start in range(0, int(prob.l), CHUNK):
+        net = init_net(param, model)
+        batch = np.arange(start + 1, min(prob.l, start + CHUNK) + 1)
+        with np.errstate(all="ignore"), trace.tracing() as tr:
+            feedforward(cols(prob.data, batch), param, model, net)
+        stage = first_nonfinite(tr.records)
+        if stage is not None:
+            return stage
+    return "the network's output"
+
+
 def finite_lossgrad_all(prob, param, model, bsize, where):
     """``lossgrad_all(prob, param, model, bsize)``, with an ``InputError`` on
     ``where`` (the weights or data file) naming the first stage that is not
