@@ -207,3 +207,13 @@ def test_compare_says_the_original_fails_and_why(newest, configs, tmp_path):
     # just missing it: the real code runs and agrees with the port
     ok = _cli("compare", "--matlab-dir", newest, "--config", configs["two-channels"], "--instances", "4", "--quiet")
     assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+@needs_octave
+def test_compare_train_says_why_the_original_fails(newest, configs, tmp_path):
+    data = _data(tmp_path / "d.mat", "exact-tiling", n=8)
+    r = _cli("compare-train", "--matlab-dir", newest, "--config", configs["exact-tiling"], "--data", data,
+             "--options=-s 2 -epoch_max 1 -bsize 4", "--seed", "1", "--quiet")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "accumarray: dimension mismatch" in r.stderr and "cnn/vTP.m, line 42" in r.stderr
+    assert "the original simpleNN itself fails on this config: layer 1" in r.stderr
