@@ -95,7 +95,7 @@ def test_compare_on_huge_weights_warns_nothing(huge_weights):
 
 
 def test_check_gradient_on_huge_values(huge_weights, tmp_path):
-    from simplecnn_harness.check_gradient import save_mine
+    from simplecnn_harness.student.check_gradient import save_mine
 
     args = ["check-gradient", "--config", DEMO / "check-gradient.config", "--data", DEMO / "check-gradient-data.mat"]
     mine = tmp_path / "mine.mat"
