@@ -2,7 +2,7 @@
 
     simplecnn gradient --config CFG --data DATA.mat [--weights W.mat]
                        [--precision double|single] [--seed S] [--rowmajor]
-                       [--bsize N] --out OUT.mat
+                       [--bsize N] [--strict] --out OUT.mat
 
 MATLAB equivalent (seed layout)::
 

@@ -1,7 +1,7 @@
 """``simplecnn predict``: accuracy (and predictions) of a trained model.
 
     simplecnn predict --model M.mat --data DATA.mat [--options='-bsize N'] [--rowmajor]
-                      [--out PRED.mat]
+                      [--out PRED.mat] [--strict]
 
 MATLAB equivalent (current layout)::
 

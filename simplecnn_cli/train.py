@@ -2,7 +2,7 @@
 
     simplecnn train --config CFG --data DATA.mat [--validation V.mat]
                     [--options='-s 1 ...'] [--seed S] [--rowmajor] [--normalize]
-                    [--json FILE] [--html FILE] [--quiet] --model OUT.mat
+                    [--json FILE] [--html FILE] [--quiet] [--strict] --model OUT.mat
 
 MATLAB equivalent (current layout)::
 
