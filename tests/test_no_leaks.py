@@ -134,3 +134,15 @@ def test_predict_with_huge_weights_is_one_line(tmp_path):
         assert r.stdout == "" and "stop being finite at layer 2, forward" in r.stderr
     ok = _cli("predict", "--model", model, "--data", data)
     assert ok.returncode == 0 and ok.stderr == "" and ok.stdout.startswith("accuracy: ")
+
+
+def test_a_config_too_large_for_any_machine_is_one_line(tmp_path):
+    """(numpy's 'Maximum allowed dimension exceeded' was an internal error)"""
+    text = (DEMO / "check-gradient.config").read_text()
+    lines = ["wd_pad_added = 1e9;" if ln.startswith("wd_pad_added =") else ln for ln in text.splitlines()]
+    said = "layer 1: its padded input would hold 4e+18 values per instance"
+    cfg = tmp_path / "big.config"
+    cfg.write_text("\n".join(lines) + "\n")
+    r = _cli("gradient", "--config", cfg, "--data", DEMO / "check-gradient-data.mat", "--out", tmp_path / "g.mat")
+    _one_error_line(r)
+    assert said in r.stderr and "more than any machine holds" in r.stderr
