@@ -12,13 +12,12 @@ condition and configs that just miss it, run through the real newest code
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 import scipy.io
 
-from conftest import REPO, needs_octave, octave_quote
+from conftest import needs_octave, octave_quote
 
 from simplecnn_py.support.conventions import cell, struct
 from simplecnn_py.support.quirks import original_vtp_failure
@@ -128,9 +127,23 @@ def test_the_real_code_fails_exactly_where_the_port_says(newest, configs):
 
 # --- the commands -------------------------------------------------------------------------
 
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "simplecnn_cli", *map(str, args)], capture_output=True,
-                          text=True, cwd=str(REPO), timeout=300)
+class _Run:
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def _cli(capsys):
+    """``simplecnn ARGS`` in this process (no interpreter start-up): its exit
+    code and what it wrote (tests/test_no_leaks.py runs real processes)."""
+    from simplecnn_cli.main import main
+
+    def run(*args):
+        capsys.readouterr()
+        rc = main([str(a) for a in args])
+        out = capsys.readouterr()
+        return _Run(rc, out.out, out.err)
+    return run
 
 
 def _data(path, name, n=6):
@@ -147,7 +160,7 @@ def _warnings(stderr):
     return [line for line in stderr.splitlines() if line.startswith("simplecnn: warning:")]
 
 
-def test_gradient_warns_once_strict_refuses(configs, tmp_path):
+def test_gradient_warns_once_strict_refuses(configs, tmp_path, _cli):
     data, out = _data(tmp_path / "d.mat", "exact-tiling"), tmp_path / "g.mat"
     r = _cli("gradient", "--config", configs["exact-tiling"], "--data", data, "--out", out)
     assert r.returncode == 0 and out.exists(), r.stderr
@@ -166,13 +179,13 @@ def test_gradient_warns_once_strict_refuses(configs, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["two-channels", "two-columns", "not-pooled"])
-def test_gradient_says_nothing_when_the_original_runs(name, configs, tmp_path):
+def test_gradient_says_nothing_when_the_original_runs(name, configs, tmp_path, _cli):
     data, out = _data(tmp_path / "d.mat", name), tmp_path / "g.mat"
     r = _cli("gradient", "--config", configs[name], "--data", data, "--out", out, "--strict")
     assert r.returncode == 0 and r.stderr == "" and out.exists(), r.stderr
 
 
-def test_train_and_predict_warn_strict_refuses(configs, tmp_path):
+def test_train_and_predict_warn_strict_refuses(configs, tmp_path, _cli):
     cfg = configs["second-layer"]
     data, model = _data(tmp_path / "d.mat", "second-layer"), tmp_path / "m.mat"
     train = ["train", "--config", cfg, "--data", data, "--options=-s 2 -epoch_max 1 -bsize 4", "--seed", "1",
@@ -198,7 +211,7 @@ def test_train_and_predict_warn_strict_refuses(configs, tmp_path):
 
 
 @needs_octave
-def test_compare_says_the_original_fails_and_why(newest, configs, tmp_path):
+def test_compare_says_the_original_fails_and_why(newest, configs, tmp_path, _cli):
     r = _cli("compare", "--matlab-dir", newest, "--config", configs["stride-drops"], "--instances", "4", "--quiet")
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert f"Octave error in {newest}/cnn/vTP.m line 42 (vTP): accumarray: dimension mismatch" in r.stderr
@@ -210,7 +223,7 @@ def test_compare_says_the_original_fails_and_why(newest, configs, tmp_path):
 
 
 @needs_octave
-def test_compare_train_says_why_the_original_fails(newest, configs, tmp_path):
+def test_compare_train_says_why_the_original_fails(newest, configs, tmp_path, _cli):
     data = _data(tmp_path / "d.mat", "exact-tiling", n=8)
     r = _cli("compare-train", "--matlab-dir", newest, "--config", configs["exact-tiling"], "--data", data,
              "--options=-s 2 -epoch_max 1 -bsize 4", "--seed", "1", "--quiet")
