@@ -1,4 +1,4 @@
-"""Fast paths beside the line-for-line port (issue 5), one module per routine.
+"""Fast paths beside the line-for-line port, one module per routine (docs/performance.md).
 
 The port's routines read line for line beside MATLAB and gather/scatter
 through the slides' index maps (``idx_pad``, ``idx_phiZ``, ``idx_pool``) with
