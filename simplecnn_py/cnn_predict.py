@@ -5,14 +5,14 @@ Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
 ``matlab_ref/current/MATLAB/cnn_predict.m`` and, for the seed layout's
 ``[predict, acc] = cnn_predict(y, Z, model)``,
 ``matlab_ref/seed/cnn_predict.m``. No equation of the gradient-calculation
-slides beyond the forward pass (eq. (3)).  ``options`` may only be ``'-bsize
-N'`` (default 128; read with ``strsplit`` + ``str2num`` as ``cnn_train``'s);
-the precision is ``model.float_type``.  ``check_data(y, Z, model.net_config)``
-runs as in training, so -- QUIRK of the original -- the labels of the data must
-take exactly nL distinct values (a test set missing a class is refused).
-``predict`` feeds the data forward in batches of bsize and maps the winning
-rows through ``model.labels``; ``acc = sum(results == y)/length(y)``
-(``cal_accuracy``).
+slides beyond the forward pass (eq. (3)).  ``options`` may only be
+``'-bsize N'`` (default 128; read with ``strsplit`` + ``str2num`` as
+``cnn_train``'s); the precision is ``model.float_type``.
+``check_data(y, Z, model.net_config)`` runs as in training, so -- QUIRK of the
+original -- the labels of the data must take exactly nL distinct values (a test
+set missing a class is refused). ``predict`` feeds the data forward in batches
+of bsize and maps the winning rows through ``model.labels``;
+``acc = sum(results == y)/length(y)`` (``cal_accuracy``).
 
 A model of the seed layout (simpleNN commit ff2333d: the settings in ``model.param``, no
 ``net_config``) is predicted as that version's ``cnn_predict`` does: the

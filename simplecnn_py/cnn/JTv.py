@@ -2,9 +2,9 @@
 
 Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
 ``MATLAB/cnn/JTv.m`` (current layout); this repository's MATLAB twin is
-``matlab_ref/current/MATLAB/cnn/JTv.m``.  ``lossgrad_subset`` calls it with ``v
-= 2*(Z{L+1} - Y)`` to get ``dlossdW``/``dlossdb``.  J is the Jacobian of the
-network output z^{L+1,i} of the instances of the last ``feedforward`` with
+``matlab_ref/current/MATLAB/cnn/JTv.m``.  ``lossgrad_subset`` calls it with
+``v = 2*(Z{L+1} - Y)`` to get ``dlossdW``/``dlossdb``.  J is the Jacobian of
+the network output z^{L+1,i} of the instances of the last ``feedforward`` with
 respect to the flat parameter vector; ``v`` is nL x n, one column per instance.
 The summary of operations of the gradient-calculation slides (eqs. (19)-(22)
 for fully-connected layers, (26)-(28), (12) and (14) for conv layers):

@@ -2,8 +2,8 @@
 
 Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
 ``cnn/check_data.m``.  This repository's MATLAB twins:
-``matlab_ref/seed/cnn/check_data.m`` (the seed layout's ``check_data(prob,
-param)``, the port's signature) and
+``matlab_ref/seed/cnn/check_data.m`` (the seed layout's
+``check_data(prob, param)``, the port's signature) and
 ``matlab_ref/current/MATLAB/cnn/check_data.m`` (the current layout's
 ``check_data(y, Z, model)``).  No equation of the gradient-calculation slides:
 it lays out the Z^{1,i} they start from.  Shapes for l instances of a x b x d

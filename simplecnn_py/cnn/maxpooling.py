@@ -3,8 +3,8 @@
 Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
 ``cnn/maxpooling.m``; this repository's MATLAB twins are
 ``matlab_ref/seed/cnn/maxpooling.m`` (this signature) and
-``matlab_ref/current/MATLAB/cnn/maxpooling.m`` (``[Z, idx_pool, R_Z] =
-maxpooling(model, net, Zin, m, R_Zin)``).
+``matlab_ref/current/MATLAB/cnn/maxpooling.m``
+(``[Z, idx_pool, R_Z] = maxpooling(model, net, Zin, m, R_Zin)``).
 
 Max pooling of ``net.Z{m+1}`` = sigma(S^m) (d x a_conv*b_conv*n) with
 non-overlapping h x h windows, h = ``wd_subimage_pool(m)`` (the gradient-calculation slides, eq. (3)):

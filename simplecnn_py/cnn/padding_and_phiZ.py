@@ -3,8 +3,9 @@
 Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
 ``cnn/padding_and_phiZ.m``; this repository's MATLAB twins are
 ``matlab_ref/seed/cnn/padding_and_phiZ.m`` (this signature) and
-``matlab_ref/current/MATLAB/cnn/padding_and_phiZ.m`` (``padding_and_phiZ(model,
-net, Z, m, num_data)``; ``Jv.phiZ_of`` gives that form).
+``matlab_ref/current/MATLAB/cnn/padding_and_phiZ.m``
+(``padding_and_phiZ(model, net, Z, m, num_data)``; ``Jv.phiZ_of`` gives that
+form).
 
 For each instance i (the gradient-calculation slides, eq. (3)):
 

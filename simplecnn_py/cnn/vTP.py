@@ -2,9 +2,9 @@
 
 Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
 ``cnn/vTP.m``; this repository's MATLAB twins are ``matlab_ref/seed/cnn/vTP.m``
-(this signature) and ``matlab_ref/current/MATLAB/cnn/vTP.m`` (``vTP(model, net,
-m, num_data, V, op)``; ``JTv`` and ``Jacobian``, current-layout routines, call
-this seed form with ``param = None``).
+(this signature) and ``matlab_ref/current/MATLAB/cnn/vTP.m``
+(``vTP(model, net, m, num_data, V, op)``; ``JTv`` and ``Jacobian``,
+current-layout routines, call this seed form with ``param = None``).
 
 The products of a row vector with the P matrices of the gradient-calculation
 slides, done by

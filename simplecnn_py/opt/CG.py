@@ -3,8 +3,8 @@
 Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
 ``MATLAB/opt/CG.m`` (current layout); this repository's MATLAB twin is
 ``matlab_ref/current/MATLAB/opt/CG.m``.  Beyond the gradient-calculation slides
-(their J and the gradient of eqs. (1), (2) only).  Conjugate gradient, from ``s
-= 0``, for the damped subsampled Gauss-Newton system
+(their J and the gradient of eqs. (1), (2) only).  Conjugate gradient, from
+``s = 0``, for the damped subsampled Gauss-Newton system
 
     M s = -g,    M = (lambda + 1/C) I + G/GNsize,    G = sum over the subset of J_i' B J_i,  B = 2I
 

@@ -5,10 +5,10 @@ Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
 ``matlab_ref/current/MATLAB/opt/sgd.m`` (with ``opt/stochastic.m``) and, for
 the seed layout's ``sgd(prob, param, model, net)``,
 ``matlab_ref/seed/opt/sgd.m``. The gradient is that of the gradient-calculation
-slides (eqs. (1), (2)) on a batch.  ``param.C`` is already multiplied by l.
-Per epoch k = 1..epoch_max, ceil(l/bsize) steps, each on ``batch_idx =
-randperm(l, bsize)`` (``cnn_train`` refuses bsize > l, where ``randperm``
-fails):
+slides (eqs. (1), (2)) on a batch.  ``param.C`` is already multiplied by l. Per
+epoch k = 1..epoch_max, ceil(l/bsize) steps, each on
+``batch_idx = randperm(l, bsize)`` (``cnn_train`` refuses bsize > l, where
+``randperm`` fails):
 
     Grad{m} = [dlossdW{m} dlossdb{m}]/bsize + [W{m} b{m}]/C
     v{m} = momentum*v{m} - lr*Grad{m};     [W{m} b{m}] = [W{m} b{m}] + v{m}
