@@ -1,6 +1,6 @@
 """The benchmarks (simplecnn_bench; ``simplecnn bench``, scripts/bench.py,
 scripts/bench_newton.py) run and compare the same work; no timing is
-asserted.  Issue 13's bench items: the wording of the ratios, a GEMM bound
+asserted.  Also: the wording of the ratios, a GEMM bound
 the pass cannot beat, no silent random data, every label in a small prefix,
 and the real current simpleNN code driven through its own function lines.
 """
@@ -243,7 +243,7 @@ def test_mnist_shape_without_shared_data_uses_the_shipped_demo(tmp_path, monkeyp
 
 
 def test_bench_on_mnist_with_32_instances(capsys):
-    """Issue 13: ``bench --instances 32`` on MNIST failed (a label missing
+    """A regression: ``bench --instances 32`` on MNIST failed (a label missing
     from the first 32)."""
     from simplecnn_cli.main import main
 
