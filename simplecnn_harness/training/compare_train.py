@@ -43,7 +43,6 @@ import sys
 import tempfile
 import threading
 import time
-import warnings
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from simplecnn_py.support.errors import EnvironmentProblem, InputError
+from simplecnn_py.support.quirks import explain_training_error
 
 from .. import embedded
 from ..octave.layouts import Layout, detect_layout
@@ -638,7 +638,7 @@ def run_matlab(layout, sig, y, Z, config, options, seed, stream, workdir, timeou
             except OctaveError as e:
                 raise EnvironmentProblem(f"the MATLAB side failed under Octave: {e}"
                                          f"{_where(e, code, layout.root)}"
-                                         f"{_original_fails(config, options, len(y))}") from None
+                                         f"{explain_training_error(config, options, len(y))}") from None
             finally:
                 stop.set()
                 if watcher is not None:
@@ -685,22 +685,6 @@ def _watch(octave, start, progress, stop, name="matlab"):
         if not out[n].startswith(FULL):
             progress(name, out[n])
         n += 1
-
-
-def _original_fails(config, options, l) -> str:
-    """The reason the original simpleNN stops on this network and its
-    batches (``simplecnn_py.support.quirks``), or ''."""
-    from simplecnn_py.cnn.read_config import read_config
-    from simplecnn_py.opt.parse_options import parse_options
-    from simplecnn_py.support.quirks import explain_octave_error
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            param = read_config(str(config))
-        return explain_octave_error(param, min(int(parse_options(options).bsize), int(l)))
-    except Exception:                      # the port refused these inputs before; nothing to add
-        return ""
 
 
 def _where(err, code_dir, root):

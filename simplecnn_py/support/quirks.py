@@ -125,3 +125,21 @@ def explain_octave_error(config, batch: int) -> str:
     return (f"; the original simpleNN itself fails on this config: {failure.line()}, and its vTP "
             f"cannot scatter the pooling gradient of such a layer for {batch} instances "
             f"(docs/migration-guide.md, quirks)")
+
+
+def explain_training_error(config_file, options, l) -> str:
+    """``explain_octave_error`` for a training run (``compare-train``): the
+    config read from its file, the batches of ``options``' bsize on ``l``
+    instances ('' when the inputs do not parse: the port refused them first)."""
+    import warnings
+
+    from simplecnn_py.cnn.read_config import read_config
+    from simplecnn_py.opt.parse_options import parse_options
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            config = read_config(str(config_file))
+        return explain_octave_error(config, min(int(parse_options(options).bsize), int(l)))
+    except Exception:                      # noqa: BLE001 -- a note only; never hide the Octave error
+        return ""
