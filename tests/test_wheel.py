@@ -16,6 +16,7 @@ the checkout.
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -153,3 +154,18 @@ def test_compare_runs_on_its_embedded_default_from_another_folder(installed, tmp
     tree = Path(report["matlab_dir"])
     assert tree.resolve().is_relative_to(site.resolve()), tree
     assert Path(report["config"]).resolve().is_relative_to(site.resolve()), report["config"]
+
+
+@pytest.mark.skipif(shutil.which("octave-cli") is None, reason="GNU Octave (octave-cli) is not installed")
+def test_compare_train_runs_on_its_embedded_default_from_another_folder(installed, tmp_path):
+    """compare-train's default tree is matlab_ref/current, shipped in the wheel too."""
+    bindir, site, _ = installed
+    demo = Path(_run(installed, bindir / "python", "-m", "simplecnn_cli.demo", cwd=tmp_path).stdout.strip())
+    run = _run(installed, bindir / "simplecnn", "compare-train", "--config", demo / "check-gradient.config",
+               "--data", demo / "check-gradient-data.mat", "--options", "-s 2 -epoch_max 1 -bsize 4",
+               "--seed", "1", "--quiet", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr
+    last = run.stdout.strip().splitlines()[-1]
+    assert last.endswith("PASS")
+    tree = Path(re.search(r"current layout at (\S+)\)", last).group(1))
+    assert tree.resolve().is_relative_to(site.resolve()), tree
