@@ -92,6 +92,11 @@ def test_a_suite_without_the_fixture_is_told_so(pytester, tmp_path):
     assert said == ["simplecnn: 2 traces given but no collected test takes the simplecnn_trace fixture, so none "
                     "is checked; add one, e.g. a file test_parity.py holding "
                     "`def test_parity(simplecnn_trace): ...`"]
+    # the same under pytest-xdist (the workers collect; the controller says it at the end)
+    pytest.importorskip("xdist")
+    res = pytester.runpytest_subprocess(f"--simplecnn-traces={traces}", "-q", "-n", "2", "-p", "no:cacheprovider")
+    res.assert_outcomes(passed=1)
+    assert [line for line in res.stdout.lines if line.startswith("simplecnn: ")] == said
     # with a test that takes it, nothing is said (and the two traces are collected, by content)
     pytester.makepyfile(test_user=USER_TEST)
     res = pytester.runpytest_subprocess(f"--simplecnn-traces={traces}", "--collect-only", "-q",

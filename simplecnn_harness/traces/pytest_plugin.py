@@ -109,16 +109,43 @@ def pytest_itemcollected(item):
         item.config._simplecnn_trace_takers += 1
 
 
-def pytest_report_collectionfinish(config, start_path, items):
-    """One line when traces were given but no collected test takes the
-    fixture (counted before any -k/-m deselection; not said on the
-    controller of a pytest-xdist run, which collects nothing itself)."""
+def _no_taker_line(config):
     files = getattr(config, "_simplecnn_trace_files", None)
-    if not files or config._simplecnn_trace_takers or config.pluginmanager.hasplugin("dsession"):
+    if not files:
         return None
     return (f"simplecnn: {_count(len(files), 'trace')} given but no collected test takes the simplecnn_trace "
             "fixture, so none is checked; add one, e.g. a file test_parity.py holding "
             "`def test_parity(simplecnn_trace): ...`")
+
+
+def pytest_report_collectionfinish(config, start_path, items):
+    """One line when traces were given but no collected test takes the
+    fixture (counted before any -k/-m deselection).  Under pytest-xdist the
+    workers collect, and the controller says it at the end instead."""
+    if config._simplecnn_trace_takers or config.pluginmanager.hasplugin("dsession"):
+        return None
+    return _no_taker_line(config)
+
+
+def pytest_collection_finish(session):
+    workeroutput = getattr(session.config, "workeroutput", None)      # a pytest-xdist worker
+    if workeroutput is not None:
+        workeroutput["simplecnn_trace_takers"] = session.config._simplecnn_trace_takers
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist controller: gather each worker's count of tests taking the fixture."""
+    counts = node.config.__dict__.setdefault("_simplecnn_worker_takers", [])
+    counts.append(getattr(node, "workeroutput", {}).get("simplecnn_trace_takers"))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    counts = getattr(config, "_simplecnn_worker_takers", None)
+    if counts and None not in counts and not any(counts):
+        line = _no_taker_line(config)
+        if line:
+            terminalreporter.write_line(line)
 
 
 def pytest_generate_tests(metafunc):
