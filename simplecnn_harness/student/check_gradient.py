@@ -61,6 +61,10 @@ CAUSES = {
                   "idx_pool hold MATLAB's 1-based positions, subtract 1 (conventions.to0) before "
                   "indexing a numpy array",
     "loss_convention": "another loss convention: " + LOSS_CONVENTION,
+    "bias_shape": "a bias gradient saved as a row: dlossdb{m} is a column, n x 1, as bias{m} is; "
+                  "a 1-D numpy array is saved by scipy.io.savemat as a 1 x n row, so save "
+                  "b.reshape(-1, 1) (or use simplecnn_harness.student.check_gradient.save_mine, "
+                  "which does it)",
 }
 
 
@@ -306,6 +310,10 @@ def diagnose(mine, port, first, model, net, v, l, rtol):
     from simplecnn_harness.student.mistakes import backward, mistakes
 
     A, P = mine[first], port[first]
+    if first[1] == "dlossdb" and A.shape == P.shape[::-1] and A.shape != P.shape:
+        same = _rel(A.T, P) <= rtol
+        return "bias_shape", f"yours is 1 x {A.shape[1]}" + (" with the port's values" if same else
+                                                              " and its values differ too")
     local = _local(A, P, rtol, l)
     if local is not None and local[0] in ("transposed_W", "loss_convention"):
         return local
