@@ -50,7 +50,7 @@ class Inputs:
     """Config, model (weights from --seed) and l instances, as the port holds them."""
 
     def __init__(self, args, workdir):
-        from simplecnn_py.read_config import read_config
+        from simplecnn_py.cnn.read_config import read_config
 
         self.workdir = workdir
         if args.config:
@@ -68,10 +68,10 @@ class Inputs:
 
     def problem(self, precision, n):
         """(param, model, prob) for the first n instances in a precision."""
-        from simplecnn_py.check_data import check_data
-        from simplecnn_py.conventions import struct
-        from simplecnn_py.init_model import init_model
-        from simplecnn_py.read_config import read_config
+        from simplecnn_py.cnn.check_data import check_data
+        from simplecnn_py.support.conventions import struct
+        from simplecnn_py.cnn.init_model import init_model
+        from simplecnn_py.cnn.read_config import read_config
 
         param = read_config(str(self.config))
         param.precision = precision
@@ -106,8 +106,8 @@ def bench_data(config_file, data_file=None, need=1024, seed=0, rowmajor=False, n
     ``smallest`` instances do not hold every label, so that every prefix of at
     least ``smallest`` (and at least nL) instances does.
     """
-    from simplecnn_py.datafile import load_data, scale_pixels, subtract_mean
-    from simplecnn_py.read_config import read_config
+    from simplecnn_py.support.datafile import load_data, scale_pixels, subtract_mean
+    from simplecnn_py.cnn.read_config import read_config
 
     param = read_config(str(config_file))
     if data_file is None and is_mnist_shape(param):

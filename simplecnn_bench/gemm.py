@@ -119,7 +119,7 @@ def measure_gemm(model, n, precision, repeats, record, square_rate, ours_call=No
 
     import numpy as np
 
-    from simplecnn_py.conventions import mtimes
+    from simplecnn_py.support.conventions import mtimes
 
     dt = np.float64 if precision == "double" else np.float32
     total_flops = sum(2.0 * M * K * N for _, M, K, N in gemm_products(model, n))

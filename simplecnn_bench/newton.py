@@ -68,13 +68,13 @@ def options_for(jacobian, precision, extra=""):
 
 def _setup(y, Z, config_file, options, seed):
     """cnn_train's set-up (simplecnn_py/cnn_train.py) up to the solver call."""
-    from simplecnn_py.check_data import check_data
-    from simplecnn_py.conventions import struct
-    from simplecnn_py.init_model import init_model
-    from simplecnn_py.init_net import init_net
-    from simplecnn_py.parse_options import parse_options
-    from simplecnn_py.read_config import read_config
-    from simplecnn_py.rng import Stream
+    from simplecnn_py.cnn.check_data import check_data
+    from simplecnn_py.support.conventions import struct
+    from simplecnn_py.cnn.init_model import init_model
+    from simplecnn_py.cnn.init_net import init_net
+    from simplecnn_py.opt.parse_options import parse_options
+    from simplecnn_py.cnn.read_config import read_config
+    from simplecnn_py.support.rng import Stream
 
     param = parse_options(options)
     param.stream = Stream(seed)
@@ -97,7 +97,7 @@ def _setup(y, Z, config_file, options, seed):
 def _python_timers(parts, counts):
     """Wrap newton's fungrad_minibatch, Jacobian and CG to add their times to
     ``parts`` and their calls to ``counts``."""
-    import simplecnn_py.newton as N
+    import simplecnn_py.opt.newton as N
 
     saved = {name: getattr(N, name) for name in ("fungrad_minibatch", "Jacobian", "CG")}
 
@@ -125,7 +125,7 @@ def _python_timers(parts, counts):
 
 def python_iteration(y, Z, config_file, options, seed):
     """One timed Newton iteration of the port: (seconds, parts, info, model0, perm)."""
-    from simplecnn_py.newton import newton
+    from simplecnn_py.opt.newton import newton
 
     param, model, prob, net = _setup(y, Z, config_file, options, seed)
     parts, counts = {}, {}
@@ -409,15 +409,15 @@ def measure_newton(inp, param, model, prob, precision, repeats, record, newton_t
 
     import numpy as np
 
-    if importlib.util.find_spec("simplecnn_py.JTBJv") is None:
-        record("gn", "Gauss-Newton product", None, None, error="simplecnn_py.JTBJv not present")
+    if importlib.util.find_spec("simplecnn_py.opt.JTBJv") is None:
+        record("gn", "Gauss-Newton product", None, None, error="simplecnn_py.opt.JTBJv not present")
         return
-    from simplecnn_py.cells_to_vec import cells_to_vec
-    from simplecnn_py.feedforward import feedforward
-    from simplecnn_py.init_net import init_net
-    from simplecnn_py.Jacobian import Jacobian
-    from simplecnn_py.JTBJv import JTBJv
-    from simplecnn_py.R_JTBJv import R_JTBJv
+    from simplecnn_py.cnn.cells_to_vec import cells_to_vec
+    from simplecnn_py.cnn.feedforward import feedforward
+    from simplecnn_py.cnn.init_net import init_net
+    from simplecnn_py.cnn.Jacobian import Jacobian
+    from simplecnn_py.opt.JTBJv import JTBJv
+    from simplecnn_py.opt.R_JTBJv import R_JTBJv
 
     nGN = min(prob.l, 64)
     net = init_net(param, model)
@@ -459,7 +459,7 @@ def main(argv=None):
     import platform
 
     from simplecnn_py import fast
-    from simplecnn_py.errors import InputError
+    from simplecnn_py.support.errors import InputError
 
     ap = argparse.ArgumentParser(prog="bench_newton.py",
                                  description="One Newton iteration, the Python port against the MATLAB code "

@@ -24,9 +24,9 @@ def measure_ours(inp, precision, n, repeats, skip, record):
     import numpy as np
 
     from simplecnn_py import fast
-    from simplecnn_py.fungrad_minibatch import fungrad_minibatch
-    from simplecnn_py.init_net import init_net
-    from simplecnn_py.lossgrad_subset import lossgrad_subset
+    from simplecnn_py.cnn.fungrad_minibatch import fungrad_minibatch
+    from simplecnn_py.cnn.init_net import init_net
+    from simplecnn_py.cnn.lossgrad_subset import lossgrad_subset
 
     param, model, prob = inp.problem(precision, n)
     batch = np.arange(1, n + 1)
@@ -96,7 +96,7 @@ def measure_gradient_process(inp, precision, n, repeats, ours, model, record):
     import numpy as np
     import scipy.io
 
-    from simplecnn_py.datafile import save_data, save_weights
+    from simplecnn_py.support.datafile import save_data, save_weights
 
     d = inp.workdir
     data = d / f"data-{n}.mat"

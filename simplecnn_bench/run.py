@@ -24,7 +24,7 @@ from simplecnn_bench.torch_side import measure_torch
 def run(args) -> int:
     import numpy as np
 
-    from simplecnn_py.errors import InputError
+    from simplecnn_py.support.errors import InputError
 
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     unknown = skip - set(ITEMS)

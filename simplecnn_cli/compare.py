@@ -48,7 +48,7 @@ def add_parser(sub):
 
 def run(args) -> int:
     from simplecnn_harness import progress as live_progress
-    from simplecnn_py.errors import InputError
+    from simplecnn_py.support.errors import InputError
 
     # every argument is checked before any work starts
     run_inputs.check(args)
@@ -100,7 +100,7 @@ def _check_writable(opt, path):
     import os
     import tempfile
 
-    from simplecnn_py.errors import InputError
+    from simplecnn_py.support.errors import InputError
 
     if os.path.isdir(path):
         raise InputError(opt, f"{path} is a directory; name the file to write")

@@ -67,7 +67,7 @@ def run(args) -> int:
 
     from simplecnn_harness.train_compare import (PERTURBATION, compare_train, default_progress, format_table,
                                                  summary, write_html)
-    from simplecnn_py.errors import InputError
+    from simplecnn_py.support.errors import InputError
 
     if args.timeout is not None and args.timeout <= 0:
         raise InputError("--timeout", f"must be a positive number of seconds, not {args.timeout:g}")
@@ -81,7 +81,7 @@ def run(args) -> int:
             if os.path.isdir(path) or not os.path.isdir(folder):
                 raise InputError(path, f"cannot write the {flag[2:]} report here")
     from simplecnn_harness.train_report import progress_bar
-    from simplecnn_py.parse_options import parse_options
+    from simplecnn_py.opt.parse_options import parse_options
 
     param = parse_options(args.options)
     newton = param.solver == 1
@@ -102,7 +102,7 @@ def run(args) -> int:
         print(format_table(result))
     print(summary(result))
     if args.json:
-        from simplecnn_py.model_file import atomic_write
+        from simplecnn_py.support.model_file import atomic_write
 
         doc = result.to_json()
 

@@ -21,7 +21,7 @@ reference path (``SIMPLECNN_REFERENCE=1``), when all instances would need more
 than about 512 MiB of intermediates, the work is split into consecutive chunks
 of instances, and losses and gradients are summed, as ``fungrad_minibatch``
 sums its batches; the sum differs from one call only by rounding.  ``--bsize``
-sets the chunk on either path.  The work is ``simplecnn_py/lossgrad_all.py``; this
+sets the chunk on either path.  The work is ``simplecnn_py/support/lossgrad_all.py``; this
 module parses the arguments, reads and writes the files.
 """
 from __future__ import annotations
@@ -51,8 +51,8 @@ def add_parser(sub):
 def run(args) -> int:
     import warnings
 
-    from simplecnn_py.errors import InputError
-    from simplecnn_py.read_config import read_config
+    from simplecnn_py.support.errors import InputError
+    from simplecnn_py.cnn.read_config import read_config
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -63,15 +63,15 @@ def run(args) -> int:
     if args.bsize is not None and args.bsize < 1:
         raise InputError("--bsize", f"must be a positive number of instances, not {args.bsize}")
 
-    from simplecnn_py.check_data import check_data
-    from simplecnn_py.datafile import load_data, load_weights, save_gradient
-    from simplecnn_py.init_model import init_model
-    from simplecnn_py.lossgrad_all import lossgrad_all
+    from simplecnn_py.cnn.check_data import check_data
+    from simplecnn_py.support.datafile import load_data, load_weights, save_gradient
+    from simplecnn_py.cnn.init_model import init_model
+    from simplecnn_py.support.lossgrad_all import lossgrad_all
 
     prob = load_data(args.data, param, rowmajor=args.rowmajor)
     prob = check_data(prob, param, where=args.data)
     if args.weights:                    # He init's draws would be replaced at once
-        from simplecnn_py.rng import NoDraws
+        from simplecnn_py.support.rng import NoDraws
 
         model = init_model(param, seed=NoDraws())
     else:
@@ -99,7 +99,7 @@ def run(args) -> int:
 def _check_writable(out):
     import os
 
-    from simplecnn_py.errors import InputError
+    from simplecnn_py.support.errors import InputError
 
     folder = os.path.dirname(os.path.abspath(out))
     if os.path.isdir(out):

@@ -13,7 +13,7 @@ import importlib
 import os
 import sys
 
-from simplecnn_py.errors import EnvironmentProblem, InputError, ParityFailure
+from simplecnn_py.support.errors import EnvironmentProblem, InputError, ParityFailure
 
 # sub-command name -> module of this package
 COMMANDS = {

@@ -10,7 +10,7 @@ MATLAB equivalent (current layout)::
 
 ``M.mat`` is a model saved by ``simplecnn train`` or by the real
 ``cnn_train`` in MATLAB/Octave (``save('M.mat', 'model')``; current or seed
-layout); see ``simplecnn_py.model_file``.  As the original, the labels of
+layout); see ``simplecnn_py.support.model_file``.  As the original, the labels of
 DATA must take exactly nL distinct values.  A model written by ``simplecnn
 train`` remembers the image layout and the normalisation of its training
 data: they are applied, and ``--rowmajor`` against a column-major model (or
@@ -46,10 +46,10 @@ def run(args) -> int:
     import numpy as np
 
     from simplecnn_py.cnn_predict import cnn_predict, parameter
-    from simplecnn_py.conventions import struct
-    from simplecnn_py.datafile import load_data
-    from simplecnn_py.errors import InputError
-    from simplecnn_py.model_file import atomic_write, load_model
+    from simplecnn_py.support.conventions import struct
+    from simplecnn_py.support.datafile import load_data
+    from simplecnn_py.support.errors import InputError
+    from simplecnn_py.support.model_file import atomic_write, load_model
 
     parameter(args.options)                                 # bad options: refused before any work
     model = load_model(args.model)
@@ -86,7 +86,7 @@ def run(args) -> int:
 def _ensure_folder(path):
     import os
 
-    from simplecnn_py.errors import InputError
+    from simplecnn_py.support.errors import InputError
 
     if os.path.isdir(path):
         raise InputError(path, "is a directory; --out names the MAT file to write")

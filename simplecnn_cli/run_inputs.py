@@ -28,7 +28,7 @@ def add_arguments(p, *, trace_defaults=False):
 
 def check(args):
     """InputError (one line, exit 2) for a value no run can take."""
-    from simplecnn_py.errors import InputError
+    from simplecnn_py.support.errors import InputError
 
     if args.seed is not None and args.seed < 0:
         raise InputError("--seed", f"must be >= 0, not {args.seed}")

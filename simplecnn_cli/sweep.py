@@ -38,7 +38,7 @@ def add_parser(sub):
 def run(args) -> int:
     from simplecnn_harness import progress as live_progress
     from simplecnn_harness.sweep import run_sweep, to_markdown, write_reports
-    from simplecnn_py.errors import InputError
+    from simplecnn_py.support.errors import InputError
 
     if args.timeout <= 0:
         raise InputError("--timeout", f"must be a positive number of seconds, not {args.timeout:g}")

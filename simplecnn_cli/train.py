@@ -16,7 +16,7 @@ one ``k-iter ...`` line per iteration, ``total_#CG: N``; SGD/Adam: one
 ``--validation``, whose best model is the one saved).  A progress bar (tqdm:
 count, rate, time left) goes to stderr when it is a terminal, unless
 ``--quiet``.  ``OUT.mat`` holds ``model``, the real code's model struct
-(``simplecnn_py.model_file``), which the real ``cnn_predict`` reads.
+(``simplecnn_py.support.model_file``), which the real ``cnn_predict`` reads.
 
 ``--rowmajor``: the images of Z are stored row-major (the shipped MNIST demo
 files); the model remembers it.  ``--normalize``: ``Z/255`` minus the
@@ -63,11 +63,11 @@ def run(args) -> int:
 
     from simplecnn_harness.train_report import progress_bar, train_record, write_train_html, write_train_json
     from simplecnn_py.cnn_train import cnn_train
-    from simplecnn_py.datafile import load_data, scale_pixels, subtract_mean
-    from simplecnn_py.errors import InputError
-    from simplecnn_py.model_file import save_model
-    from simplecnn_py.parse_options import parse_options
-    from simplecnn_py.read_config import read_config
+    from simplecnn_py.support.datafile import load_data, scale_pixels, subtract_mean
+    from simplecnn_py.support.errors import InputError
+    from simplecnn_py.support.model_file import save_model
+    from simplecnn_py.opt.parse_options import parse_options
+    from simplecnn_py.cnn.read_config import read_config
 
     if args.seed is not None and not 0 <= args.seed < 2**32:
         raise InputError("--seed", f"must be an integer in [0, 2^32), not {args.seed}")
@@ -146,7 +146,7 @@ class _Tee:
 def _check_writable(flag, out):
     import os
 
-    from simplecnn_py.errors import InputError
+    from simplecnn_py.support.errors import InputError
 
     folder = os.path.dirname(os.path.abspath(out))
     if os.path.isdir(out):

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simplecnn_py.errors import InputError
+from simplecnn_py.support.errors import InputError
 
 __all__ = ["check_gradient", "check_gradient_files", "load_mine", "save_mine", "Verdict", "CAUSES",
            "DELTA_STAGES", "LOSS_CONVENTION"]
@@ -49,7 +49,7 @@ CONV_STAGES = ("dXidS", "pool_gradient", "dlossdW", "dlossdb", "WtDelta", "phi_g
 
 CAUSES = {
     "rowmajor": "a row-major reshape: numpy's reshape reads and fills rows first (order='C'), MATLAB's "
-                "columns first; use simplecnn_py.conventions.reshape/vec (or order='F') for every "
+                "columns first; use simplecnn_py.support.conventions.reshape/vec (or order='F') for every "
                 "reshape of a MATLAB quantity",
     "transposed_W": "a transposed W: dlossdW{m} has weight{m}'s shape, Delta*phiZ' (eq. 27) or Delta*Z{m}' "
                     "(eq. 19), and the delta goes down through W{m}' (not W{m})",
@@ -119,7 +119,7 @@ def load_mine(path, L):
     ``dlossdW`` and ``dlossdb`` (L x 1 cells) are required; ``loss`` and the
     DELTA_STAGES cells are optional (an empty cell entry: not given).
     """
-    from simplecnn_py.datafile import loadmat
+    from simplecnn_py.support.datafile import loadmat
 
     where = str(path)
     names = ("loss", "dlossdW", "dlossdb") + DELTA_STAGES
@@ -190,9 +190,9 @@ def save_mine(path, dlossdW, dlossdb, loss=None, **stages):
 def port_backward(prob, param, model):
     """The port's forward and backward pass on all instances, traced:
     ``(net, loss, {(m, stage): array})``."""
-    from simplecnn_py import trace
-    from simplecnn_py.init_net import init_net
-    from simplecnn_py.lossgrad_subset import lossgrad_subset
+    from simplecnn_py.support import trace
+    from simplecnn_py.cnn.init_net import init_net
+    from simplecnn_py.cnn.lossgrad_subset import lossgrad_subset
 
     net = init_net(param, model)
     with trace.tracing() as tr:                 # tracing: the reference routines, every stage kept
@@ -371,11 +371,11 @@ def check_gradient_files(config, data, weights, mine_path, rowmajor=False, rtol=
     """``simplecnn check-gradient``'s work: read the four files, check."""
     import warnings
 
-    from simplecnn_py.check_data import check_data
-    from simplecnn_py.datafile import load_data, load_weights
-    from simplecnn_py.init_model import init_model
-    from simplecnn_py.read_config import read_config
-    from simplecnn_py.rng import NoDraws
+    from simplecnn_py.cnn.check_data import check_data
+    from simplecnn_py.support.datafile import load_data, load_weights
+    from simplecnn_py.cnn.init_model import init_model
+    from simplecnn_py.cnn.read_config import read_config
+    from simplecnn_py.support.rng import NoDraws
 
     if not rtol > 0:
         raise InputError("--rtol", f"must be positive, not {rtol}")

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simplecnn_py.conventions import accumarray, cell, cols, ftype, mtimes, reshape, to0, vec
-from simplecnn_py.vTP import vTP
+from simplecnn_py.support.conventions import accumarray, cell, cols, ftype, mtimes, reshape, to0, vec
+from simplecnn_py.cnn.vTP import vTP
 
 __all__ = ["Mistake", "mistakes", "backward"]
 

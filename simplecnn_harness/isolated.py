@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from simplecnn_py.conventions import cell, cols, mtimes, reshape, struct
-from simplecnn_py.maxpooling import maxpooling
-from simplecnn_py.padding_and_phiZ import padding_and_phiZ
-from simplecnn_py.vTP import vTP
+from simplecnn_py.support.conventions import cell, cols, mtimes, reshape, struct
+from simplecnn_py.cnn.maxpooling import maxpooling
+from simplecnn_py.cnn.padding_and_phiZ import padding_and_phiZ
+from simplecnn_py.cnn.vTP import vTP
 
 
 def _net_copy(net):

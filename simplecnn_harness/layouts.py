@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simplecnn_py.errors import InputError
+from simplecnn_py.support.errors import InputError
 
 from .instrument import scan, string_literals
 

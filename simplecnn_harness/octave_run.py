@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from simplecnn_py.conventions import cell, struct
+from simplecnn_py.support.conventions import cell, struct
 
 from .instrument import Stmt, instrument_source
 from .layouts import Layout

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simplecnn_py.errors import EnvironmentProblem, InputError
+from simplecnn_py.support.errors import EnvironmentProblem, InputError
 
 from . import compare as C
 from .layouts import detect_layout
@@ -122,7 +122,7 @@ def default_config() -> Path:
 
 
 def _read_param(path, precision):
-    from simplecnn_py.read_config import read_config
+    from simplecnn_py.cnn.read_config import read_config
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -135,7 +135,7 @@ def _read_param(path, precision):
 
 def generated_data(param, n, seed):
     """``n`` seeded random images (pixels in [0, 1)) and labels covering 1..nL."""
-    from simplecnn_py.conventions import struct
+    from simplecnn_py.support.conventions import struct
 
     nL = int(param.nL)
     if n < nL:
@@ -150,7 +150,7 @@ def generated_data(param, n, seed):
 
 def _subset(prob, n):
     """The first n instances (labels mapped over the whole file)."""
-    from simplecnn_py.conventions import struct
+    from simplecnn_py.support.conventions import struct
 
     sub = struct(**vars(prob))
     sub.data = np.asfortranarray(prob.data[:, :n])
@@ -163,8 +163,8 @@ def _subset(prob, n):
 
 def prepare(opts: Options):
     """Inputs of both sides: ``(param, model, prob, descriptions)``."""
-    from simplecnn_py.check_data import check_data
-    from simplecnn_py.init_model import init_model
+    from simplecnn_py.cnn.check_data import check_data
+    from simplecnn_py.cnn.init_model import init_model
 
     if opts.precision not in ("double", "single"):
         raise InputError("--precision", f"must be double or single, not {opts.precision}")
@@ -176,14 +176,14 @@ def prepare(opts: Options):
     param = _read_param(config, opts.precision)
     model = init_model(param, seed=opts.seed)
     if opts.weights:
-        from simplecnn_py.datafile import load_weights
+        from simplecnn_py.support.datafile import load_weights
 
         weight, bias = load_weights(opts.weights, param)
         for m in range(1, model.L + 1):
             model.weight[m] = weight[m].astype(model.weight[m].dtype, order="F")
             model.bias[m] = bias[m].astype(model.bias[m].dtype, order="F")
     if opts.data:
-        from simplecnn_py.datafile import load_data
+        from simplecnn_py.support.datafile import load_data
 
         raw = load_data(opts.data, param)
         where = opts.data
@@ -224,9 +224,9 @@ def bytes_per_instance(model, precision):
 
 
 def python_side(param, model, prob):
-    from simplecnn_py import trace
-    from simplecnn_py.init_net import init_net
-    from simplecnn_py.lossgrad_subset import lossgrad_subset
+    from simplecnn_py.support import trace
+    from simplecnn_py.cnn.init_net import init_net
+    from simplecnn_py.cnn.lossgrad_subset import lossgrad_subset
 
     net = init_net(param, model)
     with trace.tracing() as tr:

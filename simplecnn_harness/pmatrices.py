@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from simplecnn_py.conventions import reshape
+from simplecnn_py.support.conventions import reshape
 
 __all__ = ["P_pad", "P_phi", "P_pool", "P_window", "blocks", "position"]
 

@@ -110,7 +110,7 @@ class TraceCase:
 
     def check(self, rtol: float | None = None, mode: str = "propagated", **inputs):
         """Pass, or fail with the verdict: the first divergent stage and why."""
-        from simplecnn_py.errors import EnvironmentProblem, InputError
+        from simplecnn_py.support.errors import EnvironmentProblem, InputError
 
         from .report import verdict_line
 

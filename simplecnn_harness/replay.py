@@ -1,7 +1,7 @@
 """Replayed randomness: the MATLAB side consumes the Python side's draws.
 
 Octave's and numpy's generators differ, so a parity run of training makes
-both sides use ONE stream, the Python side's (``simplecnn_py.rng.Stream``):
+both sides use ONE stream, the Python side's (``simplecnn_py.support.rng.Stream``):
 
 1. the Python side runs first on a :class:`RecordingStream`, which keeps
    every draw with its kind and MATLAB call shape (``randn(m, n)``,
@@ -38,8 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simplecnn_py.errors import ParityFailure
-from simplecnn_py.rng import Stream
+from simplecnn_py.support.errors import ParityFailure
+from simplecnn_py.support.rng import Stream
 
 from .session import OctaveError
 

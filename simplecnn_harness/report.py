@@ -133,7 +133,7 @@ def write_atomically(path, text):
     import os
     import tempfile
 
-    from simplecnn_py.errors import EnvironmentProblem
+    from simplecnn_py.support.errors import EnvironmentProblem
 
     folder = os.path.dirname(os.path.abspath(path))
     tmp = None
@@ -248,7 +248,7 @@ def _plots(result):
     try:
         from . import report_plots
     except ImportError as e:                     # matplotlib missing from the environment
-        from simplecnn_py.errors import EnvironmentProblem
+        from simplecnn_py.support.errors import EnvironmentProblem
         raise EnvironmentProblem(f"the HTML report needs matplotlib ({e}): run `.venv/bin/pip install "
                                  "matplotlib` (or `bash scripts/setup.sh`)") from None
     hm = getattr(result, "heatmap", None)

@@ -82,7 +82,7 @@ import threading
 import time
 import uuid
 
-from simplecnn_py.errors import EnvironmentProblem
+from simplecnn_py.support.errors import EnvironmentProblem
 
 from . import progress
 from .session_watch import (GRACE, _kill_group, _pid_alive, _sigint_noted, _StartWatch,  # noqa: F401

@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
-from simplecnn_py.errors import EnvironmentProblem, InputError
+from simplecnn_py.support.errors import EnvironmentProblem, InputError
 
 from . import progress as live_progress
 

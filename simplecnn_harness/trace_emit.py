@@ -17,7 +17,7 @@ import re
 import shutil
 from pathlib import Path
 
-from simplecnn_py.errors import InputError
+from simplecnn_py.support.errors import InputError
 
 from .session import OCTAVE_HELPERS
 

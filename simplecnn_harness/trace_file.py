@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simplecnn_py.errors import InputError
+from simplecnn_py.support.errors import InputError
 
 FORMAT = "simplecnn-trace/1"
 

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simplecnn_py.errors import InputError
+from simplecnn_py.support.errors import InputError
 
 from .instrument import Stmt
 from .octave_run import MatlabRun, _to_mat
@@ -348,8 +348,8 @@ class TraceRecords:
         raise InputError(str(self.trace.path), f"recorded on other inputs: {what} {detail}")
 
     def inputs(self):
-        from simplecnn_py.conventions import struct
-        from simplecnn_py.init_model import init_model
+        from simplecnn_py.support.conventions import struct
+        from simplecnn_py.cnn.init_model import init_model
 
         from .pipeline import _read_param, _subset
 
@@ -374,7 +374,7 @@ class TraceRecords:
                 target[m] = np.asfortranarray(a.reshape(target[m].shape, order="F")
                                               .astype(target[m].dtype))
         if opts.weights:
-            from simplecnn_py.datafile import load_weights
+            from simplecnn_py.support.datafile import load_weights
 
             W, b = load_weights(opts.weights, param)
             L = int(model.L)
@@ -390,8 +390,8 @@ class TraceRecords:
         if _sha256_arrays(prob.data, prob.y) != ins.get("data_digest"):
             raise TraceError(self.trace.path, "its inputs do not match its own data digest (damaged?)")
         if opts.data:
-            from simplecnn_py.check_data import check_data
-            from simplecnn_py.datafile import load_data
+            from simplecnn_py.cnn.check_data import check_data
+            from simplecnn_py.support.datafile import load_data
 
             given = check_data(load_data(opts.data, param), param, where=opts.data)
             if given.l < n:

@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simplecnn_py.errors import EnvironmentProblem, InputError
+from simplecnn_py.support.errors import EnvironmentProblem, InputError
 
 from .layouts import Layout, detect_layout
 from .replay import Draw, RecordingStream, Replay, ReplayDivergence
@@ -495,8 +495,8 @@ def load_inputs(config, data, instances=None, rowmajor=False, normalize=False, m
     ``instances`` of the data file (dense float64, simpleNN's column-major
     image rows); ``normalize``: the upstream MNIST example's Z/255 minus the
     mean of the instances used (or ``mean``, the training set's)."""
-    from simplecnn_py.datafile import load_data, scale_pixels, subtract_mean
-    from simplecnn_py.read_config import read_config
+    from simplecnn_py.support.datafile import load_data, scale_pixels, subtract_mean
+    from simplecnn_py.cnn.read_config import read_config
 
     param = read_config(config)
     prob = load_data(data, param, rowmajor=rowmajor)
@@ -558,7 +558,7 @@ def run_python(y, Z, config, options, seed, progress=None, y_v=None, Z_v=None,
 
 
 def _solver_of(options) -> str:
-    from simplecnn_py.parse_options import parse_options
+    from simplecnn_py.opt.parse_options import parse_options
 
     return SOLVERS[parse_options(options).solver]
 
@@ -656,7 +656,7 @@ def run_matlab(layout, sig, y, Z, config, options, seed, stream, workdir, timeou
             side.f0 = extra["f0"]
             side.min_digits = extra["min_digits"]
             try:
-                from simplecnn_py.datafile import loadmat
+                from simplecnn_py.support.datafile import loadmat
 
                 v = loadmat(model_file, ["weight", "bias"])
                 W = list(np.asarray(v["weight"], dtype=object).reshape(-1, order="F"))
@@ -700,7 +700,7 @@ def compare_train(matlab_dir=None, config=None, data=None, options="", seed=0, i
                   strict_replay=True, keep_dir=None, validation=None, validation_instances=None,
                   perturbation=PERTURBATION, floor_factor=FLOOR_FACTOR, on_step=None) -> TrainComparison:
     """Train on both sides and compare (see the module docstring)."""
-    from simplecnn_py.parse_options import parse_options
+    from simplecnn_py.opt.parse_options import parse_options
 
     matlab_dir = Path(matlab_dir) if matlab_dir else DEFAULT_MATLAB_DIR
     if config is None or data is None:
@@ -902,7 +902,7 @@ its run with the initial weights moved by {result.perturbation or 0:.1e})</h2>
 <table><tr><th>kind</th><th>Python draws</th><th>MATLAB draws</th></tr>{replay}</table>
 </body></html>
 """
-    from simplecnn_py.model_file import atomic_write
+    from simplecnn_py.support.model_file import atomic_write
 
     atomic_write(path, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
 

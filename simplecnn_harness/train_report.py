@@ -19,7 +19,7 @@ import json
 import math
 import sys
 
-from simplecnn_py.model_file import atomic_write
+from simplecnn_py.support.model_file import atomic_write
 
 __all__ = ["progress_bar", "curve_svg", "write_train_json", "write_train_html", "train_record"]
 

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from simplecnn_py.cal_accuracy import cal_accuracy
-from simplecnn_py.check_data import check_data
-from simplecnn_py.conventions import struct
-from simplecnn_py.errors import InputError
-from simplecnn_py.init_net import init_net
-from simplecnn_py.parse_options import str2num
-from simplecnn_py.predict import predict, predict_seed
+from simplecnn_py.cnn.cal_accuracy import cal_accuracy
+from simplecnn_py.cnn.check_data import check_data
+from simplecnn_py.support.conventions import struct
+from simplecnn_py.support.errors import InputError
+from simplecnn_py.cnn.init_net import init_net
+from simplecnn_py.opt.parse_options import str2num
+from simplecnn_py.cnn.predict import predict, predict_seed
 
 __all__ = ["cnn_predict", "parameter"]
 

@@ -13,7 +13,7 @@ channel images vec'ed column-major, dense) as ``check_data`` takes them;
 ``'-name value'`` string of ``parse_options``; ``seed`` seeds every draw
 (the original: ``rand('state', seed); randn('state', seed)``; without it
 the original draws from an unseeded state, and so does the port).  The
-port's draws come from one ``simplecnn_py.rng.Stream`` (``seed`` may be
+port's draws come from one ``simplecnn_py.support.rng.Stream`` (``seed`` may be
 one, e.g. the harness's recording stream) in the original's order:
 
 1. ``parse_options``; ``GNsize = ceil(0.05*l)`` unless given;
@@ -43,17 +43,17 @@ import os
 
 import numpy as np
 
-from simplecnn_py.adam import adam
-from simplecnn_py.check_data import check_data
-from simplecnn_py.conventions import struct
-from simplecnn_py.errors import InputError
-from simplecnn_py.init_model import init_model
-from simplecnn_py.init_net import init_net
-from simplecnn_py.newton import newton
-from simplecnn_py.parse_options import parse_options
-from simplecnn_py.read_config import read_config
-from simplecnn_py.rng import Stream
-from simplecnn_py.sgd import sgd
+from simplecnn_py.opt.adam import adam
+from simplecnn_py.cnn.check_data import check_data
+from simplecnn_py.support.conventions import struct
+from simplecnn_py.support.errors import InputError
+from simplecnn_py.cnn.init_model import init_model
+from simplecnn_py.cnn.init_net import init_net
+from simplecnn_py.opt.newton import newton
+from simplecnn_py.opt.parse_options import parse_options
+from simplecnn_py.cnn.read_config import read_config
+from simplecnn_py.support.rng import Stream
+from simplecnn_py.opt.sgd import sgd
 
 __all__ = ["cnn_train", "net_config_of"]
 

@@ -5,10 +5,10 @@ import tracemalloc
 import numpy as np
 
 from simplecnn_py import fast
-from simplecnn_py.feedforward import feedforward
-from simplecnn_py.init_model import init_model
-from simplecnn_py.init_net import init_net
-from simplecnn_py.lossgrad_subset import lossgrad_subset
+from simplecnn_py.cnn.feedforward import feedforward
+from simplecnn_py.cnn.init_model import init_model
+from simplecnn_py.cnn.init_net import init_net
+from simplecnn_py.cnn.lossgrad_subset import lossgrad_subset
 from simplecnn_py.fast import lossgrad_subset as fast_lossgrad_subset
 
 from test_port_common import FAST_PATH_SHAPES, make_param, make_prob, perturb_biases

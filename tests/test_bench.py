@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simplecnn_py.init_model import init_model
+from simplecnn_py.cnn.init_model import init_model
 
 from conftest import needs_octave
 from test_port_common import make_param
@@ -123,7 +123,7 @@ def test_bench_newton_any_config_and_data_file(tmp_path, capsys):
 
     from conftest import TINY_CONFIG
     from simplecnn_cli.main import main
-    from simplecnn_py.datafile import save_data
+    from simplecnn_py.support.datafile import save_data
 
     cfg, data = tmp_path / "tiny.config", tmp_path / "tiny.mat"
     cfg.write_text(TINY_CONFIG)
@@ -183,8 +183,8 @@ def test_products_pass_is_a_bound_of_the_fused_pass():
 
     from simplecnn_bench.gemm import products_pass
     from simplecnn_py import fast
-    from simplecnn_py.init_net import init_net
-    from simplecnn_py.lossgrad_subset import lossgrad_subset
+    from simplecnn_py.cnn.init_net import init_net
+    from simplecnn_py.cnn.lossgrad_subset import lossgrad_subset
     from test_port_common import MNIST_SHAPE, make_prob
 
     param = make_param(**MNIST_SHAPE)
@@ -209,7 +209,7 @@ def test_small_prefix_holds_every_label_of_the_file(tmp_path):
     """--instances 32 on a file whose first 32 miss a label: the first
     instance of each label comes first (labels of the whole file)."""
     from simplecnn_bench.data import bench_data
-    from simplecnn_py.datafile import save_data
+    from simplecnn_py.support.datafile import save_data
 
     cfg = tmp_path / "tiny.config"
     cfg.write_text(TINY)

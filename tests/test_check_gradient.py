@@ -19,9 +19,9 @@ import pytest
 from simplecnn_harness.check_gradient import (CAUSES, check_gradient, check_gradient_files, load_mine,
                                               save_mine)
 from simplecnn_harness.pmatrices import P_pad, P_phi, P_pool, P_window
-from simplecnn_py.conventions import reshape, vec
-from simplecnn_py.datafile import save_data, save_weights
-from simplecnn_py.init_model import init_model
+from simplecnn_py.support.conventions import reshape, vec
+from simplecnn_py.support.datafile import save_data, save_weights
+from simplecnn_py.cnn.init_model import init_model
 
 from test_port_common import make_param, make_prob, perturb_biases
 
@@ -235,7 +235,7 @@ def test_cli_exit_codes(case, files):
 def test_load_mine_rejects_bad_files(tmp_path, case):
     import scipy.io
 
-    from simplecnn_py.errors import InputError
+    from simplecnn_py.support.errors import InputError
 
     scipy.io.savemat(tmp_path / "a.mat", {"dlossdW": np.zeros((2, 2))})
     with pytest.raises(InputError, match="no variable dlossdb"):
@@ -253,18 +253,18 @@ def test_a_stage_the_layer_does_not_have_is_bad_input(case, tmp_path):
     dW, db, stages = student(param, model, prob)
     mine = as_mine(dW, db)
     mine[(1, "phi_gradient")] = np.zeros((1, 80))
-    from simplecnn_py.errors import InputError
+    from simplecnn_py.support.errors import InputError
     with pytest.raises(InputError, match=r"phi_gradient\{1\}: layer 1 has no stage phi_gradient"):
         check_gradient(prob, param, model, mine)
 
 
 def test_files_api_on_the_shipped_demo(tmp_path):
     from simplecnn_cli.demo import demo_path
-    from simplecnn_py.init_net import init_net
-    from simplecnn_py.lossgrad_subset import lossgrad_subset
-    from simplecnn_py.check_data import check_data
-    from simplecnn_py.datafile import load_data, load_weights
-    from simplecnn_py.read_config import read_config
+    from simplecnn_py.cnn.init_net import init_net
+    from simplecnn_py.cnn.lossgrad_subset import lossgrad_subset
+    from simplecnn_py.cnn.check_data import check_data
+    from simplecnn_py.support.datafile import load_data, load_weights
+    from simplecnn_py.cnn.read_config import read_config
 
     cfg, data, w = (demo_path(f) for f in ("check-gradient.config", "check-gradient-data.mat",
                                            "check-gradient-weights.mat"))

@@ -100,7 +100,7 @@ def test_reports_are_written_atomically(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", failing_replace)
-    from simplecnn_py.errors import EnvironmentProblem
+    from simplecnn_py.support.errors import EnvironmentProblem
     with pytest.raises(EnvironmentProblem, match=f"cannot write {target}: No space left on device"):
         report.write_atomically(target, "<html>new</html>")
     monkeypatch.setattr(os, "replace", real_replace)

@@ -16,9 +16,9 @@ import scipy.io
 
 from simplecnn_cli.demo import demo_path
 from simplecnn_cli.main import main
-from simplecnn_py.conventions import cell
-from simplecnn_py.datafile import save_data, save_weights
-from simplecnn_py.read_config import read_config, weight_shapes
+from simplecnn_py.support.conventions import cell
+from simplecnn_py.support.datafile import save_data, save_weights
+from simplecnn_py.cnn.read_config import read_config, weight_shapes
 
 from conftest import needs_octave
 from test_port_common import rel
@@ -100,11 +100,11 @@ def test_gradient_predicts_the_loss_change(case):
 
 def test_equals_one_lossgrad_subset_call(case):
     """The written numbers are lossgrad_subset's over 1:l (and chunks sum to the same)."""
-    from simplecnn_py.check_data import check_data
-    from simplecnn_py.conventions import struct
-    from simplecnn_py.init_model import init_model
-    from simplecnn_py.init_net import init_net
-    from simplecnn_py.lossgrad_subset import lossgrad_subset
+    from simplecnn_py.cnn.check_data import check_data
+    from simplecnn_py.support.conventions import struct
+    from simplecnn_py.cnn.init_model import init_model
+    from simplecnn_py.cnn.init_net import init_net
+    from simplecnn_py.cnn.lossgrad_subset import lossgrad_subset
 
     param = case["param"]
     model = init_model(param, seed=0)
@@ -129,8 +129,8 @@ def test_seed_without_weights(case):
 def test_weights_replace_the_initialisation(case):
     """With --weights the He draws are skipped (rng.NoDraws): the seed plays no part,
     and the model's shapes and fields are init_model's."""
-    from simplecnn_py.init_model import init_model
-    from simplecnn_py.rng import NoDraws
+    from simplecnn_py.cnn.init_model import init_model
+    from simplecnn_py.support.rng import NoDraws
 
     a = run_gradient(case, "--seed", "3", out="a.mat")
     b = run_gradient(case, "--seed", "4", out="b.mat")

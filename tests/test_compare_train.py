@@ -116,7 +116,7 @@ def test_compare_text_and_the_floor():
 
 def test_cnn_train_call_from_the_function_line():
     from simplecnn_harness.layouts import Signature
-    from simplecnn_py.errors import InputError
+    from simplecnn_py.support.errors import InputError
 
     def sig(*args):
         return Signature("cnn_train", ["model"], list(args), Path("cnn_train.m"))
@@ -254,7 +254,7 @@ def test_python_model_predicts_the_same_in_octave(tiny, tmp_path, capsys, port_p
     from simplecnn_harness.session import OctaveSession
     from simplecnn_py.cnn_predict import cnn_predict
     from simplecnn_py.cnn_train import cnn_train
-    from simplecnn_py.model_file import save_model
+    from simplecnn_py.support.model_file import save_model
 
     v = scipy.io.loadmat(tiny / "tiny.mat")
     y, Z = v["y"].ravel(), v["Z"]
@@ -278,7 +278,7 @@ def test_python_model_predicts_the_same_in_octave(tiny, tmp_path, capsys, port_p
 def test_matlab_model_loads_in_python_and_predicts_the_same(tiny, tmp_path, how, port_path):
     from simplecnn_harness.session import OctaveSession
     from simplecnn_py.cnn_predict import cnn_predict
-    from simplecnn_py.model_file import load_model
+    from simplecnn_py.support.model_file import load_model
 
     f = tmp_path / "ml-model.mat"
     save = f"save('-v7', '{_q(f)}', 'model');" if how == "variable" else \

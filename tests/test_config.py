@@ -10,9 +10,9 @@ import warnings
 
 import pytest
 
-from simplecnn_py.conventions import cell
-from simplecnn_py.errors import InputError
-from simplecnn_py.read_config import ConfigWarning, layer_sizes, read_config, weight_shapes
+from simplecnn_py.support.conventions import cell
+from simplecnn_py.support.errors import InputError
+from simplecnn_py.cnn.read_config import ConfigWarning, layer_sizes, read_config, weight_shapes
 
 from conftest import needs_octave
 
@@ -151,7 +151,7 @@ def test_sizes_follow_facts_formulas(tmp_path):
 
 def test_sizes_agree_with_init_model(tmp_path):
     """read_config's checks and init_model compute the same layer sizes."""
-    init_model = pytest.importorskip("simplecnn_py.init_model").init_model
+    init_model = pytest.importorskip("simplecnn_py.cnn.init_model").init_model
     text = GOOD.replace("wd_input = 28;", "wd_input = 19;").replace("strides = [1,1,1];", "strides = [1,2,1];")
     param = read_config(write(tmp_path, text))
     model = init_model(param, seed=0)

@@ -13,12 +13,12 @@ import pytest
 import scipy.io
 import scipy.sparse
 
-from simplecnn_py.check_data import check_data
-from simplecnn_py.conventions import cell, struct
-from simplecnn_py.datafile import (load_data, load_weights, loadmat, rowmajor_to_colmajor, save_data,
+from simplecnn_py.cnn.check_data import check_data
+from simplecnn_py.support.conventions import cell, struct
+from simplecnn_py.support.datafile import (load_data, load_weights, loadmat, rowmajor_to_colmajor, save_data,
                                    save_gradient, save_weights, scale_pixels, subtract_mean)
-from simplecnn_py.errors import InputError
-from simplecnn_py.read_config import weight_shapes
+from simplecnn_py.support.errors import InputError
+from simplecnn_py.cnn.read_config import weight_shapes
 
 from conftest import needs_octave
 
@@ -447,7 +447,7 @@ def test_help_and_imports_leave_scipy_io_unloaded():
     import sys
 
     code = ("import sys\n"
-            "import simplecnn_py.datafile\n"
+            "import simplecnn_py.support.datafile\n"
             "from simplecnn_cli.main import main\n"
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
             "bad = [m for m in ('scipy.io', 'h5py') if m in sys.modules]\n"

@@ -16,20 +16,21 @@ import copy
 import numpy as np
 import pytest
 
-from simplecnn_py import fast, trace
+from simplecnn_py import fast
+from simplecnn_py.support import trace
 from simplecnn_py.fast import workspace as fast_workspace
 from simplecnn_py.fast import Jacobian as fast_Jacobian
 from simplecnn_py.fast import JTBJv as fast_JTBJv
 from simplecnn_py.fast import R_JTBJv as fast_R_JTBJv
-from simplecnn_py.cells_to_vec import cells_to_vec
-from simplecnn_py.conventions import struct
-from simplecnn_py.feedforward import feedforward
-from simplecnn_py.init_model import init_model
-from simplecnn_py.init_net import init_net
-from simplecnn_py.Jacobian import Jacobian
-from simplecnn_py.JTBJv import JTBJv
-from simplecnn_py.R_JTBJv import R_JTBJv
-from simplecnn_py.vTP import vTP
+from simplecnn_py.cnn.cells_to_vec import cells_to_vec
+from simplecnn_py.support.conventions import struct
+from simplecnn_py.cnn.feedforward import feedforward
+from simplecnn_py.cnn.init_model import init_model
+from simplecnn_py.cnn.init_net import init_net
+from simplecnn_py.cnn.Jacobian import Jacobian
+from simplecnn_py.opt.JTBJv import JTBJv
+from simplecnn_py.opt.R_JTBJv import R_JTBJv
+from simplecnn_py.cnn.vTP import vTP
 
 from test_port_common import FAST_PATH_SHAPES, make_param, make_prob, perturb_biases, rel, same_bytes
 

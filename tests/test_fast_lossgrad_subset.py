@@ -10,7 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from simplecnn_py import fast, trace
+from simplecnn_py import fast
+from simplecnn_py.support import trace
 from simplecnn_py.fast import layer as fast_layer
 from simplecnn_py.fast import workspace as fast_workspace
 from simplecnn_py.fast import padding_and_phiZ as fast_padding_and_phiZ
@@ -18,11 +19,11 @@ from simplecnn_py.fast import maxpooling as fast_maxpooling
 from simplecnn_py.fast import vTP as fast_vTP
 from simplecnn_py.fast import lossgrad_subset as fast_lossgrad_subset
 from simplecnn_py.fast import feedforward as fast_feedforward
-from simplecnn_py.fungrad_minibatch import fungrad_minibatch
-from simplecnn_py.init_model import init_model
-from simplecnn_py.init_net import init_net
-from simplecnn_py.lossgrad_subset import lossgrad_subset
-from simplecnn_py.padding_and_phiZ import padding_and_phiZ
+from simplecnn_py.cnn.fungrad_minibatch import fungrad_minibatch
+from simplecnn_py.cnn.init_model import init_model
+from simplecnn_py.cnn.init_net import init_net
+from simplecnn_py.cnn.lossgrad_subset import lossgrad_subset
+from simplecnn_py.cnn.padding_and_phiZ import padding_and_phiZ
 
 from fast_common import SHAPES, setup, run_both, peak_bytes, kept_bytes
 from test_port_common import MNIST_SHAPE, make_param, make_prob, perturb_biases, rel, same_bytes
@@ -132,7 +133,7 @@ def test_fused_results_do_not_depend_on_threads():
         "import numpy as np, sys; sys.path.insert(0, 'tests');"
         "from test_fast_lossgrad_subset import setup;"
         "from simplecnn_py.fast import lossgrad_subset as fast_lossgrad_subset, workspace as fast_workspace;"
-        "from simplecnn_py.init_net import init_net;"
+        "from simplecnn_py.cnn.init_net import init_net;"
         "fast_workspace.CHUNK_BYTES, fast_lossgrad_subset.FUSED_GROUPS = 1, 4;"
         "param, model, prob, _ = setup('mnist_small', 30);"
         "net, loss = fast_lossgrad_subset.lossgrad_subset(prob, param, model, init_net(param, model), np.arange(1, 31), 'fungrad');"
@@ -153,7 +154,7 @@ def test_fast_paths_step_aside_for_foreign_index_maps():
     param, model, prob, net = setup("nonsquare_stride2", 3)
     swapped = init_net(param, model)
     # the seed original's defect: (wd_pad, ht_pad) passed for (ht_pad, wd_pad)
-    from simplecnn_py.find_index_phiZ import find_index_phiZ
+    from simplecnn_py.cnn.find_index_phiZ import find_index_phiZ
     swapped.idx_phiZ[1] = find_index_phiZ(model.wd_pad[1], model.ht_pad[1], model.ch_input[1],
                                           model.wd_filter[1], model.strides[1])
     swapped.Z[1], swapped.num_sampled_data = net.Z[1], net.num_sampled_data

@@ -8,11 +8,11 @@ from simplecnn_py import fast
 from simplecnn_py.fast import layer as fast_layer
 from simplecnn_py.fast import padding_and_phiZ as fast_padding_and_phiZ
 from simplecnn_py.fast import maxpooling as fast_maxpooling
-from simplecnn_py.conventions import struct
-from simplecnn_py.init_model import init_model
-from simplecnn_py.init_net import init_net
-from simplecnn_py.maxpooling import maxpooling
-from simplecnn_py.padding_and_phiZ import padding_and_phiZ
+from simplecnn_py.support.conventions import struct
+from simplecnn_py.cnn.init_model import init_model
+from simplecnn_py.cnn.init_net import init_net
+from simplecnn_py.cnn.maxpooling import maxpooling
+from simplecnn_py.cnn.padding_and_phiZ import padding_and_phiZ
 
 from fast_common import SHAPES, setup, pooled_geometry, special_values
 from test_port_common import make_param, same_bytes

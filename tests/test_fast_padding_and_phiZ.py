@@ -7,9 +7,9 @@ import pytest
 from simplecnn_py import fast
 from simplecnn_py.fast import layer as fast_layer
 from simplecnn_py.fast import padding_and_phiZ as fast_padding_and_phiZ
-from simplecnn_py.conventions import cols
-from simplecnn_py.conventions import vec
-from simplecnn_py.padding_and_phiZ import padding_and_phiZ
+from simplecnn_py.support.conventions import cols
+from simplecnn_py.support.conventions import vec
+from simplecnn_py.cnn.padding_and_phiZ import padding_and_phiZ
 
 from fast_common import SHAPES, setup
 from test_port_common import same_bytes

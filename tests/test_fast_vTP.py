@@ -9,8 +9,8 @@ from simplecnn_py.fast import layer as fast_layer
 from simplecnn_py.fast import padding_and_phiZ as fast_padding_and_phiZ
 from simplecnn_py.fast import maxpooling as fast_maxpooling
 from simplecnn_py.fast import vTP as fast_vTP
-from simplecnn_py.conventions import struct
-from simplecnn_py.vTP import vTP
+from simplecnn_py.support.conventions import struct
+from simplecnn_py.cnn.vTP import vTP
 
 from fast_common import SHAPES, setup, pooled_geometry, special_values
 from test_port_common import rel, same_bytes

@@ -9,10 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-from simplecnn_py import fast, trace
+from simplecnn_py import fast
+from simplecnn_py.support import trace
 from simplecnn_py.fast import workspace as fast_workspace
-from simplecnn_py.init_net import init_net
-from simplecnn_py.lossgrad_subset import lossgrad_subset
+from simplecnn_py.cnn.init_net import init_net
+from simplecnn_py.cnn.lossgrad_subset import lossgrad_subset
 
 from fast_common import setup
 

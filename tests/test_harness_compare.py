@@ -11,7 +11,7 @@ from simplecnn_harness import compare as C
 from simplecnn_harness.pipeline import Result
 from simplecnn_harness.report import heatmap_grid, html_report, terminal_table, write_json
 from simplecnn_harness.stages import canonical_stages
-from simplecnn_py.conventions import cell, struct
+from simplecnn_py.support.conventions import cell, struct
 
 
 def test_ulp_distance_counts_adjacent_floats():

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from simplecnn_harness.layouts import detect_layout, parse_function_line
-from simplecnn_py.errors import InputError
+from simplecnn_py.support.errors import InputError
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "matlab_ref" / "seed"

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import needs_octave
 from simplecnn_harness.session import OctaveError, OctaveSession, OctaveTimeout
-from simplecnn_py.errors import EnvironmentProblem
+from simplecnn_py.support.errors import EnvironmentProblem
 
 pytestmark = needs_octave
 

@@ -13,7 +13,7 @@ import numpy as np
 from conftest import needs_octave
 from harness_bundle import TINY_CONFIG
 from simplecnn_harness import compare as C
-from simplecnn_py.conventions import cell, struct
+from simplecnn_py.support.conventions import cell, struct
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "matlab_ref" / "seed"

@@ -4,7 +4,7 @@ maxpooling and vTP) equal MATLAB's offset forms, built literally here:
 import numpy as np
 import pytest
 
-from simplecnn_py.conventions import accumarray, accumarray_blocks, gather_blocks, reshape, vec
+from simplecnn_py.support.conventions import accumarray, accumarray_blocks, gather_blocks, reshape, vec
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from simplecnn_py import fast
-from simplecnn_py.conventions import cell, struct
-from simplecnn_py.errors import InputError
-from simplecnn_py.init_model import init_model
-from simplecnn_py.init_net import init_net
-from simplecnn_py.rng import Stream
+from simplecnn_py.support.conventions import cell, struct
+from simplecnn_py.support.errors import InputError
+from simplecnn_py.cnn.init_model import init_model
+from simplecnn_py.cnn.init_net import init_net
+from simplecnn_py.support.rng import Stream
 
 
 @pytest.fixture(params=["reference", "fast"])
@@ -190,7 +190,7 @@ def test_init_model_rejects_inconsistent_counts():
 def test_init_net_index_maps_use_ht_then_wd():
     """Non-square padded input: idx_phiZ must be built with (ht_pad, wd_pad),
     not the seed original's swapped (wd_pad, ht_pad)."""
-    from simplecnn_py.find_index_phiZ import find_index_phiZ
+    from simplecnn_py.cnn.find_index_phiZ import find_index_phiZ
     param = make_param(**CONFIGS["nonsquare_stride2"])
     model = init_model(param)
     net = init_net(param, model)

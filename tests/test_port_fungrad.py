@@ -6,12 +6,12 @@ import math
 import numpy as np
 import pytest
 
-from simplecnn_py import trace
-from simplecnn_py.conventions import ftype
-from simplecnn_py.fungrad_minibatch import fungrad_minibatch
-from simplecnn_py.init_model import init_model
-from simplecnn_py.init_net import init_net
-from simplecnn_py.lossgrad_subset import lossgrad_subset
+from simplecnn_py.support import trace
+from simplecnn_py.support.conventions import ftype
+from simplecnn_py.cnn.fungrad_minibatch import fungrad_minibatch
+from simplecnn_py.cnn.init_model import init_model
+from simplecnn_py.cnn.init_net import init_net
+from simplecnn_py.cnn.lossgrad_subset import lossgrad_subset
 
 from test_port_common import CONFIGS, make_param, make_prob, perturb_biases, port_path  # noqa: F401 (fixture)
 

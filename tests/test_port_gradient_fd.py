@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import scipy.io as sio
 
-from simplecnn_py.conventions import vec
-from simplecnn_py.init_model import init_model
-from simplecnn_py.init_net import init_net
-from simplecnn_py.lossgrad_subset import lossgrad_subset
+from simplecnn_py.support.conventions import vec
+from simplecnn_py.cnn.init_model import init_model
+from simplecnn_py.cnn.init_net import init_net
+from simplecnn_py.cnn.lossgrad_subset import lossgrad_subset
 
 from simplecnn_py import fast
 
@@ -83,7 +83,7 @@ def test_gradient_matches_finite_differences(name, port_path):
 def test_finite_differences_catch_a_wrong_gradient(monkeypatch):
     """The check above can fail: a backward pass that forgets the activation
     mask of conv layers is caught."""
-    import simplecnn_py.JTv as mod
+    import simplecnn_py.cnn.JTv as mod
     real = mod.vTP
 
     def broken(param, model, net, m, V, op):

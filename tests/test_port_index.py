@@ -3,12 +3,12 @@ hand-written values and direct slicing of d x a x b arrays."""
 import numpy as np
 import pytest
 
-from simplecnn_py.conventions import reshape, struct, cell, vec
-from simplecnn_py.find_index_padding import find_index_padding
-from simplecnn_py.find_index_phiZ import find_index_phiZ
-from simplecnn_py.init_model import init_model
-from simplecnn_py.init_net import init_net
-from simplecnn_py.padding_and_phiZ import padding_and_phiZ
+from simplecnn_py.support.conventions import reshape, struct, cell, vec
+from simplecnn_py.cnn.find_index_padding import find_index_padding
+from simplecnn_py.cnn.find_index_phiZ import find_index_phiZ
+from simplecnn_py.cnn.init_model import init_model
+from simplecnn_py.cnn.init_net import init_net
+from simplecnn_py.cnn.padding_and_phiZ import padding_and_phiZ
 
 from test_port_common import CONFIGS, make_param, port_path  # noqa: F401 (fixture)
 

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from simplecnn_py import trace
-from simplecnn_py.conventions import reshape, vec
-from simplecnn_py.init_model import init_model
-from simplecnn_py.init_net import init_net
-from simplecnn_py.lossgrad_subset import lossgrad_subset
-from simplecnn_py.vTP import vTP
+from simplecnn_py.support import trace
+from simplecnn_py.support.conventions import reshape, vec
+from simplecnn_py.cnn.init_model import init_model
+from simplecnn_py.cnn.init_net import init_net
+from simplecnn_py.cnn.lossgrad_subset import lossgrad_subset
+from simplecnn_py.cnn.vTP import vTP
 from simplecnn_harness.pmatrices import P_pad, P_phi, P_pool, blocks  # the oracles, shared with docs/notebooks
 
 from test_port_common import CONFIGS, make_param, make_prob, perturb_biases, port_path  # noqa: F401 (fixture)

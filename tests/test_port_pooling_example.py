@@ -3,11 +3,11 @@ VI-VII"), reproduced exactly, with idx_pool and the v'P_pool scatter."""
 import numpy as np
 import pytest
 
-from simplecnn_py.conventions import reshape, struct, vec
-from simplecnn_py.init_model import init_model
-from simplecnn_py.init_net import init_net
-from simplecnn_py.maxpooling import maxpooling
-from simplecnn_py.vTP import vTP
+from simplecnn_py.support.conventions import reshape, struct, vec
+from simplecnn_py.cnn.init_model import init_model
+from simplecnn_py.cnn.init_net import init_net
+from simplecnn_py.cnn.maxpooling import maxpooling
+from simplecnn_py.cnn.vTP import vTP
 
 from test_port_common import make_param, port_path  # noqa: F401 (fixture)
 

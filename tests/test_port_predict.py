@@ -3,12 +3,12 @@ batched by bsize) and cal_accuracy."""
 import numpy as np
 import pytest
 
-from simplecnn_py.cal_accuracy import cal_accuracy
-from simplecnn_py.errors import InputError
-from simplecnn_py.feedforward import feedforward
-from simplecnn_py.init_model import init_model
-from simplecnn_py.init_net import init_net
-from simplecnn_py.predict import predict
+from simplecnn_py.cnn.cal_accuracy import cal_accuracy
+from simplecnn_py.support.errors import InputError
+from simplecnn_py.cnn.feedforward import feedforward
+from simplecnn_py.cnn.init_model import init_model
+from simplecnn_py.cnn.init_net import init_net
+from simplecnn_py.cnn.predict import predict
 
 from test_port_common import CONFIGS, make_param, make_prob, perturb_biases, port_path  # noqa: F401 (fixture)
 
@@ -56,7 +56,7 @@ def test_feedforward_rejects_data_of_the_wrong_height():
 
 
 def test_lossgrad_subset_rejects_data_of_the_wrong_height():
-    from simplecnn_py.lossgrad_subset import lossgrad_subset
+    from simplecnn_py.cnn.lossgrad_subset import lossgrad_subset
     param = make_param(**CONFIGS["pool3"])
     model = init_model(param)
     prob = make_prob(model, 2)

@@ -3,10 +3,10 @@ MATLAB's shapes, recording changes no result, and nothing is recorded when
 tracing is off."""
 import numpy as np
 
-from simplecnn_py import trace
-from simplecnn_py.init_model import init_model
-from simplecnn_py.init_net import init_net
-from simplecnn_py.lossgrad_subset import lossgrad_subset
+from simplecnn_py.support import trace
+from simplecnn_py.cnn.init_model import init_model
+from simplecnn_py.cnn.init_net import init_net
+from simplecnn_py.cnn.lossgrad_subset import lossgrad_subset
 
 import pytest
 

@@ -17,7 +17,7 @@ import scipy.io
 from conftest import TINY_CONFIG, needs_octave, octave_quote as _q
 from simplecnn_harness.replay import (REPLAY_DIR, Draw, RecordingStream, Replay, ReplayDivergence,
                                       draws_from_log, write_draws)
-from simplecnn_py.rng import Stream
+from simplecnn_py.support.rng import Stream
 
 REPO = Path(__file__).resolve().parent.parent
 CURRENT = REPO / "matlab_ref" / "current" / "MATLAB"
@@ -200,8 +200,8 @@ def test_fewer_draws_are_reported_and_the_builtins_come_back(octave, tmp_path):
 @pytest.mark.parametrize("config", ["tiny", "mnist-demo-layer4"])
 def test_init_model_weights_equal_exactly(octave, tmp_path, config):
     """Python init_model and the current tree's init_model on one stream: the same weights."""
-    from simplecnn_py.init_model import init_model
-    from simplecnn_py.read_config import read_config
+    from simplecnn_py.cnn.init_model import init_model
+    from simplecnn_py.cnn.read_config import read_config
 
     if config == "tiny":
         cfg = tmp_path / "tiny.config"
@@ -233,7 +233,7 @@ def test_init_model_weights_equal_exactly(octave, tmp_path, config):
 def test_randperm_subsets_equal(octave, tmp_path):
     """Newton's Gauss-Newton subsets (assign_inst_idx) and SGD's batches
     (randperm(l, bsize)) on both sides from one stream."""
-    from simplecnn_py.newton import assign_inst_idx
+    from simplecnn_py.opt.newton import assign_inst_idx
 
     l, GNsize = 23, 5
     n_subsets = -(-l // GNsize)

@@ -34,7 +34,7 @@ from simplecnn_harness import compare as C
 from simplecnn_harness.pipeline import Result
 from simplecnn_harness.report import heatmap_grid, html_report, terminal_table, write_html
 from simplecnn_harness.stages import canonical_stages
-from simplecnn_py.conventions import cell, struct
+from simplecnn_py.support.conventions import cell, struct
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser")) if p), None)

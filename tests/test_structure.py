@@ -141,10 +141,11 @@ FAST_ROUTINES = ("padding_and_phiZ", "maxpooling", "vTP", "feedforward", "lossgr
 
 @pytest.mark.parametrize("routine", FAST_ROUTINES)
 def test_each_routine_dispatches_to_its_fast_module_in_one_line(routine):
-    """``simplecnn_py/<routine>.py`` imports ``simplecnn_py/fast/<routine>.py``
+    """``simplecnn_py/{cnn,opt}/<routine>.py`` imports ``simplecnn_py/fast/<routine>.py``
     as ``fast_path`` and calls it on exactly one line, guarded by
     ``fast.enabled()``; the fast module defines the routine's name."""
-    port = (REPO / "simplecnn_py" / f"{routine}.py").read_text()
+    (twin,) = [p for sub in ("cnn", "opt") if (p := REPO / "simplecnn_py" / sub / f"{routine}.py").exists()]
+    port = twin.read_text()
     calls = [line for line in port.splitlines() if f"fast_path.{routine}(" in line]
     assert len(calls) == 1, calls
     assert "fast.enabled()" in calls[0]

@@ -151,7 +151,7 @@ def test_what_octave_save_hdf5_writes_reads_back(tmp_path):
 def test_an_unwritable_folder_is_one_line(tmp_path, monkeypatch):
     import tempfile
 
-    from simplecnn_py.errors import InputError
+    from simplecnn_py.support.errors import InputError
 
     with pytest.raises(InputError, match="does not exist"):
         write_trace(tmp_path / "no" / "t.mat", sample())

@@ -5,13 +5,13 @@ explicit Jacobian."""
 import numpy as np
 import pytest
 
-from simplecnn_py.CG import CG, GN_product, conjugate_gradient
-from simplecnn_py.cells_to_vec import cells_to_vec
-from simplecnn_py.conventions import cols, struct
-from simplecnn_py.fungrad_minibatch import fungrad_minibatch
-from simplecnn_py.init_model import init_model
-from simplecnn_py.init_net import init_net
-from simplecnn_py.newton import subset_nets
+from simplecnn_py.opt.CG import CG, GN_product, conjugate_gradient
+from simplecnn_py.cnn.cells_to_vec import cells_to_vec
+from simplecnn_py.support.conventions import cols, struct
+from simplecnn_py.cnn.fungrad_minibatch import fungrad_minibatch
+from simplecnn_py.cnn.init_model import init_model
+from simplecnn_py.cnn.init_net import init_net
+from simplecnn_py.opt.newton import subset_nets
 
 from test_port_common import CONFIGS, make_param, make_prob, perturb_biases
 from test_train_products import explicit_J
@@ -86,7 +86,7 @@ def test_cg_on_the_gauss_newton_system(Jacobian):
 
     # explicit G from the Jacobian of the subset, all at once
     sub = struct(**vars(init_net(cfg, model)))
-    from simplecnn_py.feedforward import feedforward
+    from simplecnn_py.cnn.feedforward import feedforward
     sub = feedforward(cols(prob.data, subset), cfg, model, sub)
     J = explicit_J(model, sub)
     G = J.T @ (2 * J)

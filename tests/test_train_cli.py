@@ -12,8 +12,8 @@ import scipy.io
 
 from simplecnn_cli.main import main
 from simplecnn_py.cnn_predict import cnn_predict
-from simplecnn_py.datafile import save_data
-from simplecnn_py.model_file import load_model
+from simplecnn_py.support.datafile import save_data
+from simplecnn_py.support.model_file import load_model
 
 CONFIG = """\
 L = 3;

@@ -15,8 +15,8 @@ import scipy.io
 
 from simplecnn_py.cnn_predict import cnn_predict
 from simplecnn_py.cnn_train import cnn_train
-from simplecnn_py.errors import InputError
-from simplecnn_py.model_file import load_model, save_model
+from simplecnn_py.support.errors import InputError
+from simplecnn_py.support.model_file import load_model, save_model
 
 from conftest import needs_octave
 

@@ -11,12 +11,12 @@ import re
 import numpy as np
 import pytest
 
-import simplecnn_py.newton as newton_module
+import simplecnn_py.opt.newton as newton_module
 from simplecnn_py.cnn_train import cnn_train
-from simplecnn_py.conventions import struct
-from simplecnn_py.errors import InputError
-from simplecnn_py.newton import assign_inst_idx, update_lambda
-from simplecnn_py.rng import Stream
+from simplecnn_py.support.conventions import struct
+from simplecnn_py.support.errors import InputError
+from simplecnn_py.opt.newton import assign_inst_idx, update_lambda
+from simplecnn_py.support.rng import Stream
 
 from test_port_common import CONFIGS, make_param
 
@@ -64,11 +64,11 @@ def test_newton_decreases_f_and_prints_the_lines_with_g(capsys):
 
 
 def test_gnorm_is_the_gradient_norm_at_the_new_point(capsys):
-    from simplecnn_py.cells_to_vec import cells_to_vec
-    from simplecnn_py.check_data import check_data
-    from simplecnn_py.fungrad_minibatch import fungrad_minibatch
-    from simplecnn_py.init_net import init_net
-    from simplecnn_py.parse_options import parse_options
+    from simplecnn_py.cnn.cells_to_vec import cells_to_vec
+    from simplecnn_py.cnn.check_data import check_data
+    from simplecnn_py.cnn.fungrad_minibatch import fungrad_minibatch
+    from simplecnn_py.cnn.init_net import init_net
+    from simplecnn_py.opt.parse_options import parse_options
 
     cfg, y, Z = tiny()
     model1, info1 = cnn_train(y, Z, None, None, cfg, "-s 1 -iter_max 1 -GNsize 8", 3)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from simplecnn_py.cnn_train import cnn_train
-from simplecnn_py.errors import InputError
-from simplecnn_py.parse_options import parse_options, str2num
+from simplecnn_py.support.errors import InputError
+from simplecnn_py.opt.parse_options import parse_options, str2num
 
 from test_port_common import CONFIGS, make_param
 

@@ -18,18 +18,18 @@ import numpy as np
 import pytest
 
 from simplecnn_py import fast
-from simplecnn_py.cells_to_vec import cells_to_vec
-from simplecnn_py.conventions import cols
-from simplecnn_py.feedforward import feedforward
-from simplecnn_py.init_model import init_model
-from simplecnn_py.init_net import init_net
-from simplecnn_py.Jacobian import Jacobian
-from simplecnn_py.JTBJv import JTBJv
-from simplecnn_py.JTv import JTv
-from simplecnn_py.Jv import Jv
-from simplecnn_py.lossgrad_subset import lossgrad_subset
-from simplecnn_py.R_JTBJv import R_JTBJv
-from simplecnn_py.vec_to_cells import vec_to_cells
+from simplecnn_py.cnn.cells_to_vec import cells_to_vec
+from simplecnn_py.support.conventions import cols
+from simplecnn_py.cnn.feedforward import feedforward
+from simplecnn_py.cnn.init_model import init_model
+from simplecnn_py.cnn.init_net import init_net
+from simplecnn_py.cnn.Jacobian import Jacobian
+from simplecnn_py.opt.JTBJv import JTBJv
+from simplecnn_py.cnn.JTv import JTv
+from simplecnn_py.cnn.Jv import Jv
+from simplecnn_py.cnn.lossgrad_subset import lossgrad_subset
+from simplecnn_py.opt.R_JTBJv import R_JTBJv
+from simplecnn_py.cnn.vec_to_cells import vec_to_cells
 
 from test_port_common import CONFIGS, make_param, make_prob, perturb_biases
 

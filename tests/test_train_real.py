@@ -118,7 +118,7 @@ def test_compare_train_real_current(real, options, validation):
 def test_injected_port_difference_above_the_floor_fails(real, monkeypatch):
     """A relative change of 1e-7 in the port's f (far below the printed
     digits' resolution) is a FAIL: above 1e-9 and above 10 x the floor."""
-    import simplecnn_py.newton as N
+    import simplecnn_py.opt.newton as N
 
     real_fungrad = N.fungrad_minibatch
 
@@ -160,7 +160,7 @@ def _data(real, n=240, t=200, plus=0.0):
 
 def _port_predict(model_file, data_file, options=""):
     from simplecnn_py.cnn_predict import cnn_predict
-    from simplecnn_py.model_file import load_model
+    from simplecnn_py.support.model_file import load_model
 
     model = load_model(model_file)
     S = scipy.io.loadmat(data_file)

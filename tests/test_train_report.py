@@ -6,7 +6,7 @@ import json
 
 from simplecnn_harness.train_report import (curve_svg, progress_bar, series_svg, train_record,
                                             write_train_html, write_train_json)
-from simplecnn_py.conventions import struct
+from simplecnn_py.support.conventions import struct
 
 
 class Tty(io.StringIO):

@@ -9,13 +9,13 @@ import re
 import numpy as np
 import pytest
 
-from simplecnn_py.check_data import check_data
+from simplecnn_py.cnn.check_data import check_data
 from simplecnn_py.cnn_train import cnn_train
-from simplecnn_py.conventions import struct
-from simplecnn_py.init_model import init_model
-from simplecnn_py.init_net import init_net
-from simplecnn_py.lossgrad_subset import lossgrad_subset
-from simplecnn_py.rng import Stream
+from simplecnn_py.support.conventions import struct
+from simplecnn_py.cnn.init_model import init_model
+from simplecnn_py.cnn.init_net import init_net
+from simplecnn_py.cnn.lossgrad_subset import lossgrad_subset
+from simplecnn_py.support.rng import Stream
 
 from test_port_common import CONFIGS, make_param
 
@@ -125,7 +125,7 @@ def test_adam_one_step_per_epoch_is_textbook_adam(capsys):
 
 def test_bsize_larger_than_l_is_refused(capsys):
     """The original fails in randperm(l, bsize); the port says why."""
-    from simplecnn_py.errors import InputError
+    from simplecnn_py.support.errors import InputError
 
     cfg, y, Z = tiny(l=8)
     with pytest.raises(InputError, match="-bsize 100 is larger than the 8 instances"):

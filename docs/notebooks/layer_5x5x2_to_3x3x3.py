@@ -47,12 +47,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from simplecnn_harness.pmatrices import P_phi
-from simplecnn_py.conventions import reshape, vec
-from simplecnn_py.init_model import init_model
-from simplecnn_py.init_net import init_net
-from simplecnn_py.padding_and_phiZ import padding_and_phiZ
-from simplecnn_py.read_config import read_config
-from simplecnn_py.vTP import vTP
+from simplecnn_py.support.conventions import reshape, vec
+from simplecnn_py.cnn.init_model import init_model
+from simplecnn_py.cnn.init_net import init_net
+from simplecnn_py.cnn.padding_and_phiZ import padding_and_phiZ
+from simplecnn_py.cnn.read_config import read_config
+from simplecnn_py.cnn.vTP import vTP
 
 np.set_printoptions(precision=4, suppress=True, linewidth=120)
 

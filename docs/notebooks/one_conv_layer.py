@@ -46,15 +46,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from simplecnn_harness.pmatrices import P_pad, P_phi, P_pool, blocks
-from simplecnn_py import trace
-from simplecnn_py.check_data import check_data
-from simplecnn_py.conventions import cell, reshape, struct, vec
-from simplecnn_py.init_model import init_model
-from simplecnn_py.init_net import init_net
-from simplecnn_py.lossgrad_subset import lossgrad_subset
-from simplecnn_py.maxpooling import maxpooling
-from simplecnn_py.read_config import read_config
-from simplecnn_py.vTP import vTP
+from simplecnn_py.support import trace
+from simplecnn_py.cnn.check_data import check_data
+from simplecnn_py.support.conventions import cell, reshape, struct, vec
+from simplecnn_py.cnn.init_model import init_model
+from simplecnn_py.cnn.init_net import init_net
+from simplecnn_py.cnn.lossgrad_subset import lossgrad_subset
+from simplecnn_py.cnn.maxpooling import maxpooling
+from simplecnn_py.cnn.read_config import read_config
+from simplecnn_py.cnn.vTP import vTP
 
 np.set_printoptions(precision=4, suppress=True, linewidth=120)
 REPO = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "matlab_ref").is_dir())

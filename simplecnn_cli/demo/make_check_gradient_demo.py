@@ -30,9 +30,9 @@ full_neurons = [10];
 
 def main():
     from simplecnn_cli.demo.make_demo_data import digit_image
-    from simplecnn_py.datafile import save_data, save_weights
-    from simplecnn_py.init_model import init_model
-    from simplecnn_py.read_config import read_config
+    from simplecnn_py.support.datafile import save_data, save_weights
+    from simplecnn_py.cnn.init_model import init_model
+    from simplecnn_py.cnn.read_config import read_config
 
     (HERE / "check-gradient.config").write_text(CONFIG)
     rng = np.random.default_rng(16)

@@ -62,7 +62,7 @@ FILES = {  # name: (l, a, b, seed)
 def main():
     from pathlib import Path
 
-    from simplecnn_py.datafile import save_data
+    from simplecnn_py.support.datafile import save_data
 
     here = Path(__file__).resolve().parent
     for name, (l, a, b, seed) in FILES.items():

@@ -1,6 +1,6 @@
 """Fast ``JTBJv``: the Gauss-Newton product with the stored Jacobian.
 
-Reference: ``simplecnn_py/JTBJv.py`` (two einsum contractions over the whole
+Reference: ``simplecnn_py/opt/JTBJv.py`` (two einsum contractions over the whole
 ``dzdS``).  Here, chunk by chunk of instances: R{S^m} = V_W{m}*phi + v_b{m},
 (J v)(k, i) as batched products with the chunk's (compact) ``dzdS``, u =
 2 J v, T{m} the same way back, dW{m} += T{m}*phi'; the chunk's ``dzdS`` is
@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import workspace
-from ..cells_to_vec import cells_to_vec
-from ..conventions import cell, mtimes
-from ..vec_to_cells import vec_to_cells
+from ..cnn.cells_to_vec import cells_to_vec
+from ..support.conventions import cell, mtimes
+from ..cnn.vec_to_cells import vec_to_cells
 
 from .layer import fusable
 from .workspace import mtimes_into, run_parts, scratch

@@ -1,6 +1,6 @@
 """Fast ``Jacobian``: dz/dS of every layer, chunk by chunk of instances.
 
-Reference: ``simplecnn_py/Jacobian.py``, all nL*n blocks at once
+Reference: ``simplecnn_py/cnn/Jacobian.py``, all nL*n blocks at once
 (``vTP(..., 'pool_Jacobian')`` with np.repeat of ``idx_pool``, ``V = W'*dXidS``
 (235 MB for 52 MNIST instances), ``vTP(..., 'phi_Jacobian')``, crop, mask:
 fresh full-size arrays).  Here the conv layers run chunk by chunk of
@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import workspace
-from ..conventions import ftype, mtimes
+from ..support.conventions import ftype, mtimes
 
 from .layer import fusable, LazyCell
 from .workspace import run_parts, scratch, split

@@ -1,6 +1,6 @@
 """Fast ``R_JTBJv``: the Gauss-Newton product by the R-operator.
 
-Reference: ``simplecnn_py/R_JTBJv.py`` (``Jv`` then ``JTv`` over the subset,
+Reference: ``simplecnn_py/opt/R_JTBJv.py`` (``Jv`` then ``JTv`` over the subset,
 stage by stage).  Here both are fused, chunk by chunk of instances (the
 R-operator forward pass, then back with u = 2 J v), as the fused
 ``lossgrad_subset`` is.  Equal to rounding (tests/test_fast_Jacobian.py).
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..conventions import ftype, mtimes
-from ..vec_to_cells import vec_to_cells
+from ..support.conventions import ftype, mtimes
+from ..cnn.vec_to_cells import vec_to_cells
 
 from .layer import fusable
 from .workspace import chunk_size, mtimes_into, scratch, zero_bordered

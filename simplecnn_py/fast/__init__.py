@@ -29,7 +29,7 @@ module                     speeds up                  equality with the referenc
 A fast path returns ``None`` (and the routine runs its reference lines) when
 it must step aside: the net's index maps are not the standard ones (e.g. the
 harness feeds MATLAB's own maps in isolated mode), or tracing is on (the fused
-passes; ``simplecnn_py.trace.tracing()`` records every stage of the
+passes; ``simplecnn_py.support.trace.tracing()`` records every stage of the
 reference lines).
 
 Selecting the reference path:

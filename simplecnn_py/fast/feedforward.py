@@ -12,7 +12,7 @@ F = "F"
 
 def feedforward(data, param, model, net):
     """Fused ``feedforward``; None to step aside (tracing, non-standard maps)."""
-    from ..conventions import float_type, ftype
+    from ..support.conventions import float_type, ftype
 
     layers = fusable(model, net)
     if layers is None:

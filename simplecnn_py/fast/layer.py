@@ -16,8 +16,8 @@ import threading
 
 import numpy as np
 
-from .. import trace
-from ..conventions import cell
+from ..support import trace
+from ..support.conventions import cell
 
 F = "F"
 
@@ -62,7 +62,7 @@ class Layer:
 
 def _index_maps(layer):
     """The standard idx_pad, idx_phiZ, idx_phiZ_pool of a layer (1-based)."""
-    from ..find_index_phiZ import find_index_phiZ
+    from ..cnn.find_index_phiZ import find_index_phiZ
 
     ly = layer
     i = np.arange(ly.a, dtype=np.int64)[:, None]

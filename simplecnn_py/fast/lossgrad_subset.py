@@ -1,6 +1,6 @@
 """Fast ``lossgrad_subset``: the fused, chunked forward and backward pass.
 
-Reference: ``simplecnn_py/lossgrad_subset.py`` (``feedforward`` stage by stage
+Reference: ``simplecnn_py/cnn/lossgrad_subset.py`` (``feedforward`` stage by stage
 over the batch, then ``JTv``).  Here the batch runs in chunks of a few
 instances (``workspace.CHUNK_BYTES`` of intermediates), each chunk forward
 through every layer and straight back, in the workspace's threads with
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import switch
-from ..conventions import cell
+from ..support.conventions import cell
 
 from .layer import fusable
 from .workspace import chunk_size, mtimes_into, run_parts, scratch, split, zero_bordered
@@ -269,7 +269,7 @@ def _mtimes(A, B):
 
 def lossgrad_subset(prob, param, model, net, batch_idx, task):
     """Fused ``[net, loss] = lossgrad_subset(...)``; None to step aside."""
-    from ..conventions import cols, float_type, ftype
+    from ..support.conventions import cols, float_type, ftype
 
     if task not in ("funonly", "fungrad"):
         return None

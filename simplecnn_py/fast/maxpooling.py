@@ -1,6 +1,6 @@
 """Fast ``maxpooling``: window maxima and MATLAB's first-max winners.
 
-Reference: ``simplecnn_py/maxpooling.py`` (gather the windows with
+Reference: ``simplecnn_py/cnn/maxpooling.py`` (gather the windows with
 ``idx_phiZ_pool``, ``first_max``).  Here: a running ``maximum`` over the h*h
 window offsets (the first maximal entry bit for bit, -0 and +0 included),
 then the first offset equal to the maximum by integer arithmetic

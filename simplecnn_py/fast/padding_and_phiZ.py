@@ -1,6 +1,6 @@
 """Fast ``padding_and_phiZ`` (P_pad then P_phi), and the phiZ kernels of the fused pass.
 
-Reference: ``simplecnn_py/padding_and_phiZ.py`` (``pad(:, idx_pad + ...) = Z``,
+Reference: ``simplecnn_py/cnn/padding_and_phiZ.py`` (``pad(:, idx_pad + ...) = Z``,
 then ``vec(pad)(idx_phiZ + ...)``).  Here: ``pad_into`` is one slice
 assignment into a zero-bordered array, ``phiZ_into`` one strided copy per
 filter offset (i, j); bit-identical (tests/test_fast_padding_and_phiZ.py).

@@ -1,6 +1,6 @@
 """Fast ``vTP``: the pooling and phi scatters (vec(V)' P_pool, vec(V)' P_phi).
 
-Reference: ``simplecnn_py/vTP.py`` (``accumarray`` at ``idx_pool`` or
+Reference: ``simplecnn_py/cnn/vTP.py`` (``accumarray`` at ``idx_pool`` or
 ``idx_phiZ``).  Here:
 
 * ``pool_*``: windows do not overlap, so each target gets one value, stored

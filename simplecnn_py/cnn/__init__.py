@@ -1,0 +1,1 @@
+"""Twins of the MATLAB routines in simpleNN's ``MATLAB/cnn/`` (``matlab_ref/current/MATLAB/cnn/``)."""
