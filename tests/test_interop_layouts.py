@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 from simplecnn_interop import layouts
-from simplecnn_py.check_data import check_data
-from simplecnn_py.conventions import cell, struct
-from simplecnn_py.feedforward import feedforward
-from simplecnn_py.init_model import init_model
-from simplecnn_py.init_net import init_net
+from simplecnn_py.cnn.check_data import check_data
+from simplecnn_py.support.conventions import cell, struct
+from simplecnn_py.cnn.feedforward import feedforward
+from simplecnn_py.cnn.init_model import init_model
+from simplecnn_py.cnn.init_net import init_net
 
 CONFIGS = {
     # name: (a, b, ch_input, pad, filter, stride, pool, full_neurons)
@@ -116,7 +116,7 @@ def test_images_and_maps_follow_their_definitions():
 
 
 def test_rowmajor_images_agree_with_the_port_reader():
-    from simplecnn_py.datafile import rowmajor_to_colmajor
+    from simplecnn_py.support.datafile import rowmajor_to_colmajor
 
     a, b, d = 4, 6, 2
     Zr = np.random.default_rng(0).standard_normal((3, a * b * d))

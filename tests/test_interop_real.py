@@ -70,7 +70,7 @@ def real(tmp_path_factory):
         pytest.skip(f"{BUNDLE} not present (the real simpleNN history lives in ../shared/upstream)")
     if not (MNIST / "mnist-demo.mat").exists():
         pytest.skip(f"{MNIST}/mnist-demo.mat not present")
-    from simplecnn_py.datafile import rowmajor_to_colmajor
+    from simplecnn_py.support.datafile import rowmajor_to_colmajor
 
     d = tmp_path_factory.mktemp("interop-real")
     subprocess.run(["git", "clone", "--quiet", str(BUNDLE), str(d / "repo")], check=True)
