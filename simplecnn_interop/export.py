@@ -151,6 +151,11 @@ def export_model(model_path, fmt, out, precision="single", verify=None):
     out = str(out)
     _check_out(out)
     model = load_model(model_path)
+    data = None
+    if verify is not None:                       # checked before anything is written
+        from simplecnn_interop.verify import load_verify_data
+
+        data = load_verify_data(model, verify)
     layers = layouts.torch_layers(model)
     meta = model_metadata(model, precision, model_path)
     what = (_write_onnx if fmt == "onnx" else _write_torch)(model, layers, precision, meta, out)
@@ -162,10 +167,10 @@ def export_model(model_path, fmt, out, precision="single", verify=None):
              f"  normalisation: {notes['normalisation']}",
              f"  output: scores (N, {model.nL}); labels {_short(meta['simplecnn.labels'])} in the metadata"]
     report = struct(lines=lines, labels_differ=False)
-    if verify is not None:
+    if data is not None:
         from simplecnn_interop.verify import verify_export
 
-        check = verify_export(model, out, fmt, precision, verify)
+        check = verify_export(model, out, fmt, precision, data)
         report.lines += check.lines
         report.labels_differ = check.differ > 0
     return report

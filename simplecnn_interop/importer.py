@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zipfile
 
 import numpy as np
@@ -69,10 +70,16 @@ def load_torch_tensors(path):
         else:
             state = torch.load(where, map_location="cpu", weights_only=True)
     except Exception as e:                          # torch raises many kinds; one line says it
-        text = " ".join(str(e).split())[:160]
-        hint = (" (a module saved whole with torch.save(module) needs its class to load: save "
-                "module.state_dict() instead)" if "weights_only" in text or "global" in text.lower() else "")
-        raise InputError(where, f"not a PyTorch state_dict, TorchScript or torch.export file: {text}{hint}") from None
+        text = re.sub(r"\x1b\[[0-9;]*m", "", " ".join(str(e).split()))
+        if "weights only load failed" in text.lower() and any(n.endswith("data.pkl") for n in names):
+            raise InputError(where, "holds pickled Python objects, not just tensors (a module saved whole with "
+                                    "torch.save(module)?): loading it would run code from the file; save "
+                                    "module.state_dict(), or use torch.export.save / torch.jit.save") from None
+        if not names:
+            raise InputError(where, "not a PyTorch state_dict, TorchScript or torch.export file (torch.save, "
+                                    "torch.jit.save and torch.export.save write zip archives)") from None
+        raise InputError(where, "not a PyTorch state_dict, TorchScript or torch.export file: "
+                                f"{text[:160]}{'...' if len(text) > 160 else ''}") from None
     if hasattr(state, "state_dict") and callable(state.state_dict):
         state = state.state_dict()
     if not isinstance(state, dict) or not state:

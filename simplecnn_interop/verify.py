@@ -7,8 +7,9 @@
 * ``port_scores(model, Z)``: nL x l scores of the port's ``feedforward``
   over batches of 128, as ``cnn_predict`` runs it (Z: l x (a*b*d) in
   cnn_predict's layout, already normalised);
-* ``verify_export(model, path, fmt, precision, data_path)``: both on the
-  images of a data file (read with the model's recorded layout; the port is
+* ``verify_export(model, path, fmt, precision, data)``: both on the
+  images of a data file (``load_verify_data``: read with the model's
+  recorded layout, as ``simplecnn predict`` reads it; the port is
   fed the normalised images, the exported file the raw ones when the
   normalisation is built in); the largest score difference, absolute and
   relative to the largest port score, and the label agreement.
@@ -27,7 +28,7 @@ import numpy as np
 from simplecnn_interop import layouts
 from simplecnn_interop._port import cols, feedforward, init_net, load_data, struct
 
-__all__ = ["run_onnx", "run_torch", "read_metadata", "port_scores", "verify_export"]
+__all__ = ["run_onnx", "run_torch", "read_metadata", "port_scores", "load_verify_data", "verify_export"]
 
 
 def _dtype(precision):
@@ -79,12 +80,21 @@ def port_scores(model, Z, bsize=128):
     return out
 
 
-def verify_export(model, path, fmt, precision, data_path):
-    """``struct(lines, differ, max_abs, max_rel, l)`` (see the module docstring)."""
-    a, b, d = model.ht_input[1], model.wd_input[1], model.ch_input[1]
-    shape = struct(ht_input=a, wd_input=b, ch_input=model.ch_input)
+def load_verify_data(model, data_path):
+    """The data file's images read as ``simplecnn predict`` reads them for
+    ``model`` (its recorded layout; checked against its sizes):
+    ``struct(path, y, Z)``, Z raw (not normalised), dense."""
+    shape = struct(ht_input=model.ht_input[1], wd_input=model.wd_input[1], ch_input=model.ch_input)
     prob = load_data(data_path, shape, rowmajor=bool(getattr(model, "input_rowmajor", False)))
     Z = prob.Z.toarray() if hasattr(prob.Z, "toarray") else np.asarray(prob.Z)
+    return struct(path=str(data_path), y=prob.y, Z=Z)
+
+
+def verify_export(model, path, fmt, precision, data):
+    """``struct(lines, differ, max_abs, max_rel, l)`` for ``data`` of
+    ``load_verify_data`` (see the module docstring)."""
+    a, b, d = model.ht_input[1], model.wd_input[1], model.ch_input[1]
+    Z, data_path = data.Z, data.path
     Zport = Z
     if getattr(model, "input_mean", None) is not None:
         Zport = Z / model.input_scale - np.asarray(model.input_mean).reshape(1, -1)
@@ -98,7 +108,7 @@ def verify_export(model, path, fmt, precision, data_path):
     scale = float(np.max(np.abs(ref))) if ref.size else 0.0
     max_rel = max_abs / scale if scale > 0 else max_abs
     l = ref.shape[0]
-    acc_port, acc_exp = np.mean(want_labels == prob.y), np.mean(got_labels == prob.y)
+    acc_port, acc_exp = np.mean(want_labels == data.y), np.mean(got_labels == data.y)
     lines = [f"verify on {data_path} ({l} images): largest score difference {max_abs:.3g} "
              f"({max_rel:.3g} of the largest score) between the port's cnn_predict forward and {path}",
              f"  labels agree on {l - differ}/{l}; accuracy {acc_port:.4f} (port), {acc_exp:.4f} (exported)"]
