@@ -294,7 +294,7 @@ def main(argv=None):
     _check_folder(out)
     rows = []
     try:
-        from simplecnn_harness import progress
+        from simplecnn_harness.reports import progress
     except ImportError:                      # run outside the package's environment
         progress = None
     live = progress.live() if progress else _no_progress()

@@ -173,11 +173,11 @@ def measure_with_harness(param, model, prob, precision, repeats, tree, timeout, 
     """A tree the driver above cannot call (another argument list, ``init_net``
     or ``lossgrad_subset`` as a subfunction, a folder elsewhere): timed through
     the harness's per-signature adapters, which drive every tree ``simplecnn
-    compare`` drives (``simplecnn_harness.octave_run.time_tree``: one Octave
+    compare`` drives (``simplecnn_harness.octave.run.time_tree``: one Octave
     session, the code copied uninstrumented).  Timing only: the gradient is
     compared by ``simplecnn compare``, and there is no separate process to
     measure."""
-    from simplecnn_harness.octave_run import time_tree
+    from simplecnn_harness.octave.run import time_tree
 
     try:
         times = time_tree(tree, param, model, prob, precision, repeats, timeout=timeout)

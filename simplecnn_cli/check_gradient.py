@@ -9,7 +9,7 @@ optionally ``loss`` and per-stage deltas (``dXidS``, ``pool_gradient``,
 where not given).  The loss is simpleNN's, the sum of squared errors over all
 instances of D.mat.  Exit 0: it matches; 1: it differs (the first differing
 stage and the likely cause are printed); 2: bad input.  The work is
-``simplecnn_harness.check_gradient``.
+``simplecnn_harness.student.check_gradient``.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from simplecnn_harness.check_gradient import check_gradient_files
+    from simplecnn_harness.student.check_gradient import check_gradient_files
 
     verdict = check_gradient_files(args.config, args.data, args.weights, args.mine,
                                    rowmajor=args.rowmajor, rtol=args.rtol)

@@ -47,7 +47,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from simplecnn_harness import progress as live_progress
+    from simplecnn_harness.reports import progress as live_progress
     from simplecnn_py.support.errors import InputError
 
     # every argument is checked before any work starts
@@ -60,8 +60,8 @@ def run(args) -> int:
     if args.json and args.html and _same_file(args.json, args.html):
         raise InputError("--html", f"{args.html} is also the --json file; name two different files")
 
-    from simplecnn_harness.pipeline import Options, run_compare
-    from simplecnn_harness.report import terminal_table, write_html, write_json
+    from simplecnn_harness.compare import Options, run_compare
+    from simplecnn_harness.reports.report import terminal_table, write_html, write_json
 
     with live_progress.live(quiet=args.quiet) as progress:
         opts = Options(matlab_dir=args.matlab_dir, config=args.config, data=args.data, weights=args.weights,
@@ -69,7 +69,7 @@ def run(args) -> int:
                        seed=0 if args.seed is None else args.seed, timeout=args.timeout, progress=progress)
         source = None
         if args.trace:
-            from simplecnn_harness.traces import TraceRecords
+            from simplecnn_harness.traces.record import TraceRecords
 
             if args.matlab_dir:
                 raise InputError("--matlab-dir", "not with --trace (the trace holds the MATLAB side)")

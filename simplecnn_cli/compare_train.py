@@ -65,7 +65,7 @@ def add_parser(sub):
 def run(args) -> int:
     import os
 
-    from simplecnn_harness.train_compare import (PERTURBATION, compare_train, default_progress, format_table,
+    from simplecnn_harness.training.compare_train import (PERTURBATION, compare_train, default_progress, format_table,
                                                  summary, write_html)
     from simplecnn_py.support.errors import InputError
 
@@ -80,7 +80,7 @@ def run(args) -> int:
             folder = os.path.dirname(os.path.abspath(path))
             if os.path.isdir(path) or not os.path.isdir(folder):
                 raise InputError(path, f"cannot write the {flag[2:]} report here")
-    from simplecnn_harness.train_report import progress_bar
+    from simplecnn_harness.reports.train_report import progress_bar
     from simplecnn_py.opt.parse_options import parse_options
 
     param = parse_options(args.options)

@@ -37,7 +37,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from simplecnn_harness.pipeline import Options
+    from simplecnn_harness.compare import Options
 
     run_inputs.check(args)
     progress = None if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
@@ -45,13 +45,13 @@ def run(args) -> int:
                    instances=args.instances, precision=args.precision, seed=args.seed,
                    timeout=args.timeout, progress=progress)
     if args.emit_script:
-        from simplecnn_harness.trace_emit import emit_script
+        from simplecnn_harness.traces.emit import emit_script
 
         info = emit_script(opts, args.emit_script)
         print(f"wrote {info['driver']}: run it in MATLAB (cd {info['dir']}; simplecnn_record_trace) "
               f"to write {info['trace']}")
         return 0
-    from simplecnn_harness.traces import record
+    from simplecnn_harness.traces.record import record
 
     info = record(opts, args.out, compress=args.compress)
     print(f"wrote {info['path']}: {info['records']} records, {info['layout']} layout "

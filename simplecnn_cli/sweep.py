@@ -36,7 +36,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from simplecnn_harness import progress as live_progress
+    from simplecnn_harness.reports import progress as live_progress
     from simplecnn_harness.sweep import run_sweep, to_markdown, write_reports
     from simplecnn_py.support.errors import InputError
 

@@ -61,7 +61,7 @@ def run(args) -> int:
     import time
     import warnings
 
-    from simplecnn_harness.train_report import progress_bar, train_record, write_train_html, write_train_json
+    from simplecnn_harness.reports.train_report import progress_bar, train_record, write_train_html, write_train_json
     from simplecnn_py.cnn_train import cnn_train
     from simplecnn_py.support.datafile import load_data, scale_pixels, subtract_mean
     from simplecnn_py.support.errors import InputError

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from simplecnn_py.support.errors import EnvironmentProblem, InputError
 
-from . import progress as live_progress
+from .reports import progress as live_progress
 
 
 @dataclass
@@ -148,8 +148,8 @@ def extract(git_dir: Path, sha: str, dest: Path) -> Path:
 
 def _one(git_dir: str, sha: str, config: str | None, compare_opts: dict) -> dict:
     """Compare one commit under one config (runs in a worker process)."""
-    from simplecnn_harness.pipeline import Options, run_compare
-    from simplecnn_harness.session import OctaveError
+    from simplecnn_harness.compare import Options, run_compare
+    from simplecnn_harness.octave.session import OctaveError
 
     t0 = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix=f"simplecnn-sweep-{sha[:7]}-"))
@@ -199,7 +199,7 @@ def run_sweep(repo, configs=(None,), jobs: int = 1, rev: str = "HEAD", compare_o
             raise InputError(str(repo), "no commit changes a .m file")
         result = SweepResult(str(repo), [str(c) if c else "default" for c in configs], commits)
         tasks = [(c, k) for c in commits for k in range(len(configs))]
-        # count, rate and time left on a terminal (simplecnn_harness.progress); a line per cell
+        # count, rate and time left on a terminal (simplecnn_harness.reports.progress); a line per cell
         done = live_progress.bar(total=len(tasks), desc="compares", unit="compare")
         if jobs == 1:
             for c, k in tasks:

@@ -1,7 +1,7 @@
 """``check_gradient`` / ``simplecnn check-gradient`` against a student's gradient.
 
 The student here is independent of the port: instance by instance, with the
-slides' P matrices (simplecnn_harness.pmatrices, dense) and Kronecker forms,
+slides' P matrices (simplecnn_harness.student.pmatrices, dense) and Kronecker forms,
 and numpy's own reshapes.  Done right, it must match the port (exit 0); each
 classic mistake is made on purpose in it, saved as MINE.mat, and the
 diagnosis must name the mistake (exit 1), from the gradients alone and from
@@ -16,9 +16,9 @@ import sys
 import numpy as np
 import pytest
 
-from simplecnn_harness.check_gradient import (CAUSES, check_gradient, check_gradient_files, load_mine,
+from simplecnn_harness.student.check_gradient import (CAUSES, check_gradient, check_gradient_files, load_mine,
                                               save_mine)
-from simplecnn_harness.pmatrices import P_pad, P_phi, P_pool, P_window
+from simplecnn_harness.student.pmatrices import P_pad, P_phi, P_pool, P_window
 from simplecnn_py.support.conventions import reshape, vec
 from simplecnn_py.support.datafile import save_data, save_weights
 from simplecnn_py.cnn.init_model import init_model
@@ -286,8 +286,8 @@ def test_mistake_free_backward_is_the_ports_and_each_mistake_changes_its_first_s
     """gradient_mistakes.backward without a mistake gives the port's traced
     stages bit for bit; each mistake changes the stage it names first and none
     before it (what the diagnosis relies on to skip candidates)."""
-    from simplecnn_harness.check_gradient import port_backward, stage_order
-    from simplecnn_harness.gradient_mistakes import backward, mistakes
+    from simplecnn_harness.student.check_gradient import port_backward, stage_order
+    from simplecnn_harness.student.mistakes import backward, mistakes
 
     param, model, prob = case
     net, loss, port = port_backward(prob, param, model)

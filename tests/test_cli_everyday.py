@@ -89,7 +89,7 @@ def test_compare_report_onto_read_only_file_refused(tmp_path):
 
 def test_reports_are_written_atomically(tmp_path, monkeypatch):
     """A failure while writing leaves the old file as it was and no temporary file."""
-    from simplecnn_harness import report
+    from simplecnn_harness.reports import report
 
     target = tmp_path / "r.html"
     target.write_text("the old report")

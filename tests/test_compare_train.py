@@ -18,7 +18,7 @@ import scipy.io
 
 from conftest import TINY_CONFIG, needs_octave, octave_quote as _q
 from simplecnn_cli.main import main
-from simplecnn_harness.train_compare import (cnn_train_call, compare_rows, compare_text, instrument_progress,
+from simplecnn_harness.training.compare_train import (cnn_train_call, compare_rows, compare_text, instrument_progress,
                                              parse_progress, Side)
 
 REPO = Path(__file__).resolve().parent.parent
@@ -115,7 +115,7 @@ def test_compare_text_and_the_floor():
 
 
 def test_cnn_train_call_from_the_function_line():
-    from simplecnn_harness.layouts import Signature
+    from simplecnn_harness.octave.layouts import Signature
     from simplecnn_py.support.errors import InputError
 
     def sig(*args):
@@ -251,7 +251,7 @@ def test_bad_input_and_broken_environment(tiny, tmp_path, capsys):
 
 @needs_octave
 def test_python_model_predicts_the_same_in_octave(tiny, tmp_path, capsys, port_path):
-    from simplecnn_harness.session import OctaveSession
+    from simplecnn_harness.octave.session import OctaveSession
     from simplecnn_py.cnn_predict import cnn_predict
     from simplecnn_py.cnn_train import cnn_train
     from simplecnn_py.support.model_file import save_model
@@ -276,7 +276,7 @@ def test_python_model_predicts_the_same_in_octave(tiny, tmp_path, capsys, port_p
 @needs_octave
 @pytest.mark.parametrize("how", ["variable", "struct"])
 def test_matlab_model_loads_in_python_and_predicts_the_same(tiny, tmp_path, how, port_path):
-    from simplecnn_harness.session import OctaveSession
+    from simplecnn_harness.octave.session import OctaveSession
     from simplecnn_py.cnn_predict import cnn_predict
     from simplecnn_py.support.model_file import load_model
 

@@ -45,6 +45,8 @@ from pathlib import Path
 
 import pytest
 
+import simplecnn_py
+
 from conftest import octave_available
 
 REPO = Path(__file__).resolve().parent.parent
@@ -278,9 +280,6 @@ def test_guide_without_octave_skips_rather_than_fails(tmp_path):
 # --- the guide's coverage ---------------------------------------------------------
 
 # modules of simplecnn_py that are infrastructure, not MATLAB routines
-NOT_ROUTINES = {"__init__", "conventions", "trace", "rng", "errors", "datafile", "fast",
-                "fprintf", "model_file", "lossgrad_all"}
-
 IDIOMS = ["column-major reshape", "vec", "1-based indices", "accumarray", "first-max ties", "unique",
           "cell arrays and structs", "implicit expansion", "floor", "seeding"]
 
@@ -309,11 +308,8 @@ def test_guide_has_runnable_examples():
 def port_routines():
     """(module, public function) of every routine module of simplecnn_py."""
     out = []
-    for path in sorted((REPO / "simplecnn_py").glob("*.py")):
-        name = path.stem
-        if name in NOT_ROUTINES:
-            continue
-        mod = importlib.import_module(f"simplecnn_py.{name}")
+    for name in sorted(simplecnn_py.ROUTINES):
+        mod = simplecnn_py.routine_module(name)
         names = getattr(mod, "__all__", None) or [name]
         out.extend((name, f) for f in names if inspect.isfunction(getattr(mod, f, None)))
     return out
@@ -365,7 +361,9 @@ def test_routine_map_python_signatures_match_the_code():
         for call in _CALL.finditer(cells[2]):
             dotted, args = call.group(1), call.group(2)
             mod_name, _, func_name = dotted.rpartition(".")
-            mod = importlib.import_module(f"simplecnn_py.{mod_name or func_name}")
+            name = mod_name or func_name
+            mod = (simplecnn_py.routine_module(name) if name in simplecnn_py.ROUTINES
+                   else importlib.import_module(f"simplecnn_py.support.{name}"))
             func = getattr(mod, func_name)
             params = [p.name for p in inspect.signature(func).parameters.values()
                       if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]

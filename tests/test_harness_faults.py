@@ -73,7 +73,7 @@ def tiny_config(tmp_path_factory):
 
 
 def _compare(tree, config):
-    from simplecnn_harness.pipeline import Options, run_compare
+    from simplecnn_harness.compare import Options, run_compare
 
     return run_compare(Options(matlab_dir=str(tree), config=str(config), instances=12))
 
@@ -186,7 +186,7 @@ def test_an_edited_copy_of_the_real_code_passes_with_every_stage_compared(real_c
 def test_an_octave_error_names_the_users_file_and_line(real_current, tiny_config, tmp_path, rel, line):
     """JTv and vTP are wrapped in the copy (their originals renamed),
     lossgrad_subset instrumented: the message still names the user's file."""
-    from simplecnn_harness.session import OctaveError
+    from simplecnn_harness.octave.session import OctaveError
 
     tree = tmp_path / "tree"
     shutil.copytree(real_current / "MATLAB", tree)

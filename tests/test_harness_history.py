@@ -34,7 +34,7 @@ def history(tmp_path_factory):
 
 
 def _fingerprint(tree):
-    from simplecnn_harness.layouts import BOUNDARY, detect_layout
+    from simplecnn_harness.octave.layouts import BOUNDARY, detect_layout
 
     lay = detect_layout(tree)
     sigs = tuple(lay.signature(n).text() if lay.signature(n) else "" for n in BOUNDARY + ("init_net",))
@@ -67,7 +67,7 @@ def tiny(tmp_path_factory):
 @needs_octave
 @pytest.mark.parametrize("rev", SAMPLE)
 def test_each_version_gets_the_right_verdict(rev, history, tiny):
-    from simplecnn_harness.pipeline import Options, run_compare
+    from simplecnn_harness.compare import Options, run_compare
 
     base, git_dir, commits = history
     tree = extract(git_dir, rev, base / rev)
@@ -137,7 +137,7 @@ def test_sweep_refuses_what_is_not_a_repository(tmp_path):
 def test_isolated_mode_reads_indices_stored_with_offsets(history, tiny):
     """1b6c744 stores idx_pool with per-instance offsets: isolated mode and the
     pooling analysis read the normalised indices (no IndexError)."""
-    from simplecnn_harness.pipeline import Options, run_compare
+    from simplecnn_harness.compare import Options, run_compare
 
     base, git_dir, commits = history
     tree = extract(git_dir, "1b6c744", base / "1b6c744")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simplecnn_harness.instrument import REC, classify, instrument_source, lhs_targets, scan
+from simplecnn_harness.octave.instrument import REC, classify, instrument_source, lhs_targets, scan
 from tests.conftest import needs_octave
 
 TRICKY = """function [out, s, c] = tricky(x)
@@ -112,8 +112,8 @@ def test_octave_only_syntax_is_scanned():
 
 @needs_octave
 def test_instrumented_tricky_file_runs_identically(tmp_path):
-    from simplecnn_harness.records import read_records
-    from simplecnn_harness.session import OctaveSession
+    from simplecnn_harness.octave.records import read_records
+    from simplecnn_harness.octave.session import OctaveSession
 
     plain, inst = tmp_path / "plain", tmp_path / "inst"
     plain.mkdir()
@@ -145,7 +145,7 @@ def test_instrumented_tricky_file_runs_identically(tmp_path):
 
 
 def test_backward_plain_variables_keep_values_and_wrapped_calls_do_not():
-    from simplecnn_harness.instrument import instrument_source
+    from simplecnn_harness.octave.instrument import instrument_source
 
     src = ("function out = JTv(model, net, d)\nfor m = 3:-1:1\n  t = d .* 2;\n  d = vTP(model, net, m, 1, t, 'phi_gradient');\n"
            "  keep = net.Z{m} > 0;\n  d(~keep) = 0;\n  out{m} = d;\nend\n")

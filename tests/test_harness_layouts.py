@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from simplecnn_harness.layouts import detect_layout, parse_function_line
+from simplecnn_harness.octave.layouts import detect_layout, parse_function_line
 from simplecnn_py.support.errors import InputError
 
 REPO = Path(__file__).resolve().parent.parent

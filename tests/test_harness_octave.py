@@ -86,10 +86,10 @@ def test_injected_sign_error_at_layer_2(capsys, tmp_path):
 
 def test_recording_changes_nothing(tmp_path):
     """Instrumented and plain copies give bit-identical loss and gradients."""
-    from simplecnn_harness.layouts import detect_layout
-    from simplecnn_harness.octave_run import run_matlab
-    from simplecnn_harness.pipeline import Options, prepare
-    from simplecnn_harness.session import OctaveSession
+    from simplecnn_harness.octave.layouts import detect_layout
+    from simplecnn_harness.octave.run import run_matlab
+    from simplecnn_harness.compare import Options, prepare
+    from simplecnn_harness.octave.session import OctaveSession
 
     with OctaveSession(timeout=300) as octave:
         for tree, cfg in ((SEED, NONSQUARE), (CURRENT, TINY_CURRENT), (SEED, LAYER3)):
@@ -147,7 +147,7 @@ def test_bad_input_exits_2(capsys, tmp_path):
 
 
 def test_overhead_tool_reports_its_figures():
-    from simplecnn_harness.overhead import measure
+    from simplecnn_bench.overhead import measure
 
     res = measure(config=NONSQUARE, instances=8, repeat=1)
     assert res["layout"] == "seed" and res["recorded_mib"] > 0

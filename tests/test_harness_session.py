@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import needs_octave
-from simplecnn_harness.session import OctaveError, OctaveSession, OctaveTimeout
+from simplecnn_harness.octave.session import OctaveError, OctaveSession, OctaveTimeout
 from simplecnn_py.support.errors import EnvironmentProblem
 
 pytestmark = needs_octave
@@ -148,7 +148,7 @@ def test_routine_marks_drive_the_live_status_and_stay_out_of_the_output():
     """``@@simplecnn-routine NAME`` lines (printed by the instrumented MATLAB
     tree) name the routine in the status line, whose clock keeps ticking
     while the routine hangs; they never reach the output."""
-    from simplecnn_harness import progress
+    from simplecnn_harness.reports import progress
 
     term = _FakeTerminal()
     with OctaveSession(timeout=60) as o, progress.live(stream=term) as say:
@@ -176,7 +176,7 @@ def test_no_live_output_when_stderr_is_not_a_terminal(capsys):
     """CI logs: phase lines as plain lines, no status line, no bar; --quiet: nothing."""
     import io
 
-    from simplecnn_harness import progress
+    from simplecnn_harness.reports import progress
 
     log = io.StringIO()
     with progress.live(stream=log) as say:
@@ -192,7 +192,7 @@ def test_no_live_output_when_stderr_is_not_a_terminal(capsys):
 def test_status_line_paused_while_stderr_is_lent_out():
     """While Octave starts, fd 2 goes to a file (its noise is captured there):
     the status line must not be drawn into it."""
-    from simplecnn_harness import progress
+    from simplecnn_harness.reports import progress
 
     term = _FakeTerminal()
     with progress.live(stream=term) as say:

@@ -12,7 +12,7 @@ import numpy as np
 
 from conftest import needs_octave
 from harness_bundle import TINY_CONFIG
-from simplecnn_harness import compare as C
+from simplecnn_harness.judge import metrics as C
 from simplecnn_py.support.conventions import cell, struct
 
 REPO = Path(__file__).resolve().parent.parent
@@ -90,7 +90,7 @@ I = h*h + 1 - I;
 def test_a_tie_rule_difference_is_reported_at_idx_pool(tmp_path):
     """matlab_ref with the LAST maximum of each window: windows of ReLU zeros
     are exact ties on both sides, so the winners differ: idx_pool diverges."""
-    from simplecnn_harness.pipeline import Options, run_compare
+    from simplecnn_harness.compare import Options, run_compare
 
     tree = tmp_path / "seed"
     shutil.copytree(SEED, tree)

@@ -1,5 +1,5 @@
 """The index-based routines against the slides' P matrices (built from their
-definitions in simplecnn_harness/pmatrices.py, scipy.sparse), and against the Kronecker forms
+definitions in simplecnn_harness/student/pmatrices.py, scipy.sparse), and against the Kronecker forms
 of eqs. (5), (12), (14) and (18).
 
 P_pad^m  : (d*a_pad*b_pad) x (d*a*b),   vec(pad(Z)) = P_pad vec(Z)
@@ -17,7 +17,7 @@ from simplecnn_py.cnn.init_model import init_model
 from simplecnn_py.cnn.init_net import init_net
 from simplecnn_py.cnn.lossgrad_subset import lossgrad_subset
 from simplecnn_py.cnn.vTP import vTP
-from simplecnn_harness.pmatrices import P_pad, P_phi, P_pool, blocks  # the oracles, shared with docs/notebooks
+from simplecnn_harness.student.pmatrices import P_pad, P_phi, P_pool, blocks  # the oracles, shared with docs/notebooks
 
 from test_port_common import CONFIGS, make_param, make_prob, perturb_biases, port_path  # noqa: F401 (fixture)
 

@@ -15,7 +15,7 @@ import pytest
 import scipy.io
 
 from conftest import TINY_CONFIG, needs_octave, octave_quote as _q
-from simplecnn_harness.replay import (REPLAY_DIR, Draw, RecordingStream, Replay, ReplayDivergence,
+from simplecnn_harness.training.replay import (REPLAY_DIR, Draw, RecordingStream, Replay, ReplayDivergence,
                                       draws_from_log, write_draws)
 from simplecnn_py.support.rng import Stream
 
@@ -76,7 +76,7 @@ def test_shadows_are_valid_matlab():
 
 @pytest.fixture(scope="module")
 def octave():
-    from simplecnn_harness.session import OctaveSession
+    from simplecnn_harness.octave.session import OctaveSession
 
     with OctaveSession(timeout=120) as o:
         yield o

@@ -30,10 +30,10 @@ import numpy as np
 import pytest
 
 from conftest import TINY_CONFIG, needs_octave
-from simplecnn_harness import compare as C
-from simplecnn_harness.pipeline import Result
-from simplecnn_harness.report import heatmap_grid, html_report, terminal_table, write_html
-from simplecnn_harness.stages import canonical_stages
+from simplecnn_harness.judge import metrics as C
+from simplecnn_harness.compare import Result
+from simplecnn_harness.reports.report import heatmap_grid, html_report, terminal_table, write_html
+from simplecnn_harness.judge.stages import canonical_stages
 from simplecnn_py.support.conventions import cell, struct
 
 REPO = Path(__file__).resolve().parent.parent

@@ -35,8 +35,8 @@ def run_driver(folder: Path, out: Path, cwd: Path):
     (CURRENT, TINY_CURRENT, ["--precision", "single"]),
 ], ids=["seed-double", "current-single"])
 def test_emitted_driver_writes_the_same_trace(tmp_path, capsys, tree, config, extra):
-    from simplecnn_harness.trace_file import read_trace
-    from simplecnn_harness.traces import same_trace
+    from simplecnn_harness.traces.file import read_trace
+    from simplecnn_harness.traces.record import same_trace
 
     common = ["--quiet", "--matlab-dir", str(tree), "--config", str(config), "--instances", "5", *extra]
     assert main(["record", *common, "--out", str(tmp_path / "py.mat")]) == 0
@@ -76,7 +76,7 @@ def test_emit_into_a_folder_that_is_not_empty_is_refused(tmp_path, capsys):
 def test_emitted_matlab_is_matlab_not_only_octave():
     """The driver and recorder pass the project's MATLAB-and-Octave lint
     (tests/test_matlab_syntax.py): no #, !=, endif, printf(, double quotes, ++."""
-    from simplecnn_harness.trace_emit import DRIVER_TEXT, RECORDER
+    from simplecnn_harness.traces.emit import DRIVER_TEXT, RECORDER
     from tests.test_matlab_syntax import lint_text
 
     assert lint_text(DRIVER_TEXT, "simplecnn_record_trace.m") == []

@@ -12,7 +12,7 @@ import shutil
 import numpy as np
 import pytest
 
-from simplecnn_harness.trace_file import FORMAT, TraceError, read_trace, write_trace
+from simplecnn_harness.traces.file import FORMAT, TraceError, read_trace, write_trace
 from tests.conftest import needs_octave, octave_quote
 
 

@@ -42,8 +42,8 @@ def test_parity(simplecnn_trace):
 
 @pytest.fixture(scope="module")
 def trace_dir(tmp_path_factory):
-    from simplecnn_harness.pipeline import Options
-    from simplecnn_harness.traces import record
+    from simplecnn_harness.compare import Options
+    from simplecnn_harness.traces.record import record
 
     base = tmp_path_factory.mktemp("plugin")
     good = base / "traces"

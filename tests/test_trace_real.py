@@ -43,9 +43,9 @@ def trees(tmp_path_factory):
     ("fault", FAULT[3]),
 ])
 def test_trace_of_the_real_code_gives_the_live_verdict(trees, name, want):
-    from simplecnn_harness.pipeline import Options, run_compare
-    from simplecnn_harness.trace_file import read_trace
-    from simplecnn_harness.traces import TraceRecords, record
+    from simplecnn_harness.compare import Options, run_compare
+    from simplecnn_harness.traces.file import read_trace
+    from simplecnn_harness.traces.record import TraceRecords, record
 
     kw = dict(matlab_dir=str(trees[name]), config=str(trees["config"]), instances=9)
     trace = trees["base"] / f"{name}.mat"

@@ -47,8 +47,8 @@ def cli(capsys, *args):
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory):
     """name -> (options, trace file, live result): each MATLAB side recorded once."""
-    from simplecnn_harness.pipeline import Options, run_compare
-    from simplecnn_harness.traces import record
+    from simplecnn_harness.compare import Options, run_compare
+    from simplecnn_harness.traces.record import record
 
     base = tmp_path_factory.mktemp("traces")
     square = base / "square.config"
@@ -68,8 +68,8 @@ def cases(tmp_path_factory):
 
 
 def offline(kw, trace, **more):
-    from simplecnn_harness.pipeline import Options, run_compare
-    from simplecnn_harness.traces import TraceRecords
+    from simplecnn_harness.compare import Options, run_compare
+    from simplecnn_harness.traces.record import TraceRecords
 
     opts = Options(precision=None, **{k: v for k, v in kw.items() if k not in ("matlab_dir",)}, **more)
     return run_compare(opts, TraceRecords(trace, opts))
@@ -94,7 +94,7 @@ def test_offline_verdict_is_the_live_one(cases, name, first):
 
 
 def test_isolated_mode_from_a_trace(cases):
-    from simplecnn_harness.pipeline import Options, run_compare
+    from simplecnn_harness.compare import Options, run_compare
 
     kw, trace, _ = cases["defect"]
     live = run_compare(Options(mode="isolated", **kw))
@@ -102,7 +102,7 @@ def test_isolated_mode_from_a_trace(cases):
 
 
 def test_the_trace_holds_inputs_identity_and_labelled_records(cases):
-    from simplecnn_harness.trace_file import read_trace
+    from simplecnn_harness.traces.file import read_trace
 
     kw, trace, live = cases["sign"]
     v = read_trace(trace)
@@ -183,7 +183,7 @@ def test_inputs_other_than_the_recorded_ones_are_refused(cases, capsys, tmp_path
     rc, out, err = cli(capsys, "compare", "--quiet", "--trace", trace, "--data", data)
     assert rc == 2 and "--data" in err and len(err.strip().splitlines()) == 1
     # weights other than the recorded ones
-    from simplecnn_harness.trace_file import read_trace
+    from simplecnn_harness.traces.file import read_trace
 
     v = read_trace(trace)
     W = np.empty((3, 1), dtype=object)

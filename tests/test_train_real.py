@@ -29,7 +29,7 @@ import scipy.io
 
 from conftest import needs_octave
 from simplecnn_cli.main import main
-from simplecnn_harness.train_compare import compare_train, summary
+from simplecnn_harness.training.compare_train import compare_train, summary
 
 REPO = Path(__file__).resolve().parent.parent
 BUNDLE = REPO.parent / "shared" / "upstream" / "simpleNN.bundle"

@@ -4,7 +4,7 @@ matplotlib into one self-contained HTML page; JSON with the values."""
 import io
 import json
 
-from simplecnn_harness.train_report import (curve_svg, progress_bar, series_svg, train_record,
+from simplecnn_harness.reports.train_report import (curve_svg, progress_bar, series_svg, train_record,
                                             write_train_html, write_train_json)
 from simplecnn_py.support.conventions import struct
 

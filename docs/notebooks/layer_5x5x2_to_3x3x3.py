@@ -46,7 +46,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from simplecnn_harness.pmatrices import P_phi
+from simplecnn_harness.student.pmatrices import P_phi
 from simplecnn_py.support.conventions import reshape, vec
 from simplecnn_py.cnn.init_model import init_model
 from simplecnn_py.cnn.init_net import init_net

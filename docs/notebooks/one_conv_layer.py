@@ -19,7 +19,7 @@
 # agree:
 #
 # 1. **by the book**: the slides' P matrices and Kronecker products, built
-#    from their definitions (`simplecnn_harness.pmatrices`), instance by
+#    from their definitions (`simplecnn_harness.student.pmatrices`), instance by
 #    instance;
 # 2. **the port**: `simplecnn_py`'s routines (`padding_and_phiZ`,
 #    `maxpooling`, `vTP`, `JTv`), which read line for line beside simpleNN's
@@ -45,7 +45,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from simplecnn_harness.pmatrices import P_pad, P_phi, P_pool, blocks
+from simplecnn_harness.student.pmatrices import P_pad, P_phi, P_pool, blocks
 from simplecnn_py.support import trace
 from simplecnn_py.cnn.check_data import check_data
 from simplecnn_py.support.conventions import cell, reshape, struct, vec

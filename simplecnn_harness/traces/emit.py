@@ -19,7 +19,7 @@ from pathlib import Path
 
 from simplecnn_py.support.errors import InputError
 
-from .session import OCTAVE_HELPERS
+from ..octave.session import OCTAVE_HELPERS
 
 DRIVER = "simplecnn_record_trace.m"
 TAG = "trace"
@@ -42,8 +42,8 @@ class _Capture:
 
 def emit_script(opts, folder) -> dict:
     """Write the standalone recording folder ``folder`` (new or empty)."""
-    from .layouts import detect_layout
-    from .pipeline import default_tree, prepare
+    from ..octave.layouts import detect_layout
+    from ..compare import default_tree, prepare
 
     folder = Path(folder)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
@@ -65,8 +65,8 @@ def emit_script(opts, folder) -> dict:
 
 
 def _fill(folder, opts, layout, param, model, prob, config_desc, data_desc):
-    from .octave_run import run_matlab
-    from .traces import build_meta, inputs_meta, label_table, tree_identity
+    from ..octave.run import run_matlab
+    from .record import build_meta, inputs_meta, label_table, tree_identity
 
     capture = _Capture()
     run = run_matlab(capture, layout, param, model, prob, opts.precision, folder, instrument=opts.instrument,

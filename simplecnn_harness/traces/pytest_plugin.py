@@ -101,8 +101,8 @@ class TraceCase:
         self.used = True
         key = (rtol, mode, tuple(sorted(inputs.items())))
         if key not in self._results:
-            from .pipeline import Options, run_compare
-            from .traces import TraceRecords
+            from ..compare import Options, run_compare
+            from .record import TraceRecords
 
             opts = Options(rtol=rtol, mode=mode, precision=None, **inputs)
             self._results[key] = run_compare(opts, TraceRecords(self.path, opts))
@@ -112,7 +112,7 @@ class TraceCase:
         """Pass, or fail with the verdict: the first divergent stage and why."""
         from simplecnn_py.support.errors import EnvironmentProblem, InputError
 
-        from .report import verdict_line
+        from ..reports.report import verdict_line
 
         try:
             result = self.compare(rtol, mode, **inputs)

@@ -41,9 +41,9 @@ import numpy as np
 from simplecnn_py.support.errors import ParityFailure
 from simplecnn_py.support.rng import Stream
 
-from .session import OctaveError
+from ..octave.session import OctaveError
 
-REPLAY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "octave", "replay")
+REPLAY_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "octave", "replay")
 KINDS = ("randn", "rand", "randperm", "randi")
 _SHADOWS = {"randn", "rand", "randperm", "randi", "rng", "RandStream"}
 

@@ -30,7 +30,7 @@ by ``,`` or ``;``, and the block keywords (``for``/``if``/.../``end``), the
 ``for`` ones giving the loop variable.
 
 Each statement is classified from its text (see :func:`classify`) into a
-candidate stage of ``docs/design.md``; ``simplecnn_harness.mapping`` then
+candidate stage of ``docs/design.md``; ``simplecnn_harness.sources.matlab_stages`` then
 assigns the recorded values to stages using the layer and the order of
 execution, with the Python side's sizes as a check.
 """

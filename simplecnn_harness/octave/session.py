@@ -84,13 +84,13 @@ import uuid
 
 from simplecnn_py.support.errors import EnvironmentProblem
 
-from . import progress
+from ..reports import progress
 from .session_watch import (GRACE, _kill_group, _pid_alive, _sigint_noted, _StartWatch,  # noqa: F401
                             _Watchdog)
 
 INSTALL_HINT = "install it with `apt-get install octave` (or run `bash scripts/setup.sh`)"
 HERE = os.path.dirname(os.path.abspath(__file__))
-OCTAVE_HELPERS = os.path.join(HERE, "octave")
+OCTAVE_HELPERS = HERE                      # the simplecnn_*__.m helpers sit beside this module
 START_LIMIT = 120.0          # seconds for Octave to start
 MAX_OUTPUT = 5000            # lines kept in OctaveSession.output
 # stderr lines known to be harmless noise while oct2py starts or checks Octave

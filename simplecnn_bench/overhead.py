@@ -1,6 +1,6 @@
 """Measure the harness's own overhead against Octave's compute time.
 
-    .venv/bin/python -m simplecnn_harness.overhead [--instances 256] [--repeat 3]
+    .venv/bin/python -m simplecnn_bench.overhead [--instances 256] [--repeat 3]
         [--matlab-dir DIR] [--config CFG]
 
 For the same inputs, in one Octave session, it alternates a plain copy of
@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .layouts import detect_layout
-from .octave_run import run_matlab
-from .pipeline import DEFAULT_TREE, Options, _fast_tmp, default_config, prepare
-from .session import OctaveSession
+from simplecnn_harness.octave.layouts import detect_layout
+from simplecnn_harness.octave.run import run_matlab
+from simplecnn_harness.compare import DEFAULT_TREE, Options, _fast_tmp, default_config, prepare
+from simplecnn_harness.octave.session import OctaveSession
 
 
 def measure(matlab_dir=None, config=None, instances=256, repeat=3, precision="double"):
@@ -82,7 +82,7 @@ def measure(matlab_dir=None, config=None, instances=256, repeat=3, precision="do
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m simplecnn_harness.overhead", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m simplecnn_bench.overhead", description=__doc__.splitlines()[0])
     p.add_argument("--matlab-dir")
     p.add_argument("--config")
     p.add_argument("--instances", type=int, default=256)

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .octave_run import MatlabRun
+from ..octave.run import MatlabRun
 
 
 @dataclass

@@ -296,7 +296,7 @@ def _shift(A, P, rtol):
 
 def diagnose(mine, port, first, model, net, v, l, rtol):
     """(cause, detail) for the first differing stage ``first``."""
-    from simplecnn_harness.gradient_mistakes import backward, mistakes
+    from simplecnn_harness.student.mistakes import backward, mistakes
 
     A, P = mine[first], port[first]
     local = _local(A, P, rtol, l)

@@ -39,10 +39,10 @@ import numpy as np
 
 from simplecnn_py.support.errors import InputError
 
-from .instrument import Stmt
-from .octave_run import MatlabRun, _to_mat
-from .records import Record
-from .trace_file import FORMAT, TraceError, read_trace, write_trace
+from ..octave.instrument import Stmt
+from ..octave.run import MatlabRun, _to_mat
+from ..octave.records import Record
+from .file import FORMAT, TraceError, read_trace, write_trace
 
 # values that differ from run to run (left out when two traces are compared)
 RUN_DEPENDENT = {"lossgrad_seconds"}
@@ -204,10 +204,10 @@ def build_meta(layout, ident, inputs, stmts) -> str:
 
 def record(opts, out, compress: bool = False) -> dict:
     """Run the tree under Octave on ``opts``' inputs and write the trace ``out``."""
-    from .layouts import detect_layout
-    from .pipeline import _fast_tmp, _say, default_tree, prepare
-    from .octave_run import run_matlab
-    from .session import OctaveSession, find_octave
+    from ..octave.layouts import detect_layout
+    from ..compare import _fast_tmp, _say, default_tree, prepare
+    from ..octave.run import run_matlab
+    from ..octave.session import OctaveSession, find_octave
 
     tree = Path(opts.matlab_dir) if opts.matlab_dir else default_tree()
     layout = detect_layout(tree)
@@ -351,7 +351,7 @@ class TraceRecords:
         from simplecnn_py.support.conventions import struct
         from simplecnn_py.cnn.init_model import init_model
 
-        from .pipeline import _read_param, _subset
+        from ..compare import _read_param, _subset
 
         v, ins, opts = self.trace.vars, self.trace.inputs, self.opts
         with tempfile.TemporaryDirectory(prefix="simplecnn-trace-") as tmp:

@@ -8,7 +8,7 @@ iteration (Newton) or per epoch (SGD, Adam).
    ``instances``) once, by the port's readers; both sides get the same
    ``y`` and ``Z`` (the MATLAB side from a .mat file written here).
 2. Python side: ``simplecnn_py.cnn_train(y, Z, config, options, stream)``
-   with a :class:`~simplecnn_harness.replay.RecordingStream` seeded with
+   with a :class:`~simplecnn_harness.training.replay.RecordingStream` seeded with
    ``seed``; its printed lines are captured (and echoed as progress), its
    per-iteration values are taken from the returned ``info`` (full
    precision).
@@ -18,7 +18,7 @@ iteration (Newton) or per epoch (SGD, Adam).
    the printed values carry full precision (the user's files are never
    touched).  Its own ``cnn_train`` (argument list read from its function
    line) runs under Octave with the Python side's draws replayed
-   (:mod:`~simplecnn_harness.replay`), and the printed lines are parsed:
+   (:mod:`~simplecnn_harness.training.replay`), and the printed lines are parsed:
    ``k-iter f: .. |g|: .. alpha: .. ratio: .. lambda: .. #CG: .. actred: ..
    prered: ..`` and ``k-epoch f: ..`` (tolerantly: any ``name: value`` pairs
    after ``<k>-iter`` / ``<k>-epoch``).
@@ -51,12 +51,12 @@ import numpy as np
 
 from simplecnn_py.support.errors import EnvironmentProblem, InputError
 
-from .layouts import Layout, detect_layout
+from .. import embedded
+from ..octave.layouts import Layout, detect_layout
 from .replay import Draw, RecordingStream, Replay, ReplayDivergence
-from .session import INSTALL_HINT, OctaveError, OctaveSession, find_octave
+from ..octave.session import INSTALL_HINT, OctaveError, OctaveSession, find_octave
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_MATLAB_DIR = REPO / "matlab_ref" / "current" / "MATLAB"
+DEFAULT_MATLAB_DIR = embedded.CURRENT_TREE
 SOLVERS = {1: "newton", 2: "sgd", 3: "adam"}
 NEWTON_FIELDS = ("f", "gnorm", "alpha", "ratio", "lambda", "cg", "actred", "prered")
 PERTURBATION = 2.0 ** -50     # relative move of the replayed randn values in the floor run (a few ulps)
@@ -588,7 +588,7 @@ def run_matlab(layout, sig, y, Z, config, options, seed, stream, workdir, timeou
     by that relative size: ``extra['perturbed']``)."""
     import scipy.io
 
-    from .octave_run import copy_tree
+    from ..octave.run import copy_tree
 
     workdir = Path(workdir)
     code = workdir / "matlab-code"
@@ -840,7 +840,7 @@ def write_html(path, result: TrainComparison) -> None:
     """A self-contained page: f per iteration on a log scale (both sides), the table."""
     import html
 
-    from .train_report import series_svg
+    from ..reports.train_report import series_svg
 
     unit = _unit(result.solver)
     name = result.value_name

@@ -246,7 +246,7 @@ def _esc(x):
 def _plots(result):
     """(error plot SVG, heatmap SVG or None), drawn with matplotlib."""
     try:
-        from . import report_plots
+        from . import plots as report_plots
     except ImportError as e:                     # matplotlib missing from the environment
         from simplecnn_py.support.errors import EnvironmentProblem
         raise EnvironmentProblem(f"the HTML report needs matplotlib ({e}): run `.venv/bin/pip install "

@@ -1,0 +1,1 @@
+"""The judge: metrics per stage, the canonical stages, the verdict."""

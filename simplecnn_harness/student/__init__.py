@@ -1,0 +1,1 @@
+"""A student's own gradient checked: the classic mistakes, the slides' P matrices."""

@@ -1,0 +1,1 @@
+"""Trace files: the format, recording, the emitted MATLAB driver, the pytest plugin."""

@@ -1,0 +1,1 @@
+"""Training parity: the same training run on both sides, judged per iteration."""
