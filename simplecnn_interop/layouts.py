@@ -27,6 +27,9 @@ mirror) use them; all indices 0-based below:
   [o, c, i, j].  Neither side flips the filter: both compute a correlation.
 * **biases**: a column (n x 1) in simpleNN, a vector (n,) in PyTorch.
 * full layers after the first: the same matrix (n_out x n_in) on both sides.
+* gradients (``dlossdW{m}``, ``dlossdb{m}``) have the shapes and layouts of
+  the weights and biases: the same functions convert them; the scores
+  ``Z{L+1}`` (nL x n) are the transpose of PyTorch's (N, nL).
 
 The network simpleNN computes (``feedforward``): for each conv layer, zero
 padding of ``wd_pad_added`` on every side, the convolution with stride

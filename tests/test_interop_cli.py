@@ -112,6 +112,7 @@ def test_torch_program_imports_back_to_the_same_model(models, tmp_path, capsys):
     assert np.array_equal(a.labels, b.labels)                     # from the program's metadata
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")            # torch.jit is deprecated, still read
 def test_torchscript_and_state_dict_import_alike(models, tmp_path):
     from simplecnn_interop.torch_net import build_module
     from simplecnn_py.support.model_file import load_model
