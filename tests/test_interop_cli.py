@@ -69,6 +69,10 @@ def test_export_verify_both_formats(models, tmp_path, capsys, fmt, precision):
     assert "ht_input = 20;" in meta["simplecnn.config"] and "wd_input = 28;" in meta["simplecnn.config"]
     assert "column-major" in meta["simplecnn.input_layout"] and meta["simplecnn.normalisation"].startswith("none")
     assert meta["simplecnn.precision"] == ("float64" if precision == "double" else "float32")
+    from simplecnn_interop.verify import run_onnx, run_torch
+
+    one = np.zeros((1, 1, 20, 28))                                 # the batch size is free: one image
+    assert (run_onnx if fmt == "onnx" else run_torch)(out, one).shape == (1, 10)
 
 
 def test_rowmajor_normalised_model_takes_raw_upright_images(models, tmp_path, capsys):
