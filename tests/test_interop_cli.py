@@ -150,6 +150,13 @@ def test_export_bad_inputs(models, tmp_path, capsys):
     assert _export(models / "plain.mat", "onnx", out, "--verify", str(DEMO / "demo-data.mat")) == 2
     _one_error_line(capsys, "demo-data.mat")                            # 28 x 28 images for a 20 x 28 model
     assert list(tmp_path.iterdir()) == []                               # no file, no temporary left
+    broken = tmp_path.parent / f"{tmp_path.name}-broken.mat"             # weights that do not fit its config
+    S = scipy.io.loadmat(models / "plain.mat")
+    S["model"][0, 0]["weight"][1, 0] = S["model"][0, 0]["weight"][1, 0][:, :-1]
+    scipy.io.savemat(broken, {"model": S["model"]})
+    assert _export(broken, "torch", out) == 2
+    _one_error_line(capsys, "weight{2} is 16 x 71", "16 x 72")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_import_bad_inputs(models, tmp_path, capsys):
