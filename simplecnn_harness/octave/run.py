@@ -260,7 +260,7 @@ def write_inputs(path: Path, param, model, prob, opt: dict):
 # --- running ------------------------------------------------------------------------
 
 def training_defaults(l, precision) -> dict:
-    """The original's option defaults (facts page, section 7), for code that
+    """The original's option defaults (matlab_ref/current/MATLAB/opt/parse_options.m), for code that
     reads a param field beyond the config's (e.g. ``param.Jacobian`` in
     ``init_net``).  ``Jacobian`` is 0: a gradient needs no stored Jacobian."""
     return {"solver": 1.0, "s": 1.0, "C": 0.01, "GNsize": float(np.ceil(0.05 * l)), "iter_max": 100.0,
