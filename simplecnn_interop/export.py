@@ -32,7 +32,7 @@ import os
 import numpy as np
 
 from simplecnn_interop import layouts
-from simplecnn_interop._port import InputError, atomic_write, load_model, struct
+from simplecnn_interop.from_port import InputError, atomic_write, load_model, struct
 from simplecnn_interop.extras import require
 
 __all__ = ["export_model", "config_text", "model_metadata", "input_notes", "FORMATS"]

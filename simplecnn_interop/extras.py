@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 
-from simplecnn_interop._port import EnvironmentProblem
+from simplecnn_interop.from_port import EnvironmentProblem
 
 __all__ = ["require"]
 

@@ -38,7 +38,7 @@ import zipfile
 import numpy as np
 
 from simplecnn_interop import layouts
-from simplecnn_interop._port import InputError, NoDraws, init_model, read_config, save_model, struct
+from simplecnn_interop.from_port import InputError, NoDraws, init_model, read_config, save_model, struct
 from simplecnn_interop.extras import require
 
 __all__ = ["import_torch", "load_torch_tensors"]

@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 from simplecnn_interop import layouts
-from simplecnn_interop._port import cols, feedforward, init_net, load_data, struct
+from simplecnn_interop.from_port import cols, feedforward, init_net, load_data, struct
 
 __all__ = ["run_onnx", "run_torch", "read_metadata", "port_scores", "load_verify_data", "verify_export"]
 
