@@ -115,6 +115,9 @@ def _write_onnx(model, layers, precision, meta, out):
     from simplecnn_interop.onnx_graph import OPSET, build_onnx
 
     shape = (model.ch_input[1], model.ht_input[1], model.wd_input[1])
+    if precision == "double":
+        meta = {**meta, "simplecnn.graph": "float64: each convolution is Pad + Gather + MatMul (im2col), as "
+                                           "ONNX Runtime's CPU provider has no float64 Conv kernel"}
     proto = build_onnx(layers, shape, precision, _normalisation(model), meta)
     atomic_write(out, lambda tmp: onnx.save(proto, tmp))
     if precision == "double":

@@ -62,9 +62,10 @@ def test_export_verify_both_formats(models, tmp_path, capsys, fmt, precision):
     assert "labels agree on 64/64" in printed
     diff = float(printed.split("largest score difference ")[1].split()[0])
     assert diff < (1e-12 if precision == "double" else 1e-5)
+    meta = read_metadata(out, fmt)
     if precision == "double":
         assert "Pad + Gather + MatMul" in printed and "no float64 Conv" in printed
-    meta = read_metadata(out, fmt)
+        assert "no float64 Conv" in meta["simplecnn.graph"]
     assert json.loads(meta["simplecnn.labels"]) == list(range(10))
     assert "ht_input = 20;" in meta["simplecnn.config"] and "wd_input = 28;" in meta["simplecnn.config"]
     assert "column-major" in meta["simplecnn.input_layout"] and meta["simplecnn.normalisation"].startswith("none")
