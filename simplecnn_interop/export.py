@@ -22,7 +22,8 @@ The metadata (keys ``simplecnn.*``): ``labels`` (JSON list), ``config`` (the
 simpleNN config text of the network), ``input`` (how to make the images
 from ``cnn_predict``'s Z), ``input_layout`` and ``normalisation`` (what a
 model of ``simplecnn train`` recorded, and what the graph then expects),
-``output``, ``precision``, ``source``.
+``output``, ``precision``, ``source``; a float64 ONNX graph also ``graph``
+(why its convolutions are Gather + MatMul).
 """
 from __future__ import annotations
 
