@@ -59,13 +59,23 @@ def cnn_predict(y, Z, model, options="", *, where="data"):
         raise
     # seed-layout init_net(param, model); current layout: init_net(model, param)
     net = init_net(param, model)
-    if seed_model:
-        if not np.array_equal(prob.label_enum, np.arange(1, model.nL + 1)):
-            raise InputError(where, f"a seed-layout model needs the labels 1..{model.nL} (its "
-                                    "check_data refuses others)")
-        results = predict_seed(prob, param, model, net, model.seed_SR)
-    else:
-        results = predict(prob, param, model, net)
+    if seed_model and not np.array_equal(prob.label_enum, np.arange(1, model.nL + 1)):
+        raise InputError(where, f"a seed-layout model needs the labels 1..{model.nL} (its "
+                                "check_data refuses others)")
+    # with finite weights and inputs, an overflow is the only way to a value
+    # that is not finite: it stops the prediction, and one line names the stage
+    try:
+        with np.errstate(over="raise", invalid="raise"):
+            if seed_model:
+                results = predict_seed(prob, param, model, net, model.seed_SR)
+            else:
+                results = predict(prob, param, model, net)
+    except FloatingPointError:
+        from simplecnn_py.support.finite import where_forward_overflows
+
+        raise InputError(where, f"the network's values stop being finite at "
+                                f"{where_forward_overflows(prob, param, model)} (overflow: are the model's "
+                                f"weights or the inputs far too large?); no prediction made") from None
     acc = cal_accuracy(results, y)
     return results, acc
 

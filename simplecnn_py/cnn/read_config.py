@@ -283,7 +283,26 @@ def weight_shapes(param):
     return shapes
 
 
+# no machine holds an array of more values than this (8 TiB of doubles): a
+# config asking for one has a typo, and numpy would fail with its own words
+TOO_MANY = 2 ** 40
+
+
 def _check_sizes(where, lines, param):
+    _check_sizes_positive(where, lines, param)
+    arrays = []
+    for m, s in enumerate(layer_sizes(param), start=1):
+        d, h = param.ch_input[m], param.wd_filter[m]
+        arrays.append((m, "its padded input", d * s["ht_pad"] * s["wd_pad"], " per instance"))
+        arrays.append((m, "its phiZ", h * h * d * s["ht_conv"] * s["wd_conv"], " per instance"))
+    arrays += [(m, "weight{%d}" % m, r * c, "") for m, (r, c) in enumerate(weight_shapes(param), start=1)]
+    for m, what, n, each in arrays:
+        if n > TOO_MANY:
+            raise InputError(where, f"layer {m}: {what} would hold {float(n):.3g} values{each}, "
+                                    f"more than any machine holds (a typo in a size?)")
+
+
+def _check_sizes_positive(where, lines, param):
     for m, s in enumerate(layer_sizes(param), start=1):
         h, q = param.wd_filter[m], param.wd_subimage_pool[m]
         if s["ht_conv"] < 1 or s["wd_conv"] < 1:
