@@ -26,6 +26,8 @@ COMMANDS = {
     "check-gradient": "check_gradient",
     "sweep": "sweep",
     "record": "record",
+    "export": "export",
+    "import": "import_torch",
 }
 
 
