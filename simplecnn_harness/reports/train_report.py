@@ -1,7 +1,8 @@
 """Training curves and progress for ``simplecnn train`` and ``compare-train``.
 
-* :func:`progress_bar` -- a tqdm bar (count, rate, time left) on stderr,
-  only when stderr is a terminal and ``--quiet`` is not given; returns an
+* :func:`progress_bar` -- a bar (count, rate, time left) drawn by the
+  progress observer (``reports/progress.py``), only when stderr is a
+  terminal and ``--quiet`` is not given; returns an
   ``on_step(k, value)`` callback for ``cnn_train(..., progress=...)`` and
   the bar (``None`` when off).
 * :func:`curve_svg` -- the training curve drawn by matplotlib as an SVG
@@ -21,18 +22,20 @@ import sys
 
 from simplecnn_py.support.model_file import atomic_write
 
+from .progress import progress_for
+
 __all__ = ["progress_bar", "curve_svg", "write_train_json", "write_train_html", "train_record"]
 
 
-def progress_bar(total, unit, quiet=False, desc="train", stream=None):
-    """``(on_step, bar)``: a tqdm bar of ``total`` steps on stderr, or a
-    no-op when ``quiet`` or stderr is not a terminal (CI logs stay clean)."""
-    stream = stream or sys.stderr
-    if quiet or not getattr(stream, "isatty", lambda: False)() or not total:
+def progress_bar(total, unit, quiet=False, desc="train", stream=None, progress=None):
+    """``(on_step, bar)``: a bar of ``total`` steps drawn by the progress
+    observer (``progress``, else the one :func:`progress_for` picks for
+    ``quiet`` and ``stream``), or ``(None, None)`` when it draws no bars
+    (quiet, or stderr not a terminal: CI logs stay clean)."""
+    observer = progress if progress is not None else progress_for(quiet, stream or sys.stderr)
+    if not observer.live or not total:
         return None, None
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, unit=unit, desc=desc, file=stream, leave=False, dynamic_ncols=True)
+    bar = observer.bar(total=total, unit=unit, desc=desc)
 
     def on_step(k, value):
         bar.set_postfix_str(f"{'f' if unit == 'iter' else 'loss/bsize'} {value:.6g}", refresh=False)
