@@ -41,6 +41,8 @@ import sys
 import threading
 import time
 
+_current: list = []                       # transitional: the observer entered by the running command
+
 ROUTINE_MARK = "@@simplecnn-routine "     # what the Octave side prints on entering a recorded routine
 TICK = 0.5                                # seconds between redraws of the status line
 
@@ -107,9 +109,12 @@ class Progress:
         pass
 
     def __enter__(self):
+        _current.append(self)             # transitional, see the end of this module
         return self
 
     def __exit__(self, *exc):
+        if self in _current:
+            _current.remove(self)
         self.close()
         return False
 
@@ -184,16 +189,18 @@ class Terminal(Lines):
                 self._start()
             if self._status is not None:
                 self._status.write(text, file=self.stream)
+            else:                         # closed: a plain line
+                print(text, file=self.stream, flush=True)
             self.phase_text, self.t_phase = text, time.monotonic()
             self.routine_name = None
         self.redraw()
 
     def write(self, text):
+        """A line above the status line and the bars (tqdm clears and redraws them)."""
+        from tqdm import tqdm
+
         with self._lock:
-            if self._status is not None:
-                self._status.write(text, file=self.stream)
-            else:
-                print(text, file=self.stream, flush=True)
+            tqdm.write(text, file=self.stream)
 
     def routine(self, name, elapsed=None):
         """Noted only; the next tick draws it (a routine entered thousands of
@@ -279,9 +286,7 @@ def progress_for(quiet=False, stream=None) -> Progress:
 # scripts/compare_report.py still reach the running command's observer through
 # these functions; each goes once its caller takes ``progress`` as an argument
 # (issue 19: the engine's side of the change).  They hold the one observer that
-# a command entered with ``live()``, nothing else.
-
-_current: list = []                       # the observer of the running command (at most one)
+# a command entered (``with observer:``), nothing else.
 
 
 def _now() -> Progress:
@@ -292,16 +297,8 @@ def _now() -> Progress:
 def live(quiet=False, stream=None):
     """The observer of :func:`progress_for`, entered; yields it (a callable
     ``say(text)``), or ``None`` when quiet."""
-    observer = progress_for(quiet, stream)
-    if observer is QUIET:
-        yield None
-        return
-    _current.append(observer)
-    try:
-        with observer:
-            yield observer
-    finally:
-        _current.remove(observer)
+    with progress_for(quiet, stream) as observer:
+        yield None if observer is QUIET else observer
 
 
 def active() -> bool:

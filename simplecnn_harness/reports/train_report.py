@@ -22,6 +22,7 @@ import sys
 
 from simplecnn_py.support.model_file import atomic_write
 
+from .html import page as html_page
 from .progress import progress_for
 
 __all__ = ["progress_bar", "curve_svg", "write_train_json", "write_train_html", "train_record"]
@@ -134,23 +135,15 @@ def write_train_html(path, record, title="simplecnn train"):
         for k, v in enumerate(record["values"], 1))
     acc_head = "<th>val_acc</th>" if record.get("val_acc") else ""
     lines = html.escape("\n".join(record.get("lines", [])))
-    page = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body {{ font-family: sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; font-size: 0.9em; }}
-td, th {{ border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: right; font-family: monospace; }}
-pre {{ background: #f6f6f6; padding: 0.6em; font-size: 0.85em; }}</style></head><body>
-<h1>{html.escape(title)}: {html.escape(record['solver'])}</h1>
-<p>Options <code>{html.escape(record['options'] or '(defaults)')}</code>; {record['instances']} instances
+    body = f"""<p>Options <code>{html.escape(record['options'] or '(defaults)')}</code>; {record['instances']} instances
 {f"+ {record['validation_instances']} validation" if record.get('validation_instances') else ''};
 {len(record['values'])} {record['unit']}s in {record['seconds']:.1f} s.</p>
 <h2>{html.escape(record['value'])} per {record['unit']}</h2>
 {svg}
 <h2>Per {record['unit']}</h2>
 <table><tr><th>k</th><th>{html.escape(record['value'])}</th>{acc_head}</tr>{rows}</table>
-<h2>Printed lines</h2><pre>{lines}</pre>
-</body></html>
-"""
+<h2>Printed lines</h2><pre>{lines}</pre>"""
+    page = html_page(title, body, heading=f"{title}: {record['solver']}")
 
     def write(tmp):
         with open(tmp, "w", encoding="utf-8") as f:
