@@ -118,6 +118,14 @@ def quiet(p, help="no progress on stderr"):
     p.add_argument("--quiet", action="store_true", help=help)
 
 
+def strict(p, what="run"):
+    """``--strict``: a network the original simpleNN cannot ``what`` (run,
+    train) refused instead of a warning."""
+    p.add_argument("--strict", action="store_true",
+                   help=f"refuse (exit 2) a network the original simpleNN cannot {what}, instead of a warning "
+                        f"(docs/migration-guide.md, quirks)")
+
+
 # -- the checks ------------------------------------------------------------------------
 def check(args):
     """InputError (one line, exit 2) for a value no run can take; every
@@ -175,3 +183,28 @@ def _absolute(path):
     import os
 
     return os.path.abspath(path)
+
+
+# -- the reproduce line ----------------------------------------------------------------
+def reproduce(command, args, names, *, paths=(), defaults=None) -> str:
+    """The one shell command (quoted) that gives this report again: the
+    options ``names`` (in that order) as given, those left at ``defaults``
+    omitted, the ``paths`` made absolute.  A flag (True) stands alone; a list
+    repeats its option; a value starting with '-' is joined with '='."""
+    import os
+    import shlex
+
+    defaults = defaults or {}
+    words = ["simplecnn", command]
+    for name in names:
+        value = getattr(args, name, None)
+        if value is None or value is False or (name in defaults and value == defaults[name]):
+            continue
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            words.append(flag)
+            continue
+        for v in value if isinstance(value, list) else [value]:
+            v = os.path.abspath(v) if name in paths else (repr(v) if isinstance(v, float) else str(v))
+            words += [f"{flag}={v}"] if v.startswith("-") else [flag, v]
+    return shlex.join(words)

@@ -7,9 +7,10 @@ import sys
 
 
 def gradient(config, data, out, *, weights=None, precision="double", seed=0, rowmajor=False, bsize=None,
-             progress=None) -> int:
+             strict=False, progress=None) -> int:
     """Read config, data and weights, compute, write ``out`` (loss,
-    dlossdW, dlossdb), print one line; 0."""
+    dlossdW, dlossdb), print one line; 0.  ``strict``: a network the
+    original cannot run is refused (else a warning)."""
     import warnings
 
     from simplecnn_py.cnn.read_config import read_config
@@ -27,7 +28,8 @@ def gradient(config, data, out, *, weights=None, precision="double", seed=0, row
     from simplecnn_py.cnn.check_data import check_data
     from simplecnn_py.cnn.init_model import init_model
     from simplecnn_py.support.datafile import load_data, load_weights, save_gradient
-    from simplecnn_py.support.lossgrad_all import lossgrad_all
+    from simplecnn_py.support import quirks
+    from simplecnn_py.support.finite import finite_lossgrad_all
 
     prob = load_data(data, param, rowmajor=rowmajor)
     prob = check_data(prob, param, where=data)
@@ -42,8 +44,11 @@ def gradient(config, data, out, *, weights=None, precision="double", seed=0, row
     else:
         model = init_model(param, seed=seed)
 
+    batch = min(prob.l, bsize or prob.l)                    # instances per lossgrad_subset call
+    quirks.say(quirks.original_vtp_failure(model, batch), strict, config,
+               note="these numbers are the mathematically right ones")
     try:
-        loss, dlossdW, dlossdb = lossgrad_all(prob, param, model, bsize)
+        loss, dlossdW, dlossdb = finite_lossgrad_all(prob, param, model, bsize, weights or data)
     except MemoryError:
         raise InputError(config, "the network needs more memory than this machine has "
                                  "(try a smaller --bsize)") from None

@@ -5,20 +5,24 @@ from __future__ import annotations
 import sys
 
 
-def predict(model_file, data, *, options="", rowmajor=None, out=None, quiet=False) -> int:
+def predict(model_file, data, *, options="", rowmajor=None, out=None, quiet=False, strict=False) -> int:
     """Predict, print ``accuracy: A (C/l correct)``, write ``out`` (labels,
     accuracy) when given; 0.  ``rowmajor``: True/False as asked, None for
-    the model's own layout.  ``quiet``: no notes on stderr."""
+    the model's own layout.  ``quiet``: no notes on stderr.  ``strict``: a
+    model whose network the original cannot train is refused (else a warning)."""
     import numpy as np
 
     from simplecnn_py.cnn_predict import cnn_predict, parameter
     from simplecnn_py.support.conventions import struct
     from simplecnn_py.support.datafile import load_data
     from simplecnn_py.support.errors import InputError
+    from simplecnn_py.support import quirks
     from simplecnn_py.support.model_file import atomic_write, load_model
 
     parameter(options)                                      # bad options: refused before any work
     model = load_model(model_file)
+    quirks.say(quirks.original_vtp_failure(model), strict, model_file,
+               what=quirks.TRAINS_NOT, note="its cnn_predict runs on this model and predicts as here")
     trained = getattr(model, "input_rowmajor", None)
     if rowmajor is not None and trained is not None and rowmajor != trained:
         want, got = ("row-major (--rowmajor)", "column-major") if trained else ("column-major", "row-major")

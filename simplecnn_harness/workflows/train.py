@@ -7,9 +7,10 @@ import sys
 
 
 def train(config, data, model_out, *, options="", seed=None, validation=None, rowmajor=False, normalize=False,
-          json=None, html=None, progress=None) -> int:
+          json=None, html=None, strict=False, progress=None) -> int:
     """Train, save ``model_out``, write the reports; 0.  ``progress``: the
-    observer drawing the bar of iterations/epochs (None: none)."""
+    observer drawing the bar of iterations/epochs (None: none).  ``strict``: a
+    network the original cannot train is refused (else a warning)."""
     import time
     import warnings
 
@@ -19,6 +20,7 @@ def train(config, data, model_out, *, options="", seed=None, validation=None, ro
     from simplecnn_py.cnn_train import cnn_train
     from simplecnn_py.opt.parse_options import parse_options
     from simplecnn_py.support.datafile import load_data, scale_pixels, subtract_mean
+    from simplecnn_py.support import quirks
     from simplecnn_py.support.model_file import save_model
 
     param = parse_options(options)
@@ -28,6 +30,8 @@ def train(config, data, model_out, *, options="", seed=None, validation=None, ro
     for w in caught:
         print(f"simplecnn: warning: {w.message}", file=sys.stderr)
     prob = load_data(data, cfg, rowmajor=rowmajor)
+    quirks.say(quirks.original_vtp_failure(cfg, min(param.bsize, prob.l)), strict, config,
+               note="the port trains it with the mathematically right gradients")
     Z, mean = prob.Z, None
     if normalize:
         Z, mean = subtract_mean(scale_pixels(Z))
