@@ -30,6 +30,7 @@ SEEDED = {"gradient", "compare", "train", "compare-train", "bench", "sweep", "re
 TIMED = {"compare", "compare-train", "bench", "sweep", "record"}
 TOLERANT = {"compare", "compare-train", "check-gradient"}
 COUNTED = {"compare", "compare-train", "bench", "sweep", "record"}
+STRICT = {"gradient", "train", "predict"}
 
 
 def subparser(name):
@@ -70,6 +71,7 @@ def test_the_shared_flags_are_where_they_belong(name):
     assert ("--timeout" in have) == (name in TIMED) == ("--octave-timeout" in have)
     assert ("--rtol" in have) == (name in TOLERANT) == ("--tol" in have)
     assert ("--instances" in have) == (name in COUNTED)
+    assert ("--strict" in have) == (name in STRICT)
 
 
 @pytest.mark.parametrize("name", sorted(SEEDED))
