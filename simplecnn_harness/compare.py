@@ -251,7 +251,8 @@ def run_compare(opts: Options, source=None) -> Result:
     t0 = time.perf_counter()
     from simplecnn_py import fast
     port_path = "fast" if fast.enabled() else "reference"
-    net_py, loss_py, P = python_side(param, model, prob)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # Inf/NaN are compared, not warned
+        net_py, loss_py, P = python_side(param, model, prob)
     timings["python_s"] = time.perf_counter() - t0
 
     with source.records(param, model, prob, timings) as run:
@@ -259,7 +260,8 @@ def run_compare(opts: Options, source=None) -> Result:
                    f"({run.timings['recorded_bytes'] / 2**20:.0f} MiB from {source.origin})")
         t0 = time.perf_counter()
         M = matlab_stages(run, model, P, n)
-        result = judge(param, model, prob, net_py, P, M, opts.precision, rtol, opts.mode, dtype)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            result = judge(param, model, prob, net_py, P, M, opts.precision, rtol, opts.mode, dtype)
         timings["compare_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - t_start
     result.port_path = port_path

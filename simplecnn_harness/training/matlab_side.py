@@ -22,6 +22,7 @@ import numpy as np
 
 from simplecnn_py.support.conventions import vec
 from simplecnn_py.support.errors import EnvironmentProblem, InputError
+from simplecnn_py.support.quirks import explain_training_error
 
 from ..octave.layouts import Layout, detect_layout
 from ..octave.session import OctaveError, OctaveSession, octave_quote
@@ -159,7 +160,8 @@ def run_matlab(layout, sig, y, Z, config, options, seed, stream, workdir, timeou
                         "catch, end", timeout=timeout)
             except OctaveError as e:
                 raise EnvironmentProblem(f"the MATLAB side failed under Octave: {e}"
-                                         f"{where_in_tree(e, code, layout.root)}") from None
+                                         f"{where_in_tree(e, code, layout.root)}"
+                                         f"{explain_training_error(config, options, len(y))}") from None
             finally:
                 stop.set()
                 if watcher is not None:
