@@ -8,6 +8,8 @@ The work is ``simplecnn_interop.export.export_model``; exit 0, 1 when
 """
 from __future__ import annotations
 
+from simplecnn_cli import args as shared
+
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -18,12 +20,12 @@ def add_parser(sub):
     p.add_argument("--model", required=True, metavar="M.mat", help="MAT file with the model struct")
     p.add_argument("--format", required=True, choices=("onnx", "torch"), help="onnx (needs the [onnx] extra) "
                    "or torch (a torch.export program, needs the [torch] extra)")
-    p.add_argument("--out", required=True, metavar="FILE", help="the file to write (e.g. model.onnx, model.pt2)")
-    p.add_argument("--precision", choices=("single", "double"), default="single",
-                   help="float32 (default) or float64 weights and computation")
+    shared.output(p, "--out", "FILE", "the file to write (e.g. model.onnx, model.pt2)", required=True)
+    shared.precision(p, default="single", help="float32 (default) or float64 weights and computation")
     p.add_argument("--verify", metavar="DATA.mat",
                    help="run the port's cnn_predict forward and the exported file on this data file and "
                         "compare: largest score difference, label agreement (exit 1 if a label differs)")
+    shared.quiet(p, help="accepted for symmetry: export prints its report on stdout and no progress")
     return p
 
 

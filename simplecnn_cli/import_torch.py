@@ -8,6 +8,8 @@ one line (shapes that do not fit the config name the first layer).
 """
 from __future__ import annotations
 
+from simplecnn_cli import args as shared
+
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -16,13 +18,13 @@ def add_parser(sub):
                     "with torch.save, a TorchScript file or a torch.export program) into the model struct "
                     "the real cnn_train returns, for MATLAB/Octave's cnn_predict.")
     p.add_argument("--torch", required=True, metavar="FILE", help="state_dict / TorchScript / torch.export file")
-    p.add_argument("--config", required=True, metavar="CFG", help="the simpleNN config of the network")
-    p.add_argument("--out", required=True, metavar="M.mat", help="MAT file to write (the variable model)")
+    shared.config(p, required=True, help="the simpleNN config of the network")
+    shared.output(p, "--out", "M.mat", "MAT file to write (the variable model)", required=True)
     p.add_argument("--labels", metavar="'v1,v2,...'",
                    help="the nL class labels, comma-separated (default: those recorded by simplecnn export, "
                         "else 1..nL)")
-    p.add_argument("--precision", choices=("single", "double"),
-                   help="model.float_type (default: double for float64 tensors, else single)")
+    shared.precision(p, default=None, help="model.float_type (default: double for float64 tensors, else single)")
+    shared.quiet(p, help="accepted for symmetry: import prints its report on stdout and no progress")
     return p
 
 

@@ -25,6 +25,8 @@ MINIMAL = {
     "check-gradient": ["--config", "c", "--data", "d", "--weights", "w", "--mine", "m"],
     "sweep": ["--repo", "r"],
     "record": ["--out", "{tmp}/t.mat"],
+    "export": ["--model", "m", "--format", "onnx", "--out", "{tmp}/m.onnx"],
+    "import": ["--torch", "t", "--config", "c", "--out", "{tmp}/m.mat"],
 }
 SEEDED = {"gradient", "compare", "train", "compare-train", "bench", "sweep", "record"}
 TIMED = {"compare", "compare-train", "bench", "sweep", "record"}
