@@ -79,19 +79,8 @@ def run_tree_rss(cmd, timeout, env=None, every=0.02):
 def measure_compare(inp, model, precision, n, tree, rows, timeout, record):
     """One ``simplecnn compare`` process on the bench's inputs; ``rows`` are the
     block's rows so far (the bare runs' times are read from them)."""
-    import numpy as np
-
-    from simplecnn_py.support.datafile import save_data, save_weights
-
-    d = inp.workdir
-    data = d / f"data-{n}.mat"
-    if not data.exists():
-        save_data(data, inp.y_all[:n], inp.Z_all[:n])
-    weights = d / "weights.mat"
-    if not weights.exists():
-        save_weights(weights, [np.asarray(model.weight[m], np.float64) for m in range(1, model.L + 1)],
-                     [np.asarray(model.bias[m], np.float64) for m in range(1, model.L + 1)])
-    out = d / f"compare-{precision}-{n}.json"
+    data, weights = inp.files(model, n)
+    out = inp.workdir / f"compare-{precision}-{n}.json"
     cmd = [sys.executable, "-m", "simplecnn_cli", "compare", "--matlab-dir", str(tree),
            "--config", str(inp.config), "--data", str(data), "--weights", str(weights),
            "--instances", str(n), "--precision", precision, "--json", str(out), "--quiet"]
