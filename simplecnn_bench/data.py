@@ -66,6 +66,20 @@ class Inputs:
             smallest=min(min(args.instances), WARMUP_INSTANCES))
         self.seed = args.seed
 
+    def files(self, model, n):
+        """(DATA.mat, W.mat) of the first n instances and the model's weights, written
+        once into the work folder, for the benchmarks that run a whole command."""
+        from simplecnn_py.support.datafile import save_data, save_weights
+
+        data = self.workdir / f"data-{n}.mat"
+        if not data.exists():
+            save_data(data, self.y_all[:n], self.Z_all[:n])
+        weights = self.workdir / "weights.mat"
+        if not weights.exists():
+            save_weights(weights, [np.asarray(model.weight[m], np.float64) for m in range(1, model.L + 1)],
+                         [np.asarray(model.bias[m], np.float64) for m in range(1, model.L + 1)])
+        return data, weights
+
     def problem(self, precision, n):
         """(param, model, prob) for the first n instances in a precision."""
         from simplecnn_py.cnn.check_data import check_data

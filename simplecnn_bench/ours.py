@@ -93,19 +93,10 @@ def peak_of(fn, model):
 
 
 def measure_gradient_process(inp, precision, n, repeats, ours, model, record):
-    import numpy as np
     import scipy.io
 
-    from simplecnn_py.support.datafile import save_data, save_weights
-
     d = inp.workdir
-    data = d / f"data-{n}.mat"
-    if not data.exists():
-        save_data(data, inp.y_all[:n], inp.Z_all[:n])
-    weights = d / "weights.mat"
-    if not weights.exists():
-        save_weights(weights, [np.asarray(model.weight[m], np.float64) for m in range(1, model.L + 1)],
-                     [np.asarray(model.bias[m], np.float64) for m in range(1, model.L + 1)])
+    data, weights = inp.files(model, n)
     out = d / f"grad-{precision}-{n}.mat"
     cmd = [sys.executable, "-m", "simplecnn_cli", "gradient", "--config", str(inp.config), "--data", str(data),
            "--weights", str(weights), "--precision", precision, "--out", str(out)]

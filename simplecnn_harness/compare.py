@@ -24,6 +24,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from simplecnn_py.support.errors import InputError
 
 from . import inputs as loader
@@ -81,4 +83,5 @@ def run_compare(opts: Options, source=None, reference=None, candidate=None) -> V
     with candidate.run(ins, say) as b, reference.run(ins, say) as a:
         say(f"compare: comparing {len(b.stages)} traced stages "
             f"({a.meta.get('recorded_bytes', 0) / 2**20:.0f} MiB from {reference.origin})")
-        return judge(a, b, ins, ins.precision, opts.rtol, opts.mode, say, t_start, opts.command)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # Inf/NaN are compared, not warned
+            return judge(a, b, ins, ins.precision, opts.rtol, opts.mode, say, t_start, opts.command)

@@ -225,8 +225,9 @@ def test_drawing_differently_is_caught(tiny, tmp_path, capsys):
 
 @needs_octave
 def test_bad_input_and_broken_environment(tiny, tmp_path, capsys):
-    rc, _ = _run(tiny, "-s 1 -iter_max 2", "--matlab-dir", str(REPO / "matlab_ref" / "seed"))
-    assert rc == 2 and "current layout" in capsys.readouterr().err
+    # a seed-layout tree takes the seed's options only (issue 22: no longer refused as a layout)
+    rc, _ = _run(tiny, "-s 1 -iter_max 2 -GNsize 3", "--matlab-dir", str(REPO / "matlab_ref" / "seed"))
+    assert rc == 2 and "-GNsize is not an option of this seed-layout cnn_train" in capsys.readouterr().err
     rc, _ = _run(tiny, "-s 1 -bogus 3")
     assert rc == 2 and "is not a supported option" in capsys.readouterr().err
     rc, _ = _run(tiny, "-s 1 -seed 4")

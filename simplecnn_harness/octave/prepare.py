@@ -49,6 +49,8 @@ class PreparedRun:
     dirs: list                        # folders of the copy to put on the path, in addpath's order
     origins: dict = field(default_factory=dict)   # file of the copy -> (user's file, line shift) or None
     seconds: float = 0.0              # time spent preparing
+    model: object = None              # the model given (an error's explanation reads its sizes)
+    instances: int = 0                # instances given
 
 
 def scratch_dir():
@@ -268,7 +270,7 @@ def write_inputs(path: Path, param, model, prob, opt: dict):
 # --- the driver's options ------------------------------------------------------------
 
 def training_defaults(l, precision) -> dict:
-    """The original's option defaults (facts page, section 7), for code that
+    """The original's option defaults (matlab_ref/current/MATLAB/opt/parse_options.m), for code that
     reads a param field beyond the config's (e.g. ``param.Jacobian`` in
     ``init_net``).  ``Jacobian`` is 0: a gradient needs no stored Jacobian."""
     return {"solver": 1.0, "s": 1.0, "C": 0.01, "GNsize": float(np.ceil(0.05 * l)), "iter_max": 100.0,
@@ -311,7 +313,7 @@ def prepare_run(layout: Layout, param, model, prob, precision: str, workdir: Pat
     in_file = workdir / f"{tag}-in.mat"
     write_inputs(in_file, param, model, prob, opt)
     return PreparedRun(layout, instrument, stmts, code_dir, out_dir, in_file, dirs, origins,
-                       time.perf_counter() - t0)
+                       time.perf_counter() - t0, model, N)
 
 
 def _indexes_with_labels(layout: Layout) -> bool:

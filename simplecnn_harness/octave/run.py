@@ -68,7 +68,8 @@ def execute(session: OctaveSession, prepared: PreparedRun, timeout: float | None
     t2 = time.perf_counter()
     err = read_error(out_dir)
     if err is not None:
-        raise _code_error(layout, code_dir, err, prepared.origins)
+        raise _code_error(layout, code_dir, err, prepared.origins,
+                          explain=original_fails(prepared.model, prepared.instances) if prepared.model else "")
     records = read_records(out_dir)
     outputs = {}
     for r in records:
@@ -95,10 +96,20 @@ def run_matlab(session: OctaveSession, layout: Layout, param, model, prob, preci
     return execute(session, prepared, timeout)
 
 
-def _code_error(layout: Layout, code_dir: Path, err, origins: dict | None = None) -> MatlabCodeError:
+def original_fails(model, n) -> str:
+    """What ``compare`` adds to an Octave error when the original simpleNN
+    itself cannot run this network on ``n`` instances ('' otherwise)."""
+    from simplecnn_py.support.quirks import explain_octave_error
+
+    return explain_octave_error(model, n)
+
+
+def _code_error(layout: Layout, code_dir: Path, err, origins: dict | None = None,
+                explain: str = "") -> MatlabCodeError:
     """One line: Octave's message and the USER's file, line and function (the
     temporary copy's files mapped back through ``origins``; the harness's
-    wrappers skipped)."""
+    wrappers skipped); then ``explain`` (a known failure of the original on
+    this network)."""
     step, message, stack = err
     where = f"{step}"
     origins = origins or {}
@@ -125,7 +136,7 @@ def _code_error(layout: Layout, code_dir: Path, err, origins: dict | None = None
     message = (message or "unknown error").replace(ORIG, "")
     if code_dir is not None:
         message = message.replace(str(code_dir) + "/", "")
-    return MatlabCodeError(f"Octave error in {where}: {message}", stack)
+    return MatlabCodeError(f"Octave error in {where}: {message}{explain}", stack)
 
 
 def time_tree(directory, param, model, prob, precision: str = "double", repeats: int = 1,

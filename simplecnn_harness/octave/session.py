@@ -87,6 +87,8 @@ from simplecnn_py.support.errors import EnvironmentProblem
 from .processes import GRACE, StartWatch, Watchdog, kill_group, pid_alive, sigint_noted
 from .quoting import quote
 
+octave_quote = quote                      # the name training/replay.py imports
+
 ROUTINE_MARK = "@@simplecnn-routine "     # what the instrumented tree prints on entering a recorded routine
 
 INSTALL_HINT = "install it with `apt-get install octave` (or run `bash scripts/setup.sh`)"

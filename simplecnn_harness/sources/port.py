@@ -36,7 +36,8 @@ class PortSource:
         t0 = time.perf_counter()
         port_path = "fast" if fast.enabled() else "reference"
         net = init_net(param, model)
-        with trace.tracing() as tr:
+        with trace.tracing() as tr, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            # Inf/NaN are compared, not warned
             net, loss = lossgrad_subset(prob, param, model, net, np.arange(1, prob.l + 1), "fungrad")
         yield SideRun(as_stages(dict(tr.records), "port"), float(np.asarray(loss).reshape(-1)[0]),
                       {"python_s": time.perf_counter() - t0}, net, f"the Python port ({port_path} path)",

@@ -36,6 +36,7 @@ from pathlib import Path
 from simplecnn_py.support.atomic import write_atomically
 from simplecnn_py.support.errors import EnvironmentProblem, InputError
 
+from ..reports.html import page as html_page
 from ..sources.base import observer
 
 
@@ -75,6 +76,7 @@ class SweepResult:
     cells: dict = field(default_factory=dict)         # (sha, config index) -> Cell
     changes: list = field(default_factory=list)       # {config, sha, short, before, after}
     seconds: float = 0.0
+    command: str = ""                                 # the shell command that reproduces the report (the CLI sets it)
 
     def ok(self) -> bool:
         return all(c.verdict == "pass" for c in self.cells.values())
@@ -93,6 +95,7 @@ class SweepResult:
                                                   for k in range(len(self.configs))])
                         for c in self.commits],
             "changes": self.changes,
+            "command": self.command,
         }
 
 
@@ -179,14 +182,20 @@ def _one_line(e, tmp) -> str:
 
 
 def run_sweep(repo, configs=(None,), jobs: int = 1, rev: str = "HEAD", compare_opts: dict | None = None,
-              progress=None, only: list[str] | None = None) -> SweepResult:
+              progress=None, only: list[str] | None = None, job=None, cell_type=Cell,
+              labels: list[str] | None = None) -> SweepResult:
     """Compare every commit of ``repo`` that changes MATLAB code (``only``: a
-    subset of them, by short or full hash) under each config."""
+    subset of them, by short or full hash) under each config.  ``job``
+    (``job(git_dir, sha, column, compare_opts) -> dict`` of ``cell_type``'s
+    fields, picklable) runs another check per commit and column instead
+    (``training.sweep``: compare-train per options string; ``labels`` name
+    the columns)."""
     t0 = time.perf_counter()
     configs = list(configs) or [None]
-    for c in configs:
+    for c in configs if job is None else ():
         if c is not None and not Path(c).is_file():
             raise InputError(str(c), "no such config file")
+    job = job or _one
     if jobs < 1:
         raise InputError("--jobs", f"must be at least 1, not {jobs}")
     compare_opts = dict(compare_opts or {})
@@ -197,23 +206,23 @@ def run_sweep(repo, configs=(None,), jobs: int = 1, rev: str = "HEAD", compare_o
             commits = [c for c in commits if any(c.sha.startswith(o) for o in only)]
         if not commits:
             raise InputError(str(repo), "no commit changes a .m file")
-        result = SweepResult(str(repo), [str(c) if c else "default" for c in configs], commits)
+        result = SweepResult(str(repo), labels or [str(c) if c else "default" for c in configs], commits)
         tasks = [(c, k) for c in commits for k in range(len(configs))]
         # count, rate and time left on a terminal (the progress observer's bar); a line per cell
         done = observer(progress).bar(total=len(tasks), desc="compares", unit="compare")
         if jobs == 1:
             for c, k in tasks:
-                result.cells[(c.sha, k)] = Cell(**_one(str(git_dir), c.sha, configs[k], compare_opts))
+                result.cells[(c.sha, k)] = cell_type(**job(str(git_dir), c.sha, configs[k], compare_opts))
                 _tell(progress, result, c, k, done)
         else:
             with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as ex:
-                futs = {ex.submit(_one, str(git_dir), c.sha, configs[k], compare_opts): (c, k) for c, k in tasks}
+                futs = {ex.submit(job, str(git_dir), c.sha, configs[k], compare_opts): (c, k) for c, k in tasks}
                 for f in as_completed(futs):
                     c, k = futs[f]
                     try:
-                        result.cells[(c.sha, k)] = Cell(**f.result())
+                        result.cells[(c.sha, k)] = cell_type(**f.result())
                     except Exception as e:                   # noqa: BLE001 - a worker died
-                        result.cells[(c.sha, k)] = Cell("error", None, f"the worker failed: {e}")
+                        result.cells[(c.sha, k)] = cell_type("error", None, f"the worker failed: {e}")
                     _tell(progress, result, c, k, done)
         if done is not None:
             done.close()
@@ -267,6 +276,8 @@ def to_markdown(result: SweepResult) -> str:
     for ch in result.changes:
         lines.append(f"- `{Path(ch['config']).name}`: **{ch['short']}** ({ch['date']}, {ch['subject'][:60]}): "
                      f"{ch['before']} -> {ch['after']}")
+    if result.command:
+        lines += ["", f"reproduce: {result.command}"]
     return "\n".join(lines) + "\n"
 
 
@@ -288,13 +299,10 @@ def to_html(result: SweepResult) -> str:
                       f"({ch['date']}): {html.escape(ch['before'])} &rarr; {html.escape(ch['after'])}</li>"
                       for ch in result.changes) or "<li>none</li>"
     head = "".join(f"<th>{html.escape(Path(c).name)}</th>" for c in cols)
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>simplecnn sweep</title><style>"
-            "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-            "td,th{border:1px solid #bbb;padding:3px 8px;font-size:13px}</style></head><body>"
-            f"<h1>simplecnn sweep</h1><p>{html.escape(result.repo)}: {len(result.commits)} commits changing "
-            f"MATLAB code, oldest first.</p><h2>Where a verdict changes</h2><ul>{changes}</ul>"
-            f"<table><tr><th>commit</th><th>date</th><th>subject</th>{head}</tr>{''.join(rows)}</table>"
-            "</body></html>\n")
+    return html_page("simplecnn sweep", f"<p>{html.escape(result.repo)}: {len(result.commits)} commits changing "
+                     f"MATLAB code, oldest first.</p><h2>Where a verdict changes</h2><ul>{changes}</ul>"
+                     f"<table><tr><th>commit</th><th>date</th><th>subject</th>{head}</tr>{''.join(rows)}</table>",
+                     command=result.command)
 
 
 def write_reports(result: SweepResult, prefix) -> list[Path]:

@@ -41,7 +41,7 @@ import numpy as np
 from simplecnn_py.support.errors import ParityFailure
 from simplecnn_py.support.rng import Stream
 
-from ..octave.session import OctaveError
+from ..octave.session import OctaveError, octave_quote
 
 REPLAY_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "octave", "replay")
 KINDS = ("randn", "rand", "randperm", "randi")
@@ -88,6 +88,14 @@ class RecordingStream(Stream):
                                np.asarray(p, dtype=np.float64).reshape(-1)))
         return p
 
+    def randi(self, imax, m, n=1):
+        """``randi(imax, m, n)``: integers in 1..imax, filled column-major
+        (from this stream's uniforms, kept as one ``randi`` draw)."""
+        U = Stream.rand(self, m, n)
+        X = np.floor(U * int(imax)) + 1.0
+        self.draws.append(Draw("randi", X.shape, X.reshape(-1, order="F").astype(np.float64)))
+        return X.astype(np.int64)
+
     def counts(self) -> dict:
         """``{kind: (draws, values)}``."""
         out = {k: [0, 0] for k in KINDS}
@@ -128,10 +136,6 @@ def write_draws(path, draws) -> None:
     scipy.io.savemat(str(path), out, format="5")
 
 
-def _q(s) -> str:
-    return str(s).replace("'", "''")
-
-
 class Replay:
     """Serve recorded draws to an ``OctaveSession`` for the length of a block.
 
@@ -143,8 +147,9 @@ class Replay:
     :class:`ReplayDivergence`.
     """
 
-    def __init__(self, octave, draws, folder, strict: bool = True):
+    def __init__(self, octave, draws, folder, strict: bool = True, shadows=()):
         self.octave = octave
+        self.shadows = [str(d) for d in shadows]     # folders of further shadows, first on the path
         self.draws = draws.draws if isinstance(draws, RecordingStream) else list(draws)
         self.file = os.path.join(str(folder), "replay_draws.mat")
         self.strict = strict
@@ -153,8 +158,10 @@ class Replay:
     def __enter__(self):
         write_draws(self.file, self.draws)
         self.octave.eval("warning('off', 'Octave:shadowed-function');", timeout=60)
-        self.octave.eval(f"addpath('{_q(REPLAY_DIR)}', '-begin');", timeout=60)
-        self.octave.eval(f"simplecnn_replay_load__('{_q(self.file)}', {int(bool(self.strict))});",
+        self.octave.eval(f"addpath('{octave_quote(REPLAY_DIR)}', '-begin');", timeout=60)
+        for d in self.shadows:
+            self.octave.eval(f"addpath('{octave_quote(d)}', '-begin');", timeout=60)
+        self.octave.eval(f"simplecnn_replay_load__('{octave_quote(self.file)}', {int(bool(self.strict))});",
                          timeout=120)
         return self
 
@@ -163,6 +170,8 @@ class Replay:
             try:
                 self._status = self._read_status(stop=True)
                 self.octave.rmpath(REPLAY_DIR)
+                for d in self.shadows:
+                    self.octave.rmpath(d)
             except OctaveError:
                 pass
         if isinstance(exc, OctaveError) and is_divergence(exc):

@@ -1,51 +1,44 @@
 function [model, net] = adam(prob, param, model, net)
 % [model, net] = adam(prob, param, model, net)
 %
-% Adam (beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8) with the stochastic
-% gradient of sgd.m: per epoch ceil(l/bsize) steps on randperm(l, bsize),
-%   g = [dlossdW dlossdb]/bsize + [W b]/C
-%   mom = beta1*mom + (1-beta1)*g,  v = beta2*v + (1-beta2)*g.^2
-%   [W b] -= lr * (mom/(1-beta1^k)) ./ (sqrt(v/(1-beta2^k)) + epsilon)
-% Quirk of the original, reproduced on purpose: the bias correction uses the
-% EPOCH counter k, not the step counter. The learning rate follows
-% lr0/(1 + decay*step) as in sgd.m. After each epoch f on all data is printed.
+% Adam as the seed layout trains (-s 3): beta1 = 0.9, beta2 = 0.999,
+% epsilon = 1e-8 and a FIXED step size 1e-3 (-lr is not read); param.iter_max
+% epochs (not -epoch_max) of ceil(l/bsize) steps on bsize distinct random
+% instances (randperm(l, bsize): the seed's randsample draw). Per layer, on
+% g = [vec(W{m}); b{m}]/C + [vec(dlossdW{m}); dlossdb{m}]/bsize:
+%   M = beta1*M + (1-beta1)*g,  V = beta2*V + (1-beta2)*g.^2
+%   [W b] -= 1e-3 * (M/(1-beta1^k)) ./ (sqrt(V/(1-beta2^k)) + epsilon)
+% with k the EPOCH counter (a quirk of the original, kept). After each
+% epoch: k-epoch loss: .. (the last step's loss over bsize).
 
 L = param.L;
-l = prob.l;
-bsize = min(param.bsize, l);
+bsize = param.bsize;
 beta1 = 0.9;
 beta2 = 0.999;
 epsilon = 1e-8;
-lr = param.lr;
-step = 0;
-momW = cell(L, 1);
-momb = cell(L, 1);
-vW = cell(L, 1);
-vb = cell(L, 1);
+step_size = 1e-3;
+M = cell(L, 1);
+V = cell(L, 1);
 for m = 1 : L
-	momW{m} = zeros(size(model.weight{m}));
-	momb{m} = zeros(size(model.bias{m}));
-	vW{m} = zeros(size(model.weight{m}));
-	vb{m} = zeros(size(model.bias{m}));
+	M{m} = zeros(numel(model.weight{m}) + numel(model.bias{m}), 1);
+	V{m} = M{m};
 end
-
-for k = 1 : param.epoch_max
-	for j = 1 : ceil(l/bsize)
-		batch_idx = randperm(l, bsize);
-		[net, ~] = lossgrad_subset(prob, param, model, net, batch_idx, 'fungrad');
+for k = 1 : param.iter_max
+	for j = 1 : ceil(prob.l/bsize)
+		batch_idx = randperm(prob.l, bsize)';
+		[net, loss] = lossgrad_subset(prob, param, model, net, batch_idx, 'fungrad');
 		for m = 1 : L
-			gW = net.dlossdW{m}/bsize + model.weight{m}/param.C;
-			gb = net.dlossdb{m}/bsize + model.bias{m}/param.C;
-			momW{m} = beta1*momW{m} + (1 - beta1)*gW;
-			momb{m} = beta1*momb{m} + (1 - beta1)*gb;
-			vW{m} = beta2*vW{m} + (1 - beta2)*gW.^2;
-			vb{m} = beta2*vb{m} + (1 - beta2)*gb.^2;
-			model.weight{m} = model.weight{m} - lr*(momW{m}/(1 - beta1^k))./(sqrt(vW{m}/(1 - beta2^k)) + epsilon);
-			model.bias{m} = model.bias{m} - lr*(momb{m}/(1 - beta1^k))./(sqrt(vb{m}/(1 - beta2^k)) + epsilon);
+			nw = numel(model.weight{m});
+			g = [model.weight{m}(:); model.bias{m}]/param.C + [net.dlossdW{m}(:); net.dlossdb{m}]/bsize;
+			M{m} = beta1*M{m} + (1 - beta1)*g;
+			V{m} = beta2*V{m} + (1 - beta2)*(g.*g);
+			Mh = M{m}/(1 - beta1^k);
+			Vh = V{m}/(1 - beta2^k);
+			u = Mh./(sqrt(Vh) + epsilon);
+			model.weight{m} = model.weight{m} - step_size*reshape(u(1:nw), size(model.weight{m}, 1), []);
+			model.bias{m} = model.bias{m} - step_size*u(nw+1:end);
 		end
-		step = step + 1;
-		lr = param.lr/(1 + param.decay*step);
 	end
-	[net, f] = fungrad_minibatch(prob, param, model, net, 'funonly');
-	fprintf('epoch %d f: %.6e lr: %.3e\n', k, f, lr);
+	fprintf('%d-epoch loss: %g\n', k, loss/bsize);
 end
+model.param = param;

@@ -1,41 +1,37 @@
 function [model, net] = sgd(prob, param, model, net)
 % [model, net] = sgd(prob, param, model, net)
 %
-% Stochastic gradient with momentum (facts section 7). Each of
-% param.epoch_max epochs takes ceil(l/bsize) steps; a step draws
-% batch_idx = randperm(l, bsize), takes the stochastic gradient
-%   g{m} = [dlossdW{m} dlossdb{m}]/bsize + [W{m} b{m}]/C,
-% updates v{m} = momentum*v{m} - lr*g{m}, [W{m} b{m}] += v{m}, and after
-% each step sets lr = lr0/(1 + decay*step). After each epoch f on all data
-% is printed.
+% Stochastic gradient with momentum, as the seed layout trains (-s 2):
+% param.epoch_max epochs of ceil(l/bsize) steps; a step takes bsize
+% distinct instances at random (the seed draws randsample(l, bsize), which
+% Octave lacks without its statistics package; randperm(l, bsize) is the
+% same draw), the stochastic gradient
+%   G{m} = [dlossdW{m} dlossdb{m}]/bsize + [W{m} b{m}]/C,
+% v{m} = momentum*v{m} - lr*G{m}, [W{m} b{m}] += v{m}, and then
+% lr = lr0/(1 + decay*step). After each epoch it prints the LAST step's
+% loss over bsize: k-epoch loss/batch_size: ..
 
 L = param.L;
-l = prob.l;
-bsize = min(param.bsize, l);
+bsize = param.bsize;
 lr = param.lr;
-step = 0;
-vW = cell(L, 1);
-vb = cell(L, 1);
+v = cell(L, 1);
 for m = 1 : L
-	vW{m} = zeros(size(model.weight{m}));
-	vb{m} = zeros(size(model.bias{m}));
+	v{m} = zeros(size(model.weight{m}, 1), size(model.weight{m}, 2) + 1);
 end
-
+step = 1;
 for k = 1 : param.epoch_max
-	for j = 1 : ceil(l/bsize)
-		batch_idx = randperm(l, bsize);
-		[net, ~] = lossgrad_subset(prob, param, model, net, batch_idx, 'fungrad');
+	for j = 1 : ceil(prob.l/bsize)
+		batch_idx = randperm(prob.l, bsize)';
+		[net, loss] = lossgrad_subset(prob, param, model, net, batch_idx, 'fungrad');
 		for m = 1 : L
-			gW = net.dlossdW{m}/bsize + model.weight{m}/param.C;
-			gb = net.dlossdb{m}/bsize + model.bias{m}/param.C;
-			vW{m} = param.momentum*vW{m} - lr*gW;
-			vb{m} = param.momentum*vb{m} - lr*gb;
-			model.weight{m} = model.weight{m} + vW{m};
-			model.bias{m} = model.bias{m} + vb{m};
+			G = [net.dlossdW{m} net.dlossdb{m}]/bsize + [model.weight{m} model.bias{m}]/param.C;
+			v{m} = param.momentum*v{m} - lr*G;
+			model.weight{m} = model.weight{m} + v{m}(:, 1:end-1);
+			model.bias{m} = model.bias{m} + v{m}(:, end);
 		end
-		step = step + 1;
 		lr = param.lr/(1 + param.decay*step);
+		step = step + 1;
 	end
-	[net, f] = fungrad_minibatch(prob, param, model, net, 'funonly');
-	fprintf('epoch %d f: %.6e lr: %.3e\n', k, f, lr);
+	fprintf('%d-epoch loss/batch_size: %g\n', k, loss/bsize);
 end
+model.param = param;
