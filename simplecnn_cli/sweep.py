@@ -65,16 +65,12 @@ def add_parser(sub):
 
 def run(args) -> int:
     from simplecnn_harness.reports.progress import progress_for
-    from simplecnn_harness.workflows.sweep import sweep, sweep_configs
-
-    if not args.repo:
-        return sweep_configs(args.configs, out=args.out, matlab_dir=args.matlab_dir, data=args.data,
-                             instances=args.instances, precision=args.precision, mode=args.mode, seed=args.seed,
-                             rtol=args.rtol, timeout=args.timeout, progress=progress_for(args.quiet))
+    from simplecnn_harness.workflows.sweep import sweep
 
     return sweep(repo=args.repo, configs=args.config or [None], jobs=args.jobs, rev=args.rev, commits=args.commits,
                  instances=args.instances, seed=args.seed, timeout=args.timeout, out=args.out,
-                 train=args.train, data=args.data,
+                 train=args.train, data=args.data, files=args.configs, matlab_dir=args.matlab_dir,
+                 precision=args.precision, mode=args.mode, rtol=args.rtol,
                  command=reproduce_command(args), progress=progress_for(args.quiet))
 
 

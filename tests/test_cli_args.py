@@ -30,7 +30,7 @@ MINIMAL = {
 }
 SEEDED = {"gradient", "compare", "train", "compare-train", "bench", "sweep", "record"}
 TIMED = {"compare", "compare-train", "bench", "sweep", "record"}
-TOLERANT = {"compare", "compare-train", "check-gradient"}
+TOLERANT = {"compare", "compare-train", "check-gradient", "sweep"}      # sweep: over configurations
 COUNTED = {"compare", "compare-train", "bench", "sweep", "record"}
 STRICT = {"gradient", "train", "predict"}
 

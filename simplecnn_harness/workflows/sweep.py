@@ -5,12 +5,18 @@ from __future__ import annotations
 
 
 def sweep(*, repo, configs=(None,), jobs=1, rev="HEAD", commits=None, instances=None, seed=0, timeout=600.0,
-          out=None, command="", progress=None, train=None, data=None) -> int:
+          out=None, command="", progress=None, train=None, data=None, files=(), matlab_dir=None,
+          precision="double", mode="propagated", rtol=None) -> int:
     """Compare every commit (``commits``: "sha,sha,..." to pick some),
     print the Markdown report, write the files; the sweep's exit code (0
     every verdict PASS, 1 a parity failure, 2 a commit that could not be
     driven).  ``train``: options strings; each commit then runs compare-train
-    (``training.sweep``) on the one config and ``data`` instead."""
+    (``training.sweep``) on the one config and ``data`` instead.  No
+    ``repo``: compare over the config ``files`` of one tree instead
+    (:func:`sweep_configs`, with ``matlab_dir``, ``precision``, ``mode``, ``rtol``)."""
+    if not repo:
+        return sweep_configs(files, out=out, matlab_dir=matlab_dir, data=data, instances=instances,
+                             precision=precision, mode=mode, seed=seed, rtol=rtol, timeout=timeout, progress=progress)
     from ..reports.progress import QUIET
     from ..sweep import run_sweep, to_markdown, write_reports
 
