@@ -42,6 +42,11 @@ def add_parser(sub):
     p.add_argument("--trace", metavar="TRACE.mat",
                    help="compare against a trace written by `simplecnn record` instead of running Octave "
                         "(inputs default to the trace's; any given must match it)")
+    p.add_argument("--python", metavar="KIND:SPEC",
+                   help="your own Python in place of the port: torch:FILE.py:NAME (a PyTorch network) or "
+                        "routines:FILE.py (your routines, the rest the port's)")
+    p.add_argument("--against", metavar="matlab:DIR",
+                   help="a second MATLAB tree in place of the port, judged against --matlab-dir stage by stage")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return p
 
@@ -76,7 +81,12 @@ def run(args) -> int:
             source = TraceRecords(args.trace, opts, seed=args.seed)
         elif opts.precision is None:
             opts.precision = "double"
-        result = run_compare(opts, source)
+        python = None
+        if args.python or args.against:
+            from simplecnn_harness.sources.python_side import python_source
+
+            python = python_source(args.python, args.against, opts)
+        result = run_compare(opts, source, python)
         result.command = reproduce_command(args)
     print(terminal_table(result))
     sys.stdout.flush()
@@ -128,8 +138,8 @@ def reproduce_command(args) -> str:
     import shlex
 
     words = ["simplecnn", "compare"]
-    for name in ("trace", "matlab_dir", "config", "data", "weights", "instances", "precision", "mode", "rtol",
-                 "seed", "timeout", "json", "html"):
+    for name in ("trace", "matlab_dir", "python", "against", "config", "data", "weights", "instances",
+                 "precision", "mode", "rtol", "seed", "timeout", "json", "html"):
         value = getattr(args, name, None)
         if value is None or (name == "timeout" and value == 600.0) \
                 or (name == "mode" and value == "propagated"):
