@@ -265,7 +265,7 @@ def run_compare(opts: Options, source=None, python=None) -> Result:
         _say(opts, f"compare: comparing {len(P)} traced stages "
                    f"({run.timings['recorded_bytes'] / 2**20:.0f} MiB from {source.origin})")
         t0 = time.perf_counter()
-        M = matlab_stages(run, model, P, n)
+        M = matlab_stages(run, model, P if python is None else side.guide, n)
         result = judge(param, model, prob, net_py, P, M, opts.precision, rtol, opts.mode, dtype)
         if python is not None:
             side.finish(result, (param, model, prob), P, M)
