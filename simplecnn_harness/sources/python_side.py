@@ -31,6 +31,7 @@ class SideOutcome:
             if not r.compared and key in self.notes and self.notes[key]:
                 r.note = self.notes[key]
         result.notes.insert(0, f"Python side: {self.describe}")
+        result.python_side = self.describe          # the reports' header names it (not a JSON field)
         result.notes.extend(self.extra.get("notes", []))
         if result.ok or not result.first_divergence:
             return
@@ -60,7 +61,7 @@ def run_python_source(python, opts, inputs):
         P = {k: np.array(s.value, copy=True, order="K") for k, s in run.stages.items() if s.value is not None}
         outcome = SideOutcome(python, run)
         net = None if isinstance(run.net, dict) else run.net
-        loss = run.loss
+        loss = float("nan") if run.loss is None else run.loss
     outcome.guide = size_guide(inputs[0], inputs[1], n)
     return net, loss, P, outcome
 
