@@ -66,7 +66,7 @@ def match_layers(torch, net, model, who):
 
     def refuse(m, text):
         name, mod = layers[m - 1]
-        raise InputError("--python", f"{who}: layer {m} ({name or 'the module'}, {type(mod).__name__}) {text}")
+        raise InputError("--python", f"{who}: layer {m} ({type(mod).__name__} {name or 'the module'!r}) {text}")
 
     for m in range(1, min(len(layers), L) + 1):
         name, mod = layers[m - 1]
