@@ -216,37 +216,55 @@ def test_slips_against_the_real_current_code(real_trace, slip):
     _check_slip(judge_offline(trace, f"torch:{path}:{slip}"), model, slip)
 
 
-# --- the command, live ----------------------------------------------------------------------
+# --- the command ---------------------------------------------------------------------------
 
 def _cli(*args):
     return subprocess.run([sys.executable, "-m", "simplecnn_cli", "compare", "--quiet", *args], cwd=REPO,
                           capture_output=True, text=True, timeout=600)
 
 
+def _main(capsys, *args):
+    """The command in this process (torch is imported once for the file)."""
+    from simplecnn_cli.main import main
+
+    rc = main(["compare", "--quiet", *args])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
 @needs_octave
-def test_command_live_json_keeps_todays_fields(nets, tmp_path):
+def test_command_live_and_the_json_keeps_todays_fields(nets, traces, tmp_path):
+    """One live run of the command with a PyTorch network (a subprocess, as a
+    user runs it); its JSON has the fields of the port's compare JSON."""
     ours = tmp_path / "torch.json"
-    p = _cli("--config", str(NONSQUARE), "--instances", "16", "--python", f"torch:{nets[0]}:sequential",
+    p = _cli("--config", str(NONSQUARE), "--instances", "16", "--python", f"torch:{nets[0]}:avg_pool",
              "--json", str(ours))
-    assert p.returncode == 0, p.stderr
-    assert "against PyTorch network" in p.stdout.splitlines()[0] and "PASS" in p.stdout
+    assert p.returncode == 1, p.stderr
+    assert "against PyTorch network" in p.stdout.splitlines()[0]
+    assert "likely slip: average instead of max pooling" in p.stdout.splitlines()[-2]
     port = tmp_path / "port.json"
-    q = _cli("--config", str(NONSQUARE), "--instances", "16", "--json", str(port))
+    q = _cli("--trace", str(traces["matlab_ref"][0]), "--json", str(port))
     assert q.returncode == 0, q.stderr
     a, b = json.loads(ours.read_text()), json.loads(port.read_text())
     assert set(a) == set(b)
     assert [(s["layer"], s["direction"], s["stage"]) for s in a["stages"]] == \
         [(s["layer"], s["direction"], s["stage"]) for s in b["stages"]]
     assert set(a["stages"][0]) == set(b["stages"][0])
+    assert a["first_divergence"] == {"layer": 2, "direction": "forward", "stage": "Z"}
+    assert any(n.startswith("likely slip: average") for n in a["notes"])
 
 
 @needs_octave
-def test_command_exit_codes(nets, traces):
-    trace = traces["matlab_ref"][0]
-    p = _cli("--trace", str(trace), "--python", f"torch:{nets[0]}:avg_pool")
-    assert p.returncode == 1 and "likely slip: average instead of max pooling" in p.stdout
-    p = _cli("--trace", str(trace), "--python", f"torch:{nets[0]}:nosuch")
-    assert p.returncode == 2 and p.stderr.startswith("simplecnn: error: --python:")
-    assert len(p.stderr.strip().splitlines()) == 1
-    p = _cli("--trace", str(trace), "--python", f"torch:{nets[0]}:sequential", "--mode", "isolated")
-    assert p.returncode == 2 and "isolated" in p.stderr
+def test_command_exit_codes(nets, traces, capsys):
+    trace = str(traces["matlab_ref"][0])
+    rc, out, err = _main(capsys, "--trace", trace, "--python", f"torch:{nets[0]}:sequential")
+    assert rc == 0 and "PASS" in out and not err
+    rc, out, err = _main(capsys, "--trace", trace, "--python", f"torch:{nets[0]}:flatten_hwc")
+    assert rc == 1 and "likely slip: flatten order" in out
+    rc, out, err = _main(capsys, "--trace", trace, "--python", f"torch:{nets[0]}:nosuch")
+    assert rc == 2 and err.startswith("simplecnn: error: --python:") and len(err.strip().splitlines()) == 1
+    rc, out, err = _main(capsys, "--trace", trace, "--python", f"torch:{nets[0]}:sequential", "--mode", "isolated")
+    assert rc == 2 and "isolated" in err and not out
+    rc, out, err = _main(capsys, "--trace", trace, "--python", f"torch:{nets[0]}:sequential",
+                         "--against", "matlab:matlab_ref/seed")
+    assert rc == 2 and "not both" in err
