@@ -50,8 +50,10 @@ def _port_function(name):
 def _describe(out):
     if isinstance(out, tuple):
         return "(" + ", ".join(_describe(o) for o in out) + ")"
-    if isinstance(out, np.ndarray) or np.isscalar(out):
+    if isinstance(out, np.ndarray):
         return "an array of shape " + ("x".join(map(str, np.shape(out))) or "() (a scalar)")
+    if np.isscalar(out):
+        return f"the scalar {out!r}"
     return f"a {type(out).__name__}"
 
 
