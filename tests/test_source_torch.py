@@ -26,7 +26,8 @@ from tests.torch_nets import SLIPS, expected_layer, network_file
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install 'simplecnn_py[torch]')")
 
 from simplecnn_harness.compare import Options, prepare, python_side, run_compare  # noqa: E402
-from simplecnn_harness.sources.python_side import python_source, size_guide  # noqa: E402
+from simplecnn_harness.sources.matlab_pair import size_guide  # noqa: E402
+from simplecnn_harness.sources.python_side import python_source  # noqa: E402
 from simplecnn_py.support.errors import EnvironmentProblem, InputError  # noqa: E402
 
 CURRENT_REV = "bc40417"

@@ -55,7 +55,6 @@ class MatlabTreeSource:
         from ..octave.run import run_matlab
         from ..octave.session import OctaveSession
         from .matlab_stages import matlab_stages
-        from .python_side import size_guide
         from .torch import parts
 
         param, model, prob = parts(inputs)
@@ -77,3 +76,41 @@ class MatlabTreeSource:
         yield SideRun(stages=stages, loss=None if loss is None or loss.value is None
                       else float(np.asarray(loss.value).reshape(-1)[0]),
                       timings=timings, net=net, describe=self.describe)
+
+
+def size_guide(param, model, n, dtype=np.float64):
+    """The canonical stages' MATLAB shapes for ``n`` instances (the port's
+    shapes), as zero-memory arrays: the MATLAB side's mapping picks its
+    candidates by these sizes, whatever sizes the other side has."""
+    from simplecnn_py.cnn.init_net import init_net
+
+    from ..judge.stages import canonical_stages
+
+    net = init_net(param, model)
+    L, LC = int(model.L), int(model.LC)
+    g = lambda name, m: int(getattr(model, name)[m])  # noqa: E731
+    shapes = {}
+    for m in range(1, LC + 1):
+        d, d2, h = g("ch_input", m), g("ch_input", m + 1), g("wd_filter", m)
+        conv = g("ht_conv", m) * g("wd_conv", m) * n
+        out = g("ht_input", m + 1) * g("wd_input", m + 1)
+        pad = g("ht_pad", m) * g("wd_pad", m) * n
+        unp = g("ht_input", m) * g("wd_input", m) * n
+        shapes.update({
+            (m, "forward", "idx_pad"): np.shape(net.idx_pad[m]), (m, "forward", "idx_phiZ"): np.shape(net.idx_phiZ[m]),
+            (m, "forward", "phiZ"): (h * h * d, conv), (m, "forward", "sigmaS"): (d2, conv),
+            (m, "forward", "Z"): (d2, out * n), (m, "forward", "idx_pool"): (d2 * out, n),
+            (m, "backward", "dXidS"): (d2, (out if g("wd_subimage_pool", m) > 1 else conv // n) * n),
+            (m, "backward", "pool_gradient"): (d2, conv), (m, "backward", "dlossdW"): (d2, h * h * d),
+            (m, "backward", "dlossdb"): (d2, 1), (m, "backward", "WtDelta"): (h * h * d, conv),
+            (m, "backward", "phi_gradient"): (d, pad), (m, "backward", "unpad"): (d, unp),
+            (m, "backward", "activation"): (d, unp)})
+    n_in = g("ch_input", LC + 1) * g("ht_input", LC + 1) * g("wd_input", LC + 1)
+    for m in range(LC + 1, L + 1):
+        n_out = int(model.full_neurons[m - LC])
+        shapes.update({(m, "forward", "Z"): (n_out, n), (m, "backward", "dXidS"): (n_out, n),
+                       (m, "backward", "dlossdW"): (n_out, n_in), (m, "backward", "dlossdb"): (n_out, 1),
+                       (m, "backward", "WtDelta"): (n_in, n), (m, "backward", "activation"): (n_in, n)})
+        n_in = n_out
+    shapes[(L, "forward", "loss")] = ()
+    return {k: np.broadcast_to(np.zeros((), dtype), shapes[k]) for k in canonical_stages(model)}

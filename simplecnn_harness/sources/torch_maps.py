@@ -9,6 +9,12 @@ from simplecnn_interop import layouts
 
 from .base import Stage
 
+NOT_EXPOSED = {
+    "idx_pad": "an index map of simpleNN's padding; a PyTorch network has none (its phiZ is compared)",
+    "idx_phiZ": "an index map of simpleNN's im2col; a PyTorch network has none (its phiZ is compared)",
+    "idx_pool": "an index map of simpleNN's pooling; a PyTorch network has none (its Z is compared)",
+}
+
 
 def fm(t):
     """(N, C, H, W) tensor -> simpleNN's C x (H*W*N) map."""
@@ -88,8 +94,6 @@ def canonical(torch, layers, rec, model, out, loss, np_dtype, n):
     for m in range(1, LC + 1):
         mod = layers[m - 1][1]
         for idx in ("idx_pad", "idx_phiZ") + (("idx_pool",) if pooled[m] else ()):
-            from .torch_stages import NOT_EXPOSED
-
             put(m, "forward", idx, None, "", NOT_EXPOSED[idx])
         put(m, "forward", "phiZ", unfold_matlab(torch, rec.x[m], mod),
             f"{names[m]}: its input, padded as it pads, unfolded")

@@ -35,13 +35,7 @@ import numpy as np
 from simplecnn_interop import layouts
 from simplecnn_py.support.errors import InputError
 
-from .base import Stage
 
-NOT_EXPOSED = {
-    "idx_pad": "an index map of simpleNN's padding; a PyTorch network has none (its phiZ is compared)",
-    "idx_phiZ": "an index map of simpleNN's im2col; a PyTorch network has none (its phiZ is compared)",
-    "idx_pool": "an index map of simpleNN's pooling; a PyTorch network has none (its Z is compared)",
-}
 
 
 # --- the network against the config ------------------------------------------------------
@@ -215,7 +209,3 @@ def copy_weights(torch, layers, model, np_dtype):
             mod.weight.copy_(torch.from_numpy(np.ascontiguousarray(Wt, dtype=np_dtype)))
             mod.bias.copy_(torch.from_numpy(layouts.bias_to_torch(b).astype(np_dtype)))
     return notes
-
-
-def stage(value, origin, note=""):
-    return Stage(value, "hook", origin, note)
