@@ -269,3 +269,47 @@ def test_command_exit_codes(nets, traces, capsys):
     rc, out, err = _main(capsys, "--trace", trace, "--python", f"torch:{nets[0]}:sequential",
                          "--against", "matlab:matlab_ref/seed")
     assert rc == 2 and "not both" in err
+
+
+CRASH = '''
+import sys
+sys.path.insert(0, {folder!r})
+from torch import nn
+import torch.nn.functional as F
+from nets import Functional
+
+
+def ceil_mode_config_width():
+    """ceil_mode=True with the first Linear of the config's width: torch fails at its product."""
+    net = Functional("ceil_mode")
+    net.fulls[0] = nn.Linear({width}, net.fulls[0].out_features)
+    return net
+
+
+class RaisesLate(Functional):
+    def forward(self, x):
+        super().forward(x)
+        raise RuntimeError("late")
+
+
+raises_late = RaisesLate
+'''
+
+
+@needs_octave
+def test_a_slip_that_makes_the_network_fail_is_still_judged(traces, tmp_path):
+    """A network torch cannot run to the end (the slip changed a size the
+    next Linear does not take): what the layers got before the failure is
+    judged, so the FAIL is at the slip's layer; a failure with nothing
+    differing before it is one line (exit 2)."""
+    trace, path, model = traces["matlab_ref"]
+    width = int(model.ch_input[3]) * int(model.ht_input[3]) * int(model.wd_input[3])
+    f = tmp_path / "crash.py"
+    f.write_text(CRASH.format(folder=str(path.parent), width=width))
+    result = judge_offline(trace, f"torch:{f}:ceil_mode_config_width")
+    _check_slip(result, model, "ceil_mode")
+    assert any(n.startswith("the network then failed") and "RuntimeError" in n for n in result.notes)
+    assert all(not s.compared for s in result.stages if s.direction == "backward")
+    with pytest.raises(InputError) as e:
+        judge_offline(trace, f"torch:{f}:raises_late")
+    assert "RuntimeError: late" in str(e.value)

@@ -33,6 +33,11 @@ class SideOutcome:
         result.notes.insert(0, f"Python side: {self.describe}")
         result.python_side = self.describe          # the reports' header names it (not a JSON field)
         result.notes.extend(self.extra.get("notes", []))
+        failed = self.extra.get("failed")
+        if failed is not None:
+            if result.ok or not result.first_divergence:
+                raise failed                # nothing before the failure differs: the failure is the news
+            result.notes.append(f"the network then failed: {failed}")
         if result.ok or not result.first_divergence:
             return
         from ..judge.slips import likely_slip

@@ -171,3 +171,41 @@ def canonical(torch, layers, rec, model, out, loss, np_dtype, n):
             act[m] = (fm(rec.gy[m - 1]), f"gradient at {names[m - 1]}'s output")
         put(m, "backward", "activation", *act[m])
     return S
+
+
+def partial(torch, layers, rec, model, np_dtype, why):
+    """The forward stages the layers saw before the network failed; every
+    other stage not compared, with the failure as the reason."""
+    from .base import Stage
+    from ..judge.stages import canonical_stages
+
+    L, LC = int(model.L), int(model.LC)
+    names = {k: (layers[k - 1][0] or "the module") for k in range(1, L + 1)}
+    got = {}
+    for m in range(1, LC + 1):
+        mod = layers[m - 1][1]
+        if m in rec.x:
+            got[(m, "forward", "phiZ")] = (unfold_matlab(torch, rec.x[m], mod), f"{names[m]}: its input, unfolded")
+        if m in rec.y:
+            got[(m, "forward", "sigmaS")] = (fm(torch.relu(rec.y[m])), f"{names[m]}: max(output, 0)")
+        if m + 1 in rec.x:
+            nxt = rec.x[m + 1]
+            if m < LC:
+                value = fm(_crop(model, m + 1, nxt, layers[m][1])[0])
+            else:
+                d, a, b = int(model.ch_input[LC + 1]), int(model.ht_input[LC + 1]), int(model.wd_input[LC + 1])
+                value = (layouts.feature_map_from_nchw(nxt.numpy().reshape(nxt.shape[0], d, a, b))
+                         if nxt.shape[1] == d * a * b else np.asfortranarray(nxt.numpy().T))
+            got[(m, "forward", "Z")] = (value, f"input of {names[m + 1]}")
+    for m in range(LC + 1, L):
+        if m + 1 in rec.x:
+            got[(m, "forward", "Z")] = (rec.x[m + 1].numpy().T, f"input of {names[m + 1]}")
+    out = {}
+    for key in canonical_stages(model):
+        if key in got:
+            out[key] = Stage(np.asarray(got[key][0], dtype=np_dtype), "hook", got[key][1])
+        elif key[2] in NOT_EXPOSED:
+            out[key] = Stage(None, note=NOT_EXPOSED[key[2]])
+        else:
+            out[key] = Stage(None, note=f"not reached: {why}")
+    return out

@@ -101,24 +101,35 @@ def match_layers(torch, net, model, who):
 # --- one run -----------------------------------------------------------------------------
 
 class Recorder:
-    """Values and gradients of the parametrised layers during one run."""
+    """Values and gradients of the parametrised layers during one run (the
+    input is taken before the layer runs, so a layer that fails on it still
+    shows what it was given)."""
 
     def __init__(self, torch, layers):
         self.torch = torch
         self.x, self.y, self.gx, self.gy = {}, {}, {}, {}
         self.calls = {}
-        self.handles = [mod.register_forward_hook(self.hook(k)) for k, (_, mod) in enumerate(layers, 1)]
+        self.handles = []
+        for k, (_, mod) in enumerate(layers, 1):
+            self.handles.append(mod.register_forward_pre_hook(self.pre_hook(k)))
+            self.handles.append(mod.register_forward_hook(self.hook(k)))
 
-    def hook(self, k):
-        def forward_hook(mod, args, out):
+    def pre_hook(self, k):
+        def forward_pre_hook(mod, args):
             self.calls[k] = self.calls.get(k, 0) + 1
             if self.calls[k] > 1:
                 return
             x = args[0]
             self.x[k] = x.detach().clone()
-            self.y[k] = out.detach().clone()
             if x.requires_grad:
                 x.register_hook(lambda g: self.gx.__setitem__(k, g.detach().clone()))
+        return forward_pre_hook
+
+    def hook(self, k):
+        def forward_hook(mod, args, out):
+            if self.calls.get(k, 0) > 1 or k in self.y:
+                return
+            self.y[k] = out.detach().clone()
             out.register_hook(lambda g: self.gy.__setitem__(k, g.detach().clone()))
         return forward_hook
 
@@ -164,8 +175,17 @@ def run_network(torch, net, layers, param, model, prob, loss_fn, who):
         raise
     except Exception as e:
         text = " ".join(str(e).split())
-        raise InputError("--python", f"{who} failed on the config's ({n}, {d1}, {a1}, {b1}) images: "
-                                     f"{type(e).__name__}: {text[:300]}") from None
+        failure = InputError("--python", f"{who} failed on the config's ({n}, {d1}, {a1}, {b1}) images: "
+                                         f"{type(e).__name__}: {text[:300]}")
+        if not rec.x:
+            raise failure from None
+        # what the layers got before the failure is judged (a slip that changes a size shows there)
+        from .torch_maps import partial
+
+        rec.remove()
+        return partial(torch, layers, rec, model, np_dtype, str(failure)), None, {
+            "S": {k: v.numpy() for k, v in rec.y.items()}, "x": {k: v.numpy() for k, v in rec.x.items()},
+            "layers": layers, "notes": notes, "output": None, "failed": failure}
     finally:
         rec.remove()
     twice = [k for k, c in rec.calls.items() if c > 1]
