@@ -313,3 +313,44 @@ def test_a_slip_that_makes_the_network_fail_is_still_judged(traces, tmp_path):
     with pytest.raises(InputError) as e:
         judge_offline(trace, f"torch:{f}:raises_late")
     assert "RuntimeError: late" in str(e.value)
+
+
+def test_a_pooling_gradient_moved_by_a_tie_is_explained_and_nothing_else():
+    """tie_explained on a hand-made 1-channel 4 x 4 map, 2 x 2 pooling, 1
+    instance: the window (0, 0) holds two equal maxima; a gradient moved
+    between them is explained, one moved to a smaller entry is not."""
+    from simplecnn_harness.sources.torch_ties import tie_explained
+    from simplecnn_py.support.conventions import cell, struct
+
+    model = struct(ch_input=cell([1, 1]), wd_subimage_pool=cell([2]), ht_conv=cell([4]), wd_conv=cell([4]))
+    S = np.array([[5., 5., 1., 2.], [0., 1., 3., 0.], [1., 2., 0., 0.], [0., 4., 0., 1.]])
+    M = np.zeros((4, 4))
+    M[0, 0], M[0, 3], M[3, 1] = 2.0, 1.5, -1.0         # MATLAB: the first maximum column by column is (0, 0)
+    P = M.copy()
+    P[0, 0], P[0, 1] = 0.0, 2.0                        # PyTorch's first row by row is (0, 1) when they tie
+    flat = lambda A: A.reshape(1, -1, order="F")      # noqa: E731  d x (a*b*n), column-major
+    assert tie_explained(model, 1, 1, flat(P), flat(M), flat(S), 1e-13) == (True, 1, 4)
+    S2 = S.copy()
+    S2[0, 1] = 4.0                                     # no tie: the move is a real difference
+    assert tie_explained(model, 1, 1, flat(P), flat(M), flat(S2), 1e-13)[0] is False
+    P3 = P.copy()
+    P3[0, 1] = 2.5                                     # a tie, but the window's gradient is not the same
+    assert tie_explained(model, 1, 1, flat(P3), flat(M), flat(S), 1e-13)[0] is False
+
+
+@needs_octave
+def test_right_network_passes_on_mnist_with_pooling_ties(shared_data, tmp_path):
+    """The demo MNIST images (saturated strokes: identical patches, tied
+    maxima) on the default 4-layer config: PASS, the tie-moved gradients
+    accepted (ok*) and said so."""
+    from simplecnn_harness.compare import default_config
+    from tests.torch_nets import network_file
+
+    opts = Options(data=str(shared_data / "mnist-demo.mat"), instances=32)
+    inputs = prepare(Options(config=str(default_config()), instances=10))
+    path = network_file(inputs[1], tmp_path)
+    result = run_compare(opts, None, python_source(f"torch:{path}:sequential", None, opts))
+    assert result.ok, result.first_divergence
+    moved = [s for s in result.stages if s.explained]
+    assert moved and all(s.stage == "pool_gradient" for s in moved)
+    assert "equal maxima" in moved[0].note

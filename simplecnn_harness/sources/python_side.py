@@ -26,6 +26,7 @@ class SideOutcome:
         self.kind = getattr(source, "kind", "torch")
 
     def finish(self, result, inputs, P, M):
+        M = {k: getattr(v, "value", v) for k, v in M.items()}
         for r in result.stages:
             key = r.key()
             if not r.compared and key in self.notes and self.notes[key]:
@@ -33,6 +34,10 @@ class SideOutcome:
         result.notes.insert(0, f"Python side: {self.describe}")
         result.python_side = self.describe          # the reports' header names it (not a JSON field)
         result.notes.extend(self.extra.get("notes", []))
+        if "S" in self.extra and not result.ok:
+            from .torch_ties import explain_pooling_ties
+
+            explain_pooling_ties(result, inputs, P, M)
         failed = self.extra.get("failed")
         if failed is not None:
             if result.ok or not result.first_divergence:
@@ -42,8 +47,7 @@ class SideOutcome:
             return
         from ..judge.slips import likely_slip
 
-        text = likely_slip(inputs, P, {k: getattr(v, "value", v) for k, v in M.items()},
-                           result.first_divergence, self.extra)
+        text = likely_slip(inputs, P, M, result.first_divergence, self.extra)
         if not text:
             return
         result.notes.append(f"likely slip: {text}")
