@@ -211,6 +211,12 @@ def test_each_slip_fails_at_its_layer_and_is_named(traces, slip):
 
 
 @needs_octave
+def test_a_loss_the_network_carries_is_used(traces):
+    trace, path, model = traces["matlab_ref"]
+    _check_slip(judge_offline(trace, f"torch:{path.parent / 'nets_criterion.py'}:net"), model, "loss_mean")
+
+
+@needs_octave
 @pytest.mark.parametrize("slip", ["avg_pool", "no_relu_conv", "relu_on_output", "flatten_hwc", "ceil_mode"])
 def test_slips_against_the_real_current_code(real_trace, slip):
     trace, path, model = real_trace

@@ -144,6 +144,9 @@ def network_file(model, folder) -> Path:
     path = Path(folder) / "nets.py"
     path.write_text(text)
     mean = Path(folder) / "nets_mean_loss.py"
+    (Path(folder) / "nets_criterion.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(folder)!r})\nfrom nets import Functional\nimport torch.nn as nn\n"
+        "def net():\n    n = Functional()\n    n.criterion = nn.MSELoss(reduction='mean')\n    return n\n")
     mean.write_text(f"import sys\nsys.path.insert(0, {str(folder)!r})\nfrom nets import Functional\n"
                     "import torch.nn as nn\nnet = Functional()\nloss = nn.MSELoss()\n")
     return path

@@ -9,8 +9,9 @@ converted).  The images go in as (N, C, H, W) in the comparison's precision
 (the module is cast), the module's output is the last layer's Z, and the
 loss is simpleNN's sum of squared errors against the one-hot labels,
 computed here, unless ``FILE.py`` defines ``loss`` (a callable taking the
-output and the one-hot targets, both (N, nL)): then that one is used, so a
-port's own loss is judged too.
+output and the one-hot targets, both (N, nL)), or the network has a callable
+``loss`` or ``criterion`` attribute: then that one is used, so a port's own
+loss is judged too.
 
 Stages come from hooks on the parametrised layers only (``torch_stages``),
 so a ``forward`` written with functional calls works as well as an
@@ -115,6 +116,9 @@ class TorchSource:
                                          "not an nn.Module")
         self.net = obj
         self.loss_fn = getattr(mod, "loss", None)
+        for attr in ("loss", "criterion"):             # else a loss the network carries
+            if self.loss_fn is None and callable(getattr(obj, attr, None)):
+                self.loss_fn = getattr(obj, attr)
         if self.loss_fn is not None and not callable(self.loss_fn):
             raise InputError(OPTION, f"{self.file}: loss is a {type(self.loss_fn).__name__}, not a callable "
                                      "(output, target) -> scalar")
