@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The benchmark of issue 5: ``scripts/bench.py [options]`` is ``simplecnn bench [options]``.
+"""The benchmark: ``scripts/bench.py [options]`` is ``simplecnn bench [options]``.
 
 See ``simplecnn bench --help`` and docs/performance.md.  Example (the
 figures of the performance note, one run)::

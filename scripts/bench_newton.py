@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""One Newton iteration, Python port against the MATLAB code under Octave (issue 4).
+"""One Newton iteration, Python port against the MATLAB code under Octave.
 
     .venv/bin/python scripts/bench_newton.py [--instances 256 1024] [--jacobian 1 0]
         [--precision double] [--repeats 2] [--config CFG] [--data DATA.mat [--rowmajor] [--normalize]]

@@ -32,7 +32,11 @@ fi
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 \
+# --test: also the optional extras [torch] (a CPU wheel, pinned) and [onnx], so
+# that the suite tests simplecnn export / import
+extras=test
+if [ "$with_browser" = 1 ]; then extras=test,torch,onnx; fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]" 2>&1 \
   | grep -v "is ignored: it is neither a file nor a directory" || true
 # byte-compile now: an editable install leaves that to the first import, which
 # never writes the cache when PYTHONDONTWRITEBYTECODE is set (every run then

@@ -27,7 +27,10 @@ MNIST shape, 256 and 1024 instances, double and single), it times
 * when the Newton routines exist: one Gauss-Newton product (``JTBJv`` with
   its ``Jacobian``, ``R_JTBJv``) on a subset, and one Newton iteration
   (``cnn_train -s 1 -iter_max 1``) here and under Octave's current-layout
-  tree (``matlab_ref/current``).
+  tree (``matlab_ref/current``);
+* ``compare``: a whole ``simplecnn compare`` process against the same tree,
+  its wall time and the peak memory of its process tree (Python and Octave
+  summed) against the bare runs (the ``octave`` and ``ours`` rows).
 
 Each time is the median of ``--repeats`` runs after a warm-up; the machine is
 noisy, so the ratios of one run are what count.  Peak memory: the bytes
@@ -41,7 +44,9 @@ Modules: ``run`` (the whole run, called by ``simplecnn bench``), ``data``
 (the inputs), ``ours`` (the port and the ``simplecnn gradient`` process),
 ``octave`` (a MATLAB tree under Octave, any layout), ``torch_side``
 (PyTorch), ``gemm`` (the products-only bound), ``newton`` (one Newton
-iteration, both sides), ``table`` (what is printed), ``common`` (timing).
+iteration, both sides), ``compare_row`` (a whole compare process), ``table``
+(what is printed), ``common`` (timing).
 """
 
-ITEMS = ("ours", "reference", "minibatch", "memory", "gradient", "octave", "torch", "gemm", "newton")
+ITEMS = ("ours", "reference", "minibatch", "memory", "gradient", "octave", "torch", "gemm", "newton",
+         "compare")

@@ -3,7 +3,7 @@
 What ``simplecnn bench`` compares the fused pass with is the time of its own
 products, done the way the pass does them (``products_pass``): the same
 chunks of instances and groups (``fast.workspace.split``,
-``fast.lossgrad_subset.FUSED_GROUPS``), the same threads with single-threaded
+``fast.fused.FUSED_GROUPS``), the same threads with single-threaded
 BLAS (``fast.workspace.run_parts``), the same operand shapes and layouts
 (a chunk's phiZ with rows in (c, i, j) order, stored transposed for one
 channel; ``W'*dXidS`` one filter offset at a time), on random operands kept
@@ -50,7 +50,7 @@ def products_pass(model, n, dtype):
     instances, chunk by chunk in the pass's threads, and nothing else."""
     import numpy as np
 
-    from simplecnn_py.fast import lossgrad_subset as fused
+    from simplecnn_py.fast import fused
     from simplecnn_py.fast import workspace
     from simplecnn_py.fast.layer import Layer
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from simplecnn_bench import ITEMS
 from simplecnn_bench.common import REPO, gb
+from simplecnn_bench.compare_row import measure_compare
 from simplecnn_bench.data import Inputs
 from simplecnn_bench.gemm import measure_gemm, square_rate
 from simplecnn_bench.newton import measure_newton
@@ -76,6 +77,8 @@ def run(args) -> int:
                 if "newton" not in skip and n == min(args.instances):
                     measure_newton(inp, param, model, prob, precision, max(1, args.repeats // 3), record,
                                    REPO / "matlab_ref" / "current", args.octave_timeout)
+                if "compare" not in skip:
+                    measure_compare(inp, model, precision, n, tree, rows, args.octave_timeout, record)
                 blocks.append({"precision": precision, "instances": n, "rows": rows, "summary": summary(rows)})
                 del ours
         print_table(meta, blocks)

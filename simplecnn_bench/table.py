@@ -48,6 +48,8 @@ def summary(rows):
     s["ours_over_machine_peak"] = ours / gs if gs and ours else None
     nt, no = t.get("newton", {}).get("seconds"), t.get("newton_octave", {}).get("seconds")
     s["newton_octave_over_ours"] = no / nt if nt and no else None
+    s["compare_over_bare"] = t.get("compare", {}).get("over_bare")
+    s["compare_peak"] = t.get("compare", {}).get("peak")
     mem = t.get("memory", {})
     s["peak_over_kept"] = mem["peak"] / mem["kept"] if mem.get("peak") and mem.get("kept") else None
     return s
@@ -80,6 +82,8 @@ def print_table(meta, blocks, out=None):
                 mem = gb(r["peak"])
                 if r.get("kept"):
                     mem += f" ({r['peak'] / r['kept']:.2f}x Z+phiZ)"
+                elif r["item"] == "compare":
+                    mem += " tree RSS"
                 elif r["item"] in ("gradient", "octave", "torch"):
                     mem += " peak RSS"
             w(f"  {r['what']:<62} {ts} {vs} {mem:>22}  {'; '.join(_notes(r))}\n")
@@ -102,6 +106,9 @@ def _notes(r):
         notes.append(f"over ours round by round (alternated): median {r['over_ours']:.2f}")
     if r.get("ours_over_bound"):
         notes.append(f"ours/bound run by run (alternated): median {r['ours_over_bound']:.2f}")
+    if r.get("over_bare"):
+        notes.append(f"{r['verdict']}; {r['over_bare']:.2f}x the bare runs ({r['bare_seconds']:.3f} s: "
+                     f"Octave's lossgrad_subset call + ours)")
     if r.get("cg") is not None:
         notes.append(f"#CG {r['cg']}, f {r['f']:.10g}")
     e = r.get("rel_err_vs_ours")
@@ -127,6 +134,9 @@ def _conclusions(s):
         out.append(f"peak memory {s['peak_over_kept']:.2f}x the Z+phiZ kept")
     if s.get("newton_octave_over_ours"):
         out.append(f"one Newton iteration: ours {speed(s['newton_octave_over_ours'])} than Octave's")
+    if s.get("compare_over_bare"):
+        out.append(f"a whole compare takes {s['compare_over_bare']:.2f}x the bare runs (goal <= 2.0x), "
+                   f"peak {gb(s['compare_peak'])} for the process tree (goal <= 2 GiB)")
     if s.get("reference_over_fast"):
         out.append(f"fast path {speed(s['reference_over_fast'])} than the reference path")
     return out

@@ -2,7 +2,7 @@
 
     simplecnn gradient --config CFG --data DATA.mat [--weights W.mat]
                        [--precision double|single] [--seed S] [--rowmajor]
-                       [--bsize N] --out OUT.mat
+                       [--bsize N] [--strict] --out OUT.mat
 
 MATLAB equivalent (seed layout)::
 
@@ -45,6 +45,9 @@ def add_parser(sub):
                    help="instances per lossgrad_subset call (default: all; on the reference path, chunks of "
                         "about 512 MiB of intermediates)")
     p.add_argument("--out", required=True, metavar="OUT.mat", help="output MAT file (loss, dlossdW, dlossdb)")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse (exit 2) a network the original simpleNN cannot run, instead of a warning "
+                        "(docs/migration-guide.md, quirks)")
     return p
 
 
@@ -66,7 +69,8 @@ def run(args) -> int:
     from simplecnn_py.cnn.check_data import check_data
     from simplecnn_py.support.datafile import load_data, load_weights, save_gradient
     from simplecnn_py.cnn.init_model import init_model
-    from simplecnn_py.support.lossgrad_all import lossgrad_all
+    from simplecnn_py.support import quirks
+    from simplecnn_py.support.finite import finite_lossgrad_all
 
     prob = load_data(args.data, param, rowmajor=args.rowmajor)
     prob = check_data(prob, param, where=args.data)
@@ -82,8 +86,11 @@ def run(args) -> int:
             model.weight[m] = weight[m].astype(model.weight[m].dtype, order="F")
             model.bias[m] = bias[m].astype(model.bias[m].dtype, order="F")
 
+    batch = min(prob.l, args.bsize or prob.l)               # instances per lossgrad_subset call
+    quirks.say(quirks.original_vtp_failure(model, batch), args.strict, args.config,
+               note="these numbers are the mathematically right ones")
     try:
-        loss, dlossdW, dlossdb = lossgrad_all(prob, param, model, args.bsize)
+        loss, dlossdW, dlossdb = finite_lossgrad_all(prob, param, model, args.bsize, args.weights or args.data)
     except MemoryError:
         raise InputError(args.config, "the network needs more memory than this machine has "
                                       "(try a smaller --bsize)") from None

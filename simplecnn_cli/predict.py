@@ -1,7 +1,7 @@
 """``simplecnn predict``: accuracy (and predictions) of a trained model.
 
     simplecnn predict --model M.mat --data DATA.mat [--options='-bsize N'] [--rowmajor]
-                      [--out PRED.mat]
+                      [--out PRED.mat] [--strict]
 
 MATLAB equivalent (current layout)::
 
@@ -37,6 +37,9 @@ def add_parser(sub):
     layout.add_argument("--colmajor", action="store_true", default=None,
                         help="images in Z are stored column-major (simpleNN's own layout)")
     p.add_argument("--out", metavar="PRED.mat", help="write labels (l x 1) and accuracy to this MAT file")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse (exit 2) a model whose network the original simpleNN cannot train, instead "
+                        "of a warning (docs/migration-guide.md, quirks)")
     return p
 
 
@@ -50,9 +53,12 @@ def run(args) -> int:
     from simplecnn_py.support.datafile import load_data
     from simplecnn_py.support.errors import InputError
     from simplecnn_py.support.model_file import atomic_write, load_model
+    from simplecnn_py.support import quirks
 
     parameter(args.options)                                 # bad options: refused before any work
     model = load_model(args.model)
+    quirks.say(quirks.original_vtp_failure(model), args.strict, args.model,
+               what=quirks.TRAINS_NOT, note="its cnn_predict runs on this model and predicts as here")
     trained = getattr(model, "input_rowmajor", None)
     asked = True if args.rowmajor else (False if args.colmajor else None)
     if asked is not None and trained is not None and asked != trained:

@@ -2,7 +2,7 @@
 
     simplecnn train --config CFG --data DATA.mat [--validation V.mat]
                     [--options='-s 1 ...'] [--seed S] [--rowmajor] [--normalize]
-                    [--json FILE] [--html FILE] [--quiet] --model OUT.mat
+                    [--json FILE] [--html FILE] [--quiet] [--strict] --model OUT.mat
 
 MATLAB equivalent (current layout)::
 
@@ -53,6 +53,9 @@ def add_parser(sub):
     p.add_argument("--json", metavar="FILE", help="write the training curve and values as JSON")
     p.add_argument("--html", metavar="FILE", help="write a self-contained HTML page with the training curve")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse (exit 2) a network the original simpleNN cannot train, instead of a warning "
+                        "(docs/migration-guide.md, quirks)")
     return p
 
 
@@ -68,6 +71,7 @@ def run(args) -> int:
     from simplecnn_py.support.model_file import save_model
     from simplecnn_py.opt.parse_options import parse_options
     from simplecnn_py.cnn.read_config import read_config
+    from simplecnn_py.support import quirks
 
     if args.seed is not None and not 0 <= args.seed < 2**32:
         raise InputError("--seed", f"must be an integer in [0, 2^32), not {args.seed}")
@@ -81,6 +85,8 @@ def run(args) -> int:
     for w in caught:
         print(f"simplecnn: warning: {w.message}", file=sys.stderr)
     prob = load_data(args.data, config, rowmajor=args.rowmajor)
+    quirks.say(quirks.original_vtp_failure(config, min(param.bsize, prob.l)), args.strict, args.config,
+               note="the port trains it with the mathematically right gradients")
     Z, mean = prob.Z, None
     if args.normalize:
         Z, mean = subtract_mean(scale_pixels(Z))

@@ -255,10 +255,13 @@ def run_compare(opts: Options, source=None, python=None) -> Result:
     if python is not None:
         from .sources.python_side import run_python_source
 
-        net_py, loss_py, P, side = run_python_source(python, opts, (param, model, prob, config_desc, data_desc))
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            net_py, loss_py, P, side = run_python_source(python, opts,
+                                                         (param, model, prob, config_desc, data_desc))
     else:
         _say(opts, f"compare: Python port, {n} instances, {opts.precision} precision")
-        net_py, loss_py, P = python_side(param, model, prob)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # Inf/NaN are compared, not warned
+            net_py, loss_py, P = python_side(param, model, prob)
     timings["python_s"] = time.perf_counter() - t0
 
     with source.records(param, model, prob, timings) as run:
@@ -266,9 +269,10 @@ def run_compare(opts: Options, source=None, python=None) -> Result:
                    f"({run.timings['recorded_bytes'] / 2**20:.0f} MiB from {source.origin})")
         t0 = time.perf_counter()
         M = matlab_stages(run, model, P if python is None else side.guide, n)
-        result = judge(param, model, prob, net_py, P, M, opts.precision, rtol, opts.mode, dtype)
-        if python is not None:
-            side.finish(result, (param, model, prob), P, M)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            result = judge(param, model, prob, net_py, P, M, opts.precision, rtol, opts.mode, dtype)
+            if python is not None:
+                side.finish(result, (param, model, prob), P, M)
         timings["compare_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - t_start
     result.port_path = port_path

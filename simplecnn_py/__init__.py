@@ -1,7 +1,8 @@
 """simplecnn_py: a line-for-line Python port of the simpleNN CNN routines.
 
 simpleNN (C.-C. Wang, K. L. Tan and C.-J. Lin; BSD-3-Clause) is MATLAB code;
-this package is our own translation of it.  Every routine keeps its MATLAB
+this package is our own translation of it (NOTICE; each routine's docstring
+names its original file and this repository's MATLAB twin under matlab_ref/).  Every routine keeps its MATLAB
 name, argument order and 1-based index values, and sits at the same relative
 path as its MATLAB twin (``matlab_ref/current/MATLAB``):
 

@@ -1,16 +1,20 @@
 """``[results, acc] = cnn_predict(y, Z, model, options)``: predictions of a trained model.
 
-MATLAB original (current layout, ``cnn_predict.m``; simpleNN, BSD-3,
-C.-C. Wang, K. L. Tan, C.-J. Lin).  ``options`` may only be ``'-bsize N'``
-(default 128; read with ``strsplit`` + ``str2num`` as ``cnn_train``'s);
-the precision is ``model.float_type``.  ``check_data(y, Z,
-model.net_config)`` runs as in training, so -- QUIRK of the original --
-the labels of the data must take exactly nL distinct values (a test set
-missing a class is refused).  ``predict`` feeds the data forward in
-batches of bsize and maps the winning rows through ``model.labels``;
+Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
+``MATLAB/cnn_predict.m`` (current layout); this repository's MATLAB twins are
+``matlab_ref/current/MATLAB/cnn_predict.m`` and, for the seed layout's
+``[predict, acc] = cnn_predict(y, Z, model)``,
+``matlab_ref/seed/cnn_predict.m``. No equation of the gradient-calculation
+slides beyond the forward pass (eq. (3)).  ``options`` may only be
+``'-bsize N'`` (default 128; read with ``strsplit`` + ``str2num`` as
+``cnn_train``'s); the precision is ``model.float_type``.
+``check_data(y, Z, model.net_config)`` runs as in training, so -- QUIRK of the
+original -- the labels of the data must take exactly nL distinct values (a test
+set missing a class is refused). ``predict`` feeds the data forward in batches
+of bsize and maps the winning rows through ``model.labels``;
 ``acc = sum(results == y)/length(y)`` (``cal_accuracy``).
 
-A model of the seed layout (ff2333d: the settings in ``model.param``, no
+A model of the seed layout (simpleNN commit ff2333d: the settings in ``model.param``, no
 ``net_config``) is predicted as that version's ``cnn_predict`` does: the
 labels must be exactly 1..nL, ``options`` are not taken, and the batches
 are those of ``predict.predict_seed`` (its quirk included).
@@ -46,20 +50,32 @@ def cnn_predict(y, Z, model, options="", *, where="data"):
         raise InputError(where, "Z is a sparse matrix; the original's check_data refuses it "
                                 "(the feature matrix must be dense)")
     try:
+        # seed-layout check_data(prob, param); current layout: check_data(y, Z, model)
         prob = check_data(struct(y=y, Z=Z), shape, where=where)
     except InputError as e:
         if "distinct labels" in e.what:
             raise InputError(where, e.what + " (the original cnn_predict checks the test labels as "
                                              "cnn_train does: every class must occur)") from None
         raise
+    # seed-layout init_net(param, model); current layout: init_net(model, param)
     net = init_net(param, model)
-    if seed_model:
-        if not np.array_equal(prob.label_enum, np.arange(1, model.nL + 1)):
-            raise InputError(where, f"a seed-layout model needs the labels 1..{model.nL} (its "
-                                    "check_data refuses others)")
-        results = predict_seed(prob, param, model, net, model.seed_SR)
-    else:
-        results = predict(prob, param, model, net)
+    if seed_model and not np.array_equal(prob.label_enum, np.arange(1, model.nL + 1)):
+        raise InputError(where, f"a seed-layout model needs the labels 1..{model.nL} (its "
+                                "check_data refuses others)")
+    # with finite weights and inputs, an overflow is the only way to a value
+    # that is not finite: it stops the prediction, and one line names the stage
+    try:
+        with np.errstate(over="raise", invalid="raise"):
+            if seed_model:
+                results = predict_seed(prob, param, model, net, model.seed_SR)
+            else:
+                results = predict(prob, param, model, net)
+    except FloatingPointError:
+        from simplecnn_py.support.finite import where_forward_overflows
+
+        raise InputError(where, f"the network's values stop being finite at "
+                                f"{where_forward_overflows(prob, param, model)} (overflow: are the model's "
+                                f"weights or the inputs far too large?); no prediction made") from None
     acc = cal_accuracy(results, y)
     return results, acc
 

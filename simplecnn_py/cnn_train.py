@@ -1,7 +1,11 @@
 """``[model, info] = cnn_train(y, Z, y_v, Z_v, config_file, options, seed)``: train a CNN.
 
-MATLAB original (current layout, ``cnn_train.m`` and ``cnn/train.m``;
-simpleNN, BSD-3, C.-C. Wang, K. L. Tan, C.-J. Lin)::
+Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
+``MATLAB/cnn_train.m`` and ``MATLAB/cnn/train.m`` (current layout); this
+repository's MATLAB twins are ``matlab_ref/current/MATLAB/cnn_train.m`` and,
+for the seed layout's ``cnn_train(y, Z, config_file, options)``,
+``matlab_ref/seed/cnn_train.m``. It minimises the f of the gradient-calculation
+slides (eqs. (1), (2))::
 
     model = cnn_train(y, Z, y_v, Z_v, config_file)
     model = cnn_train(y, Z, y_v, Z_v, config_file, options)
@@ -33,7 +37,7 @@ sparse ``Z`` (the original's own message: the matrix must be dense).
 
 ``progress(k, value)`` (keyword, the port's addition) is called after each
 iteration/epoch (the CLI's progress bar).  The seed layout's call form ``cnn_train(y, Z, config_file, options, seed)``
-(ff2333d) is read too (no validation set).  Returns the model and the solver's ``info`` (full-precision values of every
+(simpleNN commit ff2333d) is read too (no validation set).  Returns the model and the solver's ``info`` (full-precision values of every
 printed line; the port's addition, for the harness and ``--json``).
 """
 from __future__ import annotations
@@ -70,6 +74,7 @@ def cnn_train(y, Z, y_v, Z_v=None, config_file=None, options="", seed=None, *, w
 
     net_config = read_config(config_file) if not isinstance(config_file, struct) else config_file
     net_config.precision = param.precision
+    # seed-layout check_data(prob, param); current layout: check_data(y, Z, model)
     prob = check_data(struct(y=y, Z=_dense(Z, where)), net_config, where=where)
     prob_v = None
     if not _isempty(y_v) and not _isempty(Z_v):
@@ -81,6 +86,7 @@ def cnn_train(y, Z, y_v, Z_v=None, config_file=None, options="", seed=None, *, w
     model.gpu_use = False
     model.float_type = param.precision
     model.labels = prob.label_enum
+    # seed-layout init_net(param, model); current layout: init_net(model, param)
     net = init_net(net_config, model)
 
     if param.solver == 1:

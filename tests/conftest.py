@@ -55,7 +55,7 @@ def octave_quote(s):
 #
 # The Octave parity tests take the ``port_path`` fixture: each runs twice, on
 # the port's fast paths (simplecnn_py/fast/, one module per routine) and
-# on its line-for-line reference path (issue 5: "the parity suite runs both").
+# on its line-for-line reference path (the parity suite runs both).
 # In-process calls are switched with ``fast.use_reference()``;
 # subprocesses inherit ``SIMPLECNN_REFERENCE`` (1 or 0).  So that a case cannot
 # silently run the fast path twice, the fast paths' entry points are spied on

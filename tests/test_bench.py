@@ -1,6 +1,6 @@
 """The benchmarks (simplecnn_bench; ``simplecnn bench``, scripts/bench.py,
 scripts/bench_newton.py) run and compare the same work; no timing is
-asserted.  Issue 13's bench items: the wording of the ratios, a GEMM bound
+asserted.  Also: the wording of the ratios, a GEMM bound
 the pass cannot beat, no silent random data, every label in a small prefix,
 and the real current simpleNN code driven through its own function lines.
 """
@@ -15,6 +15,7 @@ import pytest
 from simplecnn_py.cnn.init_model import init_model
 
 from conftest import needs_octave
+from simplecnn_bench.common import run_process_rss
 from test_port_common import make_param
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,7 +52,7 @@ def test_bench_command_smoke(tmp_path, capsys):
                    "full_neurons = [3];\n")
     out = tmp_path / "bench.json"
     rc = main(["bench", "--config", str(cfg), "--instances", "5", "--precision", "double", "--repeats", "1",
-               "--skip", "octave,torch,newton,gradient", "--json", str(out)])
+               "--skip", "octave,torch,newton,gradient,compare", "--json", str(out)])
     assert rc == 0
     text = capsys.readouterr().out
     assert "lossgrad_subset (fast path)" in text and "GEMM bound" in text
@@ -141,7 +142,7 @@ def test_bench_newton_any_config_and_data_file(tmp_path, capsys):
 
     out = tmp_path / "bench.json"
     assert main(["bench", "--config", str(cfg), "--data", str(data), "--instances", "30", "--precision", "double",
-                 "--repeats", "1", "--skip", "reference,minibatch,memory,gradient,octave,torch,gemm",
+                 "--repeats", "1", "--skip", "reference,minibatch,memory,gradient,octave,torch,gemm,compare",
                  "--json", str(out)]) == 0
     rows = {r["item"]: r for r in json.loads(out.read_text())["blocks"][0]["rows"]}
     ours, octave = rows["newton"], rows["newton_octave"]
@@ -242,12 +243,12 @@ def test_mnist_shape_without_shared_data_uses_the_shipped_demo(tmp_path, monkeyp
 
 
 def test_bench_on_mnist_with_32_instances(capsys):
-    """Issue 13: ``bench --instances 32`` on MNIST failed (a label missing
+    """A regression: ``bench --instances 32`` on MNIST failed (a label missing
     from the first 32)."""
     from simplecnn_cli.main import main
 
     rc = main(["bench", "--instances", "32", "--precision", "double", "--repeats", "1",
-               "--skip", "reference,minibatch,memory,gradient,octave,torch,newton"])
+               "--skip", "reference,minibatch,memory,gradient,octave,torch,newton,compare"])
     assert rc == 0
     out = capsys.readouterr().out
     assert "ours/bound" in out and "faster than" not in out.replace("faster than the reference", "")
@@ -297,7 +298,15 @@ def test_bench_drives_the_real_current_simplenn(tmp_path, capsys):
     assert "error" not in oc, oc
     assert oc["calls"] == ["net = init_net(model, param)", "[net, loss] = lossgrad_subset(prob, model, net, batch_idx, 'fungrad')"]
     assert oc["rel_err_vs_ours"] <= 1e-12
-    assert "Octave/ours" in capsys.readouterr().out
+    # the compare row: a whole simplecnn compare on the same tree and inputs, its
+    # process tree's memory (Octave's included) and its time over the bare runs
+    cmp = rows["compare"]
+    assert "error" not in cmp, cmp
+    assert cmp["verdict"] == "PASS"
+    assert cmp["peak"] > oc["peak"]               # Python and Octave summed, above Octave alone
+    assert cmp["over_bare"] > 1 and cmp["bare_seconds"] == pytest.approx(rows["ours"]["seconds"] + oc["seconds"])
+    text = capsys.readouterr().out
+    assert "Octave/ours" in text and "the bare runs" in text
 
 
 @needs_octave
@@ -311,7 +320,7 @@ def test_bench_drives_a_tree_only_the_harness_adapters_call(tmp_path, capsys):
     tree = extract_upstream("47ca777", tmp_path / "old")
     out = tmp_path / "b.json"
     rc = main(["bench", "--matlab-dir", str(tree), "--instances", "24", "--precision", "double", "--repeats", "1",
-               "--skip", "reference,minibatch,memory,gradient,torch,newton,gemm", "--json", str(out)])
+               "--skip", "reference,minibatch,memory,gradient,torch,newton,gemm,compare", "--json", str(out)])
     assert rc == 0
     oc = {r["item"]: r for r in json.loads(out.read_text())["blocks"][0]["rows"]}["octave"]
     assert "error" not in oc, oc
@@ -329,3 +338,17 @@ def test_unwritable_json_is_refused_before_the_run(tmp_path, capsys):
     assert main(["bench", "--json", str(tmp_path / "no" / "b.json"), "--instances", "32"]) == 2
     err = capsys.readouterr().err
     assert "cannot write" in err and "bench: double" not in err
+
+
+def test_tree_memory_counts_the_processes_below(tmp_path):
+    """The compare row's memory is the process tree's: a parent that only waits
+    for a child holding 300 MiB peaks at 300 MiB or more, though its own
+    resident set stays small."""
+    from simplecnn_bench.compare_row import run_tree_rss
+
+    child = "x = bytearray(300 * 2**20); import time; time.sleep(1.0)"
+    parent = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"
+    wall, peak, rc, _, _ = run_tree_rss([sys.executable, "-c", parent], timeout=60)
+    assert rc == 0 and peak >= 300 * 2**20
+    wall, own, rc, _, _ = run_process_rss([sys.executable, "-c", parent], timeout=60)
+    assert own < 100 * 2**20                       # the parent alone: interpreter only

@@ -1,4 +1,4 @@
-"""Everyday use of the command line (issue 13): bad arguments refused before
+"""Everyday use of the command line: bad arguments refused before
 any work, reports never half-written, Ctrl-C exits 130 (Octave's phase
 included), an internal error exits 3 with one line naming a log file that
 holds the traceback.

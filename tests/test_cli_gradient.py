@@ -1,4 +1,4 @@
-"""``simplecnn gradient``: the contract of issue 2, item 5.
+"""``simplecnn gradient``: its contract (README, "simplecnn gradient").
 
 Oracles: central differences of the command's own loss along a random
 direction (the gradient it writes must predict the change), the port's

@@ -1,7 +1,7 @@
 """read_config: the simpleNN config format parsed without executing anything.
 
 Oracles: Octave's own ``eval`` of the same lines (the original's reader), the
-facts page's size formulas, and hand-written expectations for each bad input.
+size formulas of init_model (matlab_ref/seed/cnn/init_model.m), and hand-written expectations for each bad input.
 """
 import re
 import subprocess
@@ -133,7 +133,7 @@ def test_lf_derived_when_absent(tmp_path):
 
 
 def test_sizes_follow_facts_formulas(tmp_path):
-    """Facts section 4, by hand, on a non-square, strided, padded config."""
+    """The layer sizes of init_model, by hand, on a non-square, strided, padded config."""
     text = GOOD.replace("wd_input = 28;", "wd_input = 21;").replace(
         "strides = [1,1,1];", "strides = [2,1,1];").replace(
         "wd_subimage_pool = [2,2,2];", "wd_subimage_pool = [1,3,1];")

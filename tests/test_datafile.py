@@ -1,6 +1,6 @@
 """Data, weights and gradient MAT files; check_data's layout.
 
-Oracles: explicit loops over the facts page's index definitions, Octave
+Oracles: explicit loops over check_data's index definitions (its docstring), Octave
 (its own reshape/permute, its save -struct, its load of our files), and
 MATLAB v7.3 files built here with h5py following MATLAB's documented layout
 (Octave cannot write v7.3).

@@ -235,6 +235,8 @@ def guide_tmp(tmp_path_factory):
     return tmp_path_factory.mktemp("guide")
 
 
+# the blocks share namespaces and files, so they run in one worker, in order
+# (setup.cfg sets pytest-xdist's --dist loadfile)
 @pytest.mark.parametrize("block", _BLOCKS, ids=[b.id for b in _BLOCKS])
 def test_guide_example(block, guide_tmp):
     reason = skip_reason(block)

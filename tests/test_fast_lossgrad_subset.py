@@ -1,5 +1,5 @@
 """``simplecnn_py/fast/lossgrad_subset.py`` and ``fast/feedforward.py`` (the fused,
-chunked pass) against the reference lines: to rounding after a product
+chunked pass of ``fast/fused.py``) against the reference lines: to rounding after a product
 (OpenBLAS orders a product's sums by its width and thread count), pooling
 winners exactly; the same bits whatever the threads; memory.
 """
@@ -19,6 +19,7 @@ from simplecnn_py.fast import maxpooling as fast_maxpooling
 from simplecnn_py.fast import vTP as fast_vTP
 from simplecnn_py.fast import lossgrad_subset as fast_lossgrad_subset
 from simplecnn_py.fast import feedforward as fast_feedforward
+from simplecnn_py.fast import fused as fast_fused
 from simplecnn_py.cnn.fungrad_minibatch import fungrad_minibatch
 from simplecnn_py.cnn.init_model import init_model
 from simplecnn_py.cnn.init_net import init_net
@@ -64,7 +65,7 @@ def test_fused_lossgrad_subset(name, precision, tol):
 def test_fused_mnist_shape_many_chunks(monkeypatch):
     """The real shape with enough instances for several groups of several
     chunks (sums within a group, then over groups)."""
-    monkeypatch.setattr(fast_lossgrad_subset, "FUSED_GROUPS", 4)
+    monkeypatch.setattr(fast_fused, "FUSED_GROUPS", 4)
     param = make_param(**MNIST_SHAPE)
     model = perturb_biases(init_model(param, seed=4))
     prob = make_prob(model, 130, seed=4)
@@ -72,7 +73,7 @@ def test_fused_mnist_shape_many_chunks(monkeypatch):
     with fast.use_reference():
         ref, loss_ref = lossgrad_subset(prob, param, model, init_net(param, model), batch, "fungrad")
     net, loss = fast_lossgrad_subset.lossgrad_subset(prob, param, model, init_net(param, model), batch, "fungrad")
-    groups = fast_workspace.split(130, fast_workspace.chunk_size(fast_layer.fusable(model, net), 8), fast_lossgrad_subset.FUSED_GROUPS)
+    groups = fast_workspace.split(130, fast_workspace.chunk_size(fast_layer.fusable(model, net), 8), fast_fused.FUSED_GROUPS)
     assert len(groups) > 2 and len(groups[0]) > 1
     for m in range(1, model.LC + 1):
         assert same_bytes(net.idx_pool[m], ref.idx_pool[m]) and rel(net.Z[m + 1], ref.Z[m + 1]) <= 1e-13
@@ -132,9 +133,9 @@ def test_fused_results_do_not_depend_on_threads():
     code = (
         "import numpy as np, sys; sys.path.insert(0, 'tests');"
         "from test_fast_lossgrad_subset import setup;"
-        "from simplecnn_py.fast import lossgrad_subset as fast_lossgrad_subset, workspace as fast_workspace;"
+        "from simplecnn_py.fast import fused as fast_fused, lossgrad_subset as fast_lossgrad_subset, workspace as fast_workspace;"
         "from simplecnn_py.cnn.init_net import init_net;"
-        "fast_workspace.CHUNK_BYTES, fast_lossgrad_subset.FUSED_GROUPS = 1, 4;"
+        "fast_workspace.CHUNK_BYTES, fast_fused.FUSED_GROUPS = 1, 4;"
         "param, model, prob, _ = setup('mnist_small', 30);"
         "net, loss = fast_lossgrad_subset.lossgrad_subset(prob, param, model, init_net(param, model), np.arange(1, 31), 'fungrad');"
         "sys.stdout.write(np.concatenate([np.ravel(net.dlossdW[m]) for m in range(1, 5)] + [np.ravel(loss)]).tobytes().hex())"

@@ -1,7 +1,7 @@
 """matlab_ref/seed (our MATLAB/Octave reference, seed layout) run under Octave.
 
 Oracles, all independent of the code under test:
-* the facts page's formula for find_index_phiZ / find_index_padding,
+* the formula of find_index_phiZ / find_index_padding (their docstrings),
   evaluated here in Python;
 * the slides' 4x4 max-pooling example;
 * a direct convolution / ReLU / max-pooling written here with explicit loops
@@ -65,7 +65,7 @@ def cellvals(c):
 # --- index maps -----------------------------------------------------------
 
 def phiZ_formula(a, b, d, h, s):
-    """Facts section 5, evaluated entry by entry (0-based loops, 1-based values)."""
+    """find_index_phiZ's formula, evaluated entry by entry (0-based loops, 1-based values)."""
     a_out = (a - h) // s + 1
     b_out = (b - h) // s + 1
     idx = np.zeros((h * h * d, a_out * b_out), dtype=np.int64)
@@ -176,7 +176,7 @@ def test_slides_pooling_example(tmp_path):
 
 def conv_direct(Z, W, b, p, h, s):
     """sigma(S) of one instance: Z is d x a x b, W is d_out x (h*h*d) with
-    columns ordered height offset, width offset, channel (facts section 4)."""
+    columns ordered height offset, width offset, channel (as init_model's weights)."""
     d, a, bb = Z.shape
     Zp = np.zeros((d, a + 2 * p, bb + 2 * p))
     Zp[:, p:p + a, p:p + bb] = Z

@@ -61,7 +61,7 @@ def perturb_biases(model, seed=1, scale=0.1):
     return model
 
 
-# Small configurations covering what the facts page allows.
+# Small configurations covering what a config may hold (simplecnn_py/cnn/read_config.py).
 CONFIGS = {
     # one conv layer, square, pool 2
     "one_conv": dict(ht=6, wd=6, ch=[1, 2], pad=[1], filt=[3], stride=[1], pool=[2], full=[3]),

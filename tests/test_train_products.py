@@ -134,7 +134,7 @@ def test_explicit_J_and_Gauss_Newton_products(name):
 @pytest.mark.parametrize("name", ["one_conv", "three_conv"])
 def test_stored_Jacobian_dzdS_is_dz_dS(name):
     """net.dzdS{L} is the identity per instance; for the last layer's input
-    the full layer's W'; and its shapes are those of the facts/MATLAB side."""
+    the full layer's W'; and its shapes are those of the MATLAB side."""
     _, model, _, net = setup(name, n=2)
     net = Jacobian(model, net)
     L, LC, nL, n = model.L, model.LC, model.nL, 2

@@ -1,6 +1,6 @@
 """SGD with momentum and Adam: they print the real code's epoch line
 (``%d-epoch loss/batch_size: %g``, the last mini-batch's loss over bsize);
-their updates equal the facts page's rules written out here step by step
+their updates equal the rules of opt/sgd.m and opt/adam.m written out here step by step
 (batches replayed from the same stream); and Adam's bias correction uses the
 epoch counter k, the original's quirk, which the textbook step counter
 would not reproduce."""
@@ -29,7 +29,7 @@ def tiny(l=20, seed=0):
 
 
 def by_hand(cfg, y, Z, seed, epochs, bsize, C, lr0, rule, decay=0.0, momentum=0.0, adam_counter="epoch"):
-    """The update rules of the facts page, written out for this test."""
+    """The update rules of sgd.m and adam.m (matlab_ref/current/MATLAB/opt/), written out for this test."""
     stream = Stream(seed)
     model = init_model(cfg, stream)
     prob = check_data(struct(y=y, Z=Z), cfg)

@@ -65,6 +65,13 @@ def same(x, y, rtol=1e-12):
     return err
 
 
+def said(what, port, book, fd):
+    """Print how far the port's value is from the two other ways (relative
+    differences, asserted small)."""
+    print(f"{what}: port vs by the book {same(port, book):.1e}, "
+          f"port vs finite differences {same(port, fd, FD_RTOL):.1e}")
+
+
 # %% [markdown]
 # ## The layer
 #
@@ -151,8 +158,8 @@ dW = Delta @ phiZ.T
 db = Delta @ np.ones((9, 1))
 dW_kron = reshape(vec(Delta) @ np.kron(phiZ.T, np.eye(3)), 3, 18)
 db_kron = reshape(vec(Delta) @ np.kron(np.ones((9, 1)), np.eye(3)), 3, 1)
-print("dL/dW:", same(dW, dW_kron), same(dW, fd(lambda A: L_of(W_=A), W), FD_RTOL))
-print("dL/db:", same(db, db_kron), same(db, fd(lambda A: L_of(b_=A), bias), FD_RTOL))
+said("dL/dW", dW, dW_kron, fd(lambda A: L_of(W_=A), W))
+said("dL/db", db, db_kron, fd(lambda A: L_of(b_=A), bias))
 print("dL/dW, 3 x 18 (row k: filter k, unrolled):\n", dW)
 print("dL/dW of filter 1 as 3x3x2 (channel 1, channel 2):\n", reshape(dW[0], 3, 3, 2)[:, :, 0], "\n",
       reshape(dW[0], 3, 3, 2)[:, :, 1])
@@ -181,7 +188,7 @@ V = W.T @ Delta
 dZ_port = reshape(vTP(param, model, net, 1, V, "phi_gradient"), 2, 25)
 dZ_book = reshape(vec(V) @ Pphi, 2, 25)
 dZ_fd = fd(lambda A: L_of(Z_=A), Z)
-print("dL/dZ:", same(dZ_port, dZ_book), same(dZ_port, dZ_fd, FD_RTOL))
+said("dL/dZ", dZ_port, dZ_book, dZ_fd)
 dZ = reshape(dZ_port, 2, 5, 5)                            # channel, row, column
 print("dL/dZ as a 2x5x5 array (channel 1, channel 2):\n", dZ[0], "\n\n", dZ[1])
 

@@ -57,7 +57,9 @@ from simplecnn_py.cnn.read_config import read_config
 from simplecnn_py.cnn.vTP import vTP
 
 np.set_printoptions(precision=4, suppress=True, linewidth=120)
-REPO = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "matlab_ref").is_dir())
+# our seed-layout MATLAB, found through the installed package (so that a copy
+# of this notebook runs from any folder)
+from simplecnn_harness.embedded import SEED_TREE
 
 
 def same(x, y, rtol=1e-12):
@@ -67,6 +69,17 @@ def same(x, y, rtol=1e-12):
     err = np.linalg.norm(x - y) / max(np.linalg.norm(y), 1e-300)
     assert err <= rtol, f"relative difference {err:.2e} > {rtol:.0e}"
     return err
+
+
+def said(step, port, book=None, fd=None, octave=None, book_rtol=1e-12):
+    """Print how far the port's value is from each other way (relative
+    differences, asserted small): ``step: port vs by the book 1e-16, ...``."""
+    parts = []
+    for name, other, rtol in (("by the book", book, book_rtol), ("finite differences", fd, FD_RTOL),
+                              ("Octave", octave, 1e-12)):
+        if other is not None:
+            parts.append(f"port vs {name} {same(port, other, rtol):.1e}")
+    print(f"{step}: " + ", ".join(parts))
 
 
 # %% [markdown]
@@ -254,14 +267,16 @@ dW2_book = sum((np.kron(Z2[:, [i]], np.eye(3)) @ Delta[:, i]) for i in range(n))
 db2_book = sum(Delta[:, i] for i in range(n))
 dW2_fd = fd(lambda W: loss_with(2, W=W), W2)
 db2_fd = fd(lambda bb: loss_with(2, bias=bb), b2)
-print("(19) dW2:", same(vec(net.dlossdW[2]), dW2_book), same(net.dlossdW[2], dW2_fd, FD_RTOL))
-print("(20) db2:", same(net.dlossdb[2][:, 0], db2_book), same(net.dlossdb[2], db2_fd, FD_RTOL))
+said("(19) dW2", vec(net.dlossdW[2]), book=dW2_book)
+said("(19) dW2", net.dlossdW[2], fd=dW2_fd)
+said("(20) db2", net.dlossdb[2][:, 0], book=db2_book)
+said("(20) db2", net.dlossdb[2], fd=db2_fd)
 
 WtD_book = W2.T @ Delta
 dZ2_fd = fd(loss_from_Z2, Z2)
-print("(21) W'Delta:", same(T[(2, "WtDelta")], WtD_book), same(T[(2, "WtDelta")], dZ2_fd, FD_RTOL))
+said("(21) W'Delta", T[(2, "WtDelta")], book=WtD_book, fd=dZ2_fd)
 act_book = WtD_book * (Z2 > 0)
-print("(22) mask:   ", same(T[(2, "activation")], act_book, 0))
+said("(22) mask", T[(2, "activation")], book=act_book, book_rtol=0)
 
 # %% [markdown]
 # ## Backward: the conv layer, eqs. (23)-(28)
@@ -287,7 +302,7 @@ same(T[(1, "dXidS")], D, 0)
 pool_port = reshape(vTP(param, model, net, 1, D, "pool_gradient"), 2, -1)
 pool_book = np.hstack([reshape(vec(blocks(D, n)[i]) @ Ppool[i], 2, -1) for i in range(n)])
 pool_fd = fd(loss_from_S, S1)
-print("(26) pool gradient:", same(pool_port, pool_book, 0), same(pool_port, pool_fd, FD_RTOL))
+said("(26) pool gradient", pool_port, book=pool_book, fd=pool_fd, book_rtol=0)
 same(T[(1, "pool_gradient")], pool_port, 0)
 print("instance 1, channel 1, as a 6 x 6 picture (nonzero only at winners):")
 print(reshape(blocks(pool_port, n)[0], 2, 6, 6)[0])
@@ -298,8 +313,10 @@ dW1_book = sum(np.kron(blocks(net.phiZ[1], n)[i].T, np.eye(2)).T @ vec(blocks(G,
 db1_book = sum(np.kron(np.ones((36, 1)), np.eye(2)).T @ vec(blocks(G, n)[i]) for i in range(n))
 dW1_fd = fd(lambda W: loss_with(1, W=W), W1)
 db1_fd = fd(lambda bb: loss_with(1, bias=bb), b1)
-print("(27) dW1:", same(vec(net.dlossdW[1]), dW1_book), same(net.dlossdW[1], dW1_fd, FD_RTOL))
-print("(14) db1:", same(net.dlossdb[1][:, 0], db1_book), same(net.dlossdb[1], db1_fd, FD_RTOL))
+said("(27) dW1", vec(net.dlossdW[1]), book=dW1_book)
+said("(27) dW1", net.dlossdW[1], fd=dW1_fd)
+said("(14) db1", net.dlossdb[1][:, 0], book=db1_book)
+said("(14) db1", net.dlossdb[1], fd=db1_fd)
 print(net.dlossdW[1])
 
 # %%
@@ -309,8 +326,8 @@ idx = vec(net.idx_pad[1] + 64 * np.arange(n))
 delta_in_port = phi_grad[:, idx - 1]                                 # unpad: 1 x 36n
 delta_in_book = np.hstack([reshape(vec(W1.T @ blocks(G, n)[i]) @ Pphi @ Ppad, 1, -1) for i in range(n)])
 delta_in_fd = fd(lambda X: loss_with(1, data=X), prob.data)          # d xi / d input, 36 x n
-print("(28) delta to the input:", same(delta_in_port, delta_in_book),
-      same(reshape(delta_in_port, 36, n), delta_in_fd, FD_RTOL))
+said("(28) delta to the input", delta_in_port, book=delta_in_book)
+said("(28) delta to the input", reshape(delta_in_port, 36, n), fd=delta_in_fd)
 print(reshape(delta_in_port[:, :36], 6, 6))
 
 # %% [markdown]
@@ -333,7 +350,7 @@ else:
 
     oc = Oct2Py()
     try:
-        oc.addpath(str(REPO / "matlab_ref" / "seed" / "cnn"))
+        oc.addpath(str(SEED_TREE / "cnn"))
         for name, value in dict(cfg=cfg, Zdata=Z, y=y.reshape(-1, 1), W1=W1, b1=b1, W2=W2, b2=b2, D=D, V=V).items():
             oc.push(name, value)
         oc.eval("param = read_config(cfg); model = init_model(param);"
@@ -346,11 +363,14 @@ else:
                 "P = vTP(param, model, net, 1, V, 'phi_gradient');"
                 "delta_in = P(net.idx_pad{1} + 64*(0:2));", verbose=False)
         m_loss = float(oc.pull("loss"))
-        print("loss:", same(m_loss, loss))
-        print("(19) dW2:", same(oc.pull("dW2"), net.dlossdW[2]), " (20) db2:", same(oc.pull("db2"), net.dlossdb[2]))
-        print("(26) pool gradient:", same(oc.pull("G"), pool_port))
-        print("(27) dW1:", same(oc.pull("dW1"), net.dlossdW[1]), " (14) db1:", same(oc.pull("db1"), net.dlossdb[1]))
-        print("(28) delta to the input:", same(np.reshape(oc.pull("delta_in"), (1, -1), order="F"), delta_in_port))
+        print("loss: port vs Octave", f"{same(loss, m_loss):.1e}")
+        said("(19) dW2", net.dlossdW[2], octave=oc.pull("dW2"))
+        said("(20) db2", net.dlossdb[2], octave=oc.pull("db2"))
+        said("(26) pool gradient", pool_port, octave=oc.pull("G"))
+        said("(27) dW1", net.dlossdW[1], octave=oc.pull("dW1"))
+        said("(14) db1", net.dlossdb[1], octave=oc.pull("db1"))
+        said("(28) delta to the input", delta_in_port,
+             octave=np.reshape(oc.pull("delta_in"), (1, -1), order="F"))
     finally:
         oc.exit()
 
@@ -358,4 +378,6 @@ else:
 # Every step agreed three ways (four with Octave).  To check a backward
 # pass of your own against these numbers, stage by stage, save your
 # `dlossdW`/`dlossdb` (and, if you like, your deltas) and run
-# `simplecnn check-gradient` (README, "Checking your own gradient").
+# `simplecnn check-gradient` (README, "For students: worked backward passes
+# and `simplecnn check-gradient`"; the MINE.mat format and a template for your
+# own network: `docs/migration-guide.md`, section 12).

@@ -4,7 +4,7 @@ function model = cnn_train(y, Z, config_file, options)
 % Train a CNN on labels y (l x 1, any values; mapped to 1..nL through the
 % sorted label set) and instances Z (l x a*b*d, see check_data) with the
 % configuration file config_file. options is a string of '-name value'
-% pairs (facts section 7):
+% pairs (the current layout's options, matlab_ref/current/MATLAB/opt/parse_options.m):
 %   -s        solver: 2 SGD with momentum, 3 Adam (1, Newton, is not part of
 %             this seed-layout reference: use the current-layout tree)
 %   -C        regularization constant (0.01); multiplied by l before training
@@ -54,7 +54,7 @@ end
 end
 
 function param = parse_options(param, options)
-% defaults of facts section 7, then the '-name value' pairs of options
+% defaults of the current layout's parse_options.m, then the '-name value' pairs of options
 tokens = regexp(options, '\S+', 'match');
 if mod(numel(tokens), 2) ~= 0
 	error('cnn_train: options must be -name value pairs (odd number of tokens in ''%s'')', options);

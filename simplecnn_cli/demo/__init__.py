@@ -9,6 +9,14 @@ generated data sets (seven-segment digits, not MNIST) made by
 * ``demo-nonsquare.config`` and ``demo-nonsquare.mat`` (64 instances of
   20 x 28 images): a non-square input, where the seed layout's
   ``find_index_phiZ`` argument swap shows.
+* ``check-gradient.config`` and its data and weights: the small network of
+  ``simplecnn check-gradient``'s example.
+* ``my_network.py``: a template writing config, data, weights and MINE.mat
+  of one's own small network from numpy or PyTorch
+  (``python -m simplecnn_cli.demo.my_network OUTDIR [--torch]``).
+
+The files ship inside the installed package (package data);
+``python -m simplecnn_cli.demo`` prints their folder.
 """
 from pathlib import Path
 

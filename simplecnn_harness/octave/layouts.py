@@ -1,5 +1,5 @@
 """How to drive a simpleNN MATLAB tree, whichever version: read from the
-``function`` lines, never from a fixed list of layouts (facts page, section 1).
+``function`` lines, never from a fixed list of layouts (matlab_ref/*/README.md show two).
 
 A tree is searched in ``DIR`` and ``DIR/MATLAB`` (the current layout keeps its
 ``cnn/``, ``opt/`` folders there).  Every ``function`` line of every ``.m``

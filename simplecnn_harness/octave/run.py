@@ -260,7 +260,7 @@ def write_inputs(path: Path, param, model, prob, opt: dict):
 # --- running ------------------------------------------------------------------------
 
 def training_defaults(l, precision) -> dict:
-    """The original's option defaults (facts page, section 7), for code that
+    """The original's option defaults (matlab_ref/current/MATLAB/opt/parse_options.m), for code that
     reads a param field beyond the config's (e.g. ``param.Jacobian`` in
     ``init_net``).  ``Jacobian`` is 0: a gradient needs no stored Jacobian."""
     return {"solver": 1.0, "s": 1.0, "C": 0.01, "GNsize": float(np.ceil(0.05 * l)), "iter_max": 100.0,
@@ -315,7 +315,7 @@ def run_matlab(session: OctaveSession, layout: Layout, param, model, prob, preci
     t2 = time.perf_counter()
     err = read_error(out_dir)
     if err is not None:
-        raise _code_error(layout, code_dir, err, origins)
+        raise _code_error(layout, code_dir, err, origins, explain=original_fails(model, N))
     records = read_records(out_dir)
     outputs = {}
     for r in records:
@@ -344,10 +344,20 @@ def _indexes_with_labels(layout: Layout) -> bool:
     return re.search(r"\bprob\.y\s*\(", src) is not None
 
 
-def _code_error(layout: Layout, code_dir: Path, err, origins: dict | None = None) -> MatlabCodeError:
+def original_fails(model, n) -> str:
+    """What ``compare`` adds to an Octave error when the original simpleNN
+    itself cannot run this network on ``n`` instances ('' otherwise)."""
+    from simplecnn_py.support.quirks import explain_octave_error
+
+    return explain_octave_error(model, n)
+
+
+def _code_error(layout: Layout, code_dir: Path, err, origins: dict | None = None,
+                explain: str = "") -> MatlabCodeError:
     """One line: Octave's message and the USER's file, line and function (the
     temporary copy's files mapped back through ``origins``; the harness's
-    wrappers skipped)."""
+    wrappers skipped); then ``explain`` (a known failure of the original on
+    this network)."""
     step, message, stack = err
     where = f"{step}"
     origins = origins or {}
@@ -374,7 +384,7 @@ def _code_error(layout: Layout, code_dir: Path, err, origins: dict | None = None
     message = (message or "unknown error").replace(ORIG, "")
     if code_dir is not None:
         message = message.replace(str(code_dir) + "/", "")
-    return MatlabCodeError(f"Octave error in {where}: {message}", stack)
+    return MatlabCodeError(f"Octave error in {where}: {message}{explain}", stack)
 
 
 def _q(s) -> str:

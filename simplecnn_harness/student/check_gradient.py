@@ -61,6 +61,10 @@ CAUSES = {
                   "idx_pool hold MATLAB's 1-based positions, subtract 1 (conventions.to0) before "
                   "indexing a numpy array",
     "loss_convention": "another loss convention: " + LOSS_CONVENTION,
+    "bias_shape": "a bias gradient saved as a row: dlossdb{m} is a column, n x 1, as bias{m} is; "
+                  "a 1-D numpy array is saved by scipy.io.savemat as a 1 x n row, so save "
+                  "b.reshape(-1, 1) (or use simplecnn_harness.student.check_gradient.save_mine, "
+                  "which does it)",
 }
 
 
@@ -187,16 +191,23 @@ def save_mine(path, dlossdW, dlossdb, loss=None, **stages):
 
 # --- the port's side ---------------------------------------------------------------
 
-def port_backward(prob, param, model):
+def port_backward(prob, param, model, weights="weights"):
     """The port's forward and backward pass on all instances, traced:
-    ``(net, loss, {(m, stage): array})``."""
+    ``(net, loss, {(m, stage): array})``; an ``InputError`` on ``weights``
+    naming the first stage that is not finite (far too large weights or
+    inputs), since nothing can be checked against such a reference."""
     from simplecnn_py.support import trace
+    from simplecnn_py.support.finite import first_nonfinite
     from simplecnn_py.cnn.init_net import init_net
     from simplecnn_py.cnn.lossgrad_subset import lossgrad_subset
 
     net = init_net(param, model)
-    with trace.tracing() as tr:                 # tracing: the reference routines, every stage kept
+    with np.errstate(all="ignore"), trace.tracing() as tr:   # tracing: the reference routines, every stage kept
         net, loss = lossgrad_subset(prob, param, model, net, np.arange(1, prob.l + 1), "fungrad")
+    stage = first_nonfinite(tr.records)
+    if stage is not None:
+        raise InputError(weights, f"the port's own values stop being finite at {stage} (overflow: are the "
+                                  "weights or inputs far too large?); there is no gradient to check against")
     rec = {(m, stage): A for (m, direction, stage), A in tr.records.items() if direction == "backward"}
     return net, float(loss), rec
 
@@ -299,6 +310,10 @@ def diagnose(mine, port, first, model, net, v, l, rtol):
     from simplecnn_harness.student.mistakes import backward, mistakes
 
     A, P = mine[first], port[first]
+    if first[1] == "dlossdb" and A.shape == P.shape[::-1] and A.shape != P.shape:
+        same = _rel(A.T, P) <= rtol
+        return "bias_shape", f"yours is 1 x {A.shape[1]}" + (" with the port's values" if same else
+                                                              " and its values differ too")
     local = _local(A, P, rtol, l)
     if local is not None and local[0] in ("transposed_W", "loss_convention"):
         return local
@@ -327,10 +342,17 @@ def diagnose(mine, port, first, model, net, v, l, rtol):
     return local if local is not None else (None, "")
 
 
-def check_gradient(prob, param, model, mine, loss_mine=None, rtol=1e-6, where="MINE.mat"):
+def check_gradient(prob, param, model, mine, loss_mine=None, rtol=1e-6, where="MINE.mat", weights="weights"):
     """The student's ``mine`` ({(m, stage): array}, MATLAB's shapes) against
-    the port on all instances of ``prob`` (after ``check_data``): a Verdict."""
-    net, loss, port = port_backward(prob, param, model)
+    the port on all instances of ``prob`` (after ``check_data``): a Verdict.
+    Values of ``mine`` that are huge or not finite simply differ (no numpy
+    warning)."""
+    net, loss, port = port_backward(prob, param, model, weights)
+    with np.errstate(all="ignore"):
+        return _judge(prob, model, mine, loss_mine, rtol, where, net, loss, port)
+
+
+def _judge(prob, model, mine, loss_mine, rtol, where, net, loss, port):
     order = stage_order(model)
     _check_shapes(mine, port, order, where)
     verdict = Verdict(ok=True, loss_port=loss, loss_mine=loss_mine, rtol=rtol)
@@ -389,4 +411,4 @@ def check_gradient_files(config, data, weights, mine_path, rowmajor=False, rtol=
     for m in range(1, model.L + 1):
         model.weight[m], model.bias[m] = weight[m], bias[m]
     mine, loss = load_mine(mine_path, model.L)
-    return check_gradient(prob, param, model, mine, loss, rtol=rtol, where=mine_path)
+    return check_gradient(prob, param, model, mine, loss, rtol=rtol, where=mine_path, weights=weights)

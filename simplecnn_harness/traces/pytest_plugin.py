@@ -12,7 +12,15 @@ A user's suite::
 
 run with ``pytest --simplecnn-traces traces/`` (or ``simplecnn_traces =
 traces`` under ``[pytest]`` in the ini file; several folders or files
-allowed) gives one test per ``*.mat`` trace, its id the file's name.
+allowed) gives one test per trace in the folders (and their subfolders),
+its id the file's name without its suffix.  A trace is recognised by its
+content, whatever its name (``cur.trace``, ``run1.mat``, ``x``): an HDF5
+file holding the variable ``simplecnn_trace`` (what ``simplecnn record``
+writes, and the emitted MATLAB driver); data and weight files beside the
+traces are not collected.  A folder holding no trace is a usage error (one
+line, exit 4), as is a folder that does not exist; traces given to a suite
+where no collected test takes the ``simplecnn_trace`` fixture are said in
+one line after the collection (they would otherwise check nothing).
 ``check(rtol=None, mode='propagated')`` compares the installed port with the
 trace as ``simplecnn compare --trace`` does and fails naming the first
 divergent stage; a test that calls neither it nor ``compare(...)`` (the
@@ -36,17 +44,22 @@ def pytest_addoption(parser):
 
 def trace_files(config) -> list[Path]:
     """The trace files named by the option and the ini key, sorted, each once."""
-    places = [Path(p) for p in config.getoption("simplecnn_traces")]
-    places += [Path(p) for p in config.getini("simplecnn_traces")]
+    places = [("--simplecnn-traces", Path(p)) for p in config.getoption("simplecnn_traces")]
+    places += [("simplecnn_traces (ini)", Path(p)) for p in config.getini("simplecnn_traces")]
     found = []
-    for place in places:
+    for source, place in places:
         if place.is_dir():
-            # MAT v5 files (data, weights) beside the traces are not traces
-            found += sorted(p for p in place.rglob("*.mat") if p.is_file() and not _mat_v5(p))
+            files = sorted(p for p in place.rglob("*") if p.is_file())
+            traces = [p for p in files if is_trace(p)]
+            if not traces:
+                raise pytest.UsageError(
+                    f"{source}: {place} holds no simplecnn trace ({_count(len(files), 'file')} looked at; "
+                    f"`simplecnn record ... --out {place / 'NAME'}` writes one)")
+            found += traces
         elif place.is_file():
             found.append(place)
         else:
-            raise pytest.UsageError(f"--simplecnn-traces: {place} is neither a folder nor a file")
+            raise pytest.UsageError(f"{source}: {place} is neither a folder nor a file")
     seen, out = set(), []
     for p in found:
         key = p.resolve()
@@ -56,17 +69,83 @@ def trace_files(config) -> list[Path]:
     return out
 
 
-def _mat_v5(path) -> bool:
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def is_trace(path) -> bool:
+    """Whether ``path`` is a simplecnn trace, by its content: an HDF5 file
+    (its signature at byte 0, as Octave's ``save -hdf5`` writes it, or after
+    a user block of 512, 1024 or 2048 bytes, as MATLAB's v7.3 and
+    ``simplecnn record`` write it) with a top-level ``simplecnn_trace``."""
     try:
         with open(path, "rb") as f:
-            return f.read(10) == b"MATLAB 5.0"
+            head = f.read(2048 + 8)
     except OSError:
+        return False
+    if not any(head[k:k + 8] == HDF5_SIGNATURE for k in (0, 512, 1024, 2048)):
+        return False
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            return "simplecnn_trace" in f
+    except Exception:                    # a damaged or foreign HDF5 file: not a trace
         return False
 
 
+def _count(n, what):
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
 def pytest_configure(config):
-    # a folder that is not there is a usage error (one line), found before collection
+    # a folder that is not there, or holds no trace, is a usage error (one
+    # line), found before collection
     config._simplecnn_trace_files = trace_files(config)
+    config._simplecnn_trace_takers = 0
+
+
+def pytest_itemcollected(item):
+    if "simplecnn_trace" in getattr(item, "fixturenames", ()):
+        item.config._simplecnn_trace_takers += 1
+
+
+def _no_taker_line(config):
+    files = getattr(config, "_simplecnn_trace_files", None)
+    if not files:
+        return None
+    return (f"simplecnn: {_count(len(files), 'trace')} given but no collected test takes the simplecnn_trace "
+            "fixture, so none is checked; add one, e.g. a file test_parity.py holding "
+            "`def test_parity(simplecnn_trace): ...`")
+
+
+def pytest_report_collectionfinish(config, start_path, items):
+    """One line when traces were given but no collected test takes the
+    fixture (counted before any -k/-m deselection).  Under pytest-xdist the
+    workers collect, and the controller says it at the end instead."""
+    if config._simplecnn_trace_takers or config.pluginmanager.hasplugin("dsession"):
+        return None
+    return _no_taker_line(config)
+
+
+def pytest_collection_finish(session):
+    workeroutput = getattr(session.config, "workeroutput", None)      # a pytest-xdist worker
+    if workeroutput is not None:
+        workeroutput["simplecnn_trace_takers"] = session.config._simplecnn_trace_takers
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist controller: gather each worker's count of tests taking the fixture."""
+    counts = node.config.__dict__.setdefault("_simplecnn_worker_takers", [])
+    counts.append(getattr(node, "workeroutput", {}).get("simplecnn_trace_takers"))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    counts = getattr(config, "_simplecnn_worker_takers", None)
+    if counts and None not in counts and not any(counts):
+        line = _no_taker_line(config)
+        if line:
+            terminalreporter.write_line(line)
 
 
 def pytest_generate_tests(metafunc):

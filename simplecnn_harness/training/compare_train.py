@@ -50,6 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from simplecnn_py.support.errors import EnvironmentProblem, InputError
+from simplecnn_py.support.quirks import explain_training_error
 
 from .. import embedded
 from ..octave.layouts import Layout, detect_layout
@@ -636,7 +637,8 @@ def run_matlab(layout, sig, y, Z, config, options, seed, stream, workdir, timeou
                         "catch, end", timeout=timeout)
             except OctaveError as e:
                 raise EnvironmentProblem(f"the MATLAB side failed under Octave: {e}"
-                                         f"{_where(e, code, layout.root)}") from None
+                                         f"{_where(e, code, layout.root)}"
+                                         f"{explain_training_error(config, options, len(y))}") from None
             finally:
                 stop.set()
                 if watcher is not None:

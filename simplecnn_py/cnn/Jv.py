@@ -1,11 +1,13 @@
 """``R_z = Jv(model, net, v)``: the Jacobian-vector product J v by the R-operator.
 
-MATLAB original (current layout, ``cnn/Jv.m``).  J is the Jacobian of the
-network output z^{L+1,i} of the instances of the last ``feedforward`` with
-respect to the flat parameter vector (``cells_to_vec`` layout,
-``model.var_ptr``); ``v`` is such a vector, split into ``V_W{m}``, ``v_b{m}``.
-The forward pass differentiated in the direction v (no stored Jacobian),
-from eqs. (3)-(5) and (10)-(11) of the slides:
+Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
+``MATLAB/cnn/Jv.m`` (current layout); this repository's MATLAB twin is
+``matlab_ref/current/MATLAB/cnn/Jv.m``.  J is the Jacobian of the network
+output z^{L+1,i} of the instances of the last ``feedforward`` with respect to
+the flat parameter vector (``cells_to_vec`` layout, ``model.var_ptr``); ``v``
+is such a vector, split into ``V_W{m}``, ``v_b{m}``. The forward pass
+differentiated in the direction v (no stored Jacobian), from eqs. (3)-(5) and
+(10)-(11) of the gradient-calculation slides:
 
     R{Z^1} = 0
     conv m:  R{S^m} = V_W{m}*phiZ{m} + v_b{m} + W{m}*phi(pad(R{Z^m}))
@@ -15,8 +17,10 @@ from eqs. (3)-(5) and (10)-(11) of the slides:
              R{Z^{m+1}} = R{S^m} .* (Z{m+1} > 0)  for m < L,   R{S^L}  for m = L
 
 The activation mask is applied after pooling, on Z{m+1}: a pooled value is
-> 0 exactly when its winner's S is > 0 (the slides' eq. (24) argument), so
-this is the exact adjoint of ``JTv``.  Returns ``R_z``, nL x n.
+> 0 exactly when its winner's S is > 0 (the slides' argument for eq. (24)), so
+this is the exact adjoint of ``JTv``.  Returns ``R_z``, nL x n (MATLAB's
+shape).  The current layout's ``padding_and_phiZ(model, net, Z, m, num_data)``
+is ``phiZ_of`` below, over the port's seed-layout ``padding_and_phiZ``.
 """
 from __future__ import annotations
 
@@ -51,6 +55,7 @@ def Jv(model, net, v):
     for m in range(1, LC + 1):
         R_S = mtimes(VW[m], net.phiZ[m]) + vb[m]
         if m > 1:
+            # current layout: padding_and_phiZ(model, net, R_Z, m, num_data), via the seed-layout one
             R_S += mtimes(ftype(model.weight[m], v.dtype), phiZ_of(model, net, R_Z, m))
         if model.wd_subimage_pool[m] > 1:
             D = R_S.shape[0] * model.ht_conv[m] * model.wd_conv[m]

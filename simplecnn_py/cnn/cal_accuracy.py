@@ -1,5 +1,13 @@
 """``acc = cal_accuracy(labels, y)``: the fraction of equal entries,
-``mean(labels(:) == y(:))`` (a number in [0, 1])."""
+``mean(labels(:) == y(:))`` (a number in [0, 1]).
+
+Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
+``cnn/cal_accuracy.m`` (seed layout; the current layout computes it inside
+``cnn_predict``); this repository's MATLAB twin is
+``matlab_ref/seed/cnn/cal_accuracy.m``.  Shapes: ``labels`` and ``y`` l x 1
+(any shape with l entries here).  No equation of the gradient-calculation
+slides.
+"""
 from __future__ import annotations
 
 import numpy as np

@@ -1,7 +1,13 @@
 """``prob = check_data(prob, param)``: instances as columns, labels as one-hot.
 
-MATLAB original (facts page, section 3), shapes for l instances of
-a x b x d images (a = ht_input, b = wd_input, d = ch_input(1)):
+Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
+``cnn/check_data.m``.  This repository's MATLAB twins:
+``matlab_ref/seed/cnn/check_data.m`` (the seed layout's
+``check_data(prob, param)``, the port's signature) and
+``matlab_ref/current/MATLAB/cnn/check_data.m`` (the current layout's
+``check_data(y, Z, model)``).  No equation of the gradient-calculation slides:
+it lays out the Z^{1,i} they start from.  Shapes for l instances of a x b x d
+images (a = ht_input, b = wd_input, d = ch_input(1)):
 
 * in:  ``prob.y`` l x 1, ``prob.Z`` l x a*b*d (row i: channel k in columns
   (k-1)*a*b+1..k*a*b, each a x b image vec'ed column-major);

@@ -1,6 +1,12 @@
 """``net = feedforward(data, param, model, net)`` (seed layout).
 
-Slides, eq. (3), and the facts page, section 6:
+Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
+``cnn/feedforward.m``.  This repository's MATLAB twins:
+``matlab_ref/seed/cnn/feedforward.m`` (this signature) and
+``matlab_ref/current/MATLAB/cnn/feedforward.m`` (the current layout's
+``feedforward(data, model, net)``).  The forward pass of the
+gradient-calculation slides (eq. (3); fully-connected layers in the form of eq.
+(10)), in MATLAB's shapes:
 
     Z{1} = reshape(data, ch_input(1), [])                     d x (a*b*n)
     conv m = 1..LC:
@@ -48,7 +54,7 @@ def feedforward(data, param, model, net):
     check_height(data, model)
     data = ftype(data, dtype)
     if fast.enabled() and fast_path.feedforward(data, param, model, net) is not None:
-        return net                              # fused, chunked (issue 5); steps aside when tracing
+        return net                              # fast/feedforward.py, fused; steps aside when tracing
     n = data.shape[1]
     net.num_sampled_data = n
     net.Z[1] = reshape(data, model.ch_input[1], -1)

@@ -1,6 +1,12 @@
 """``idx_pad = find_index_padding(model, m)`` (seed layout).
 
-Padding (the slides' ``P_pad^m``) puts the a x b image of layer m into an
+Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
+``cnn/find_index_padding.m`` (seed layout only: the current layout pads into a
+4-D array of zeros); this repository's MATLAB twin is
+``matlab_ref/seed/cnn/find_index_padding.m``.
+
+Padding (``P_pad^m`` of the gradient-calculation slides, eqs. (3) and (28))
+puts the a x b image of layer m into an
 (a + 2p) x (b + 2p) plane of zeros.  ``idx_pad`` lists, column-major over the
 unpadded image, the 1-based linear position within one padded channel plane
 (a_pad x b_pad) where each pixel lands:

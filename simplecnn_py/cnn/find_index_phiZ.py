@@ -1,4 +1,10 @@
-"""``idx = find_index_phiZ(a, b, d, h, s)``: the slides' ``P_phi`` as indices.
+"""``idx = find_index_phiZ(a, b, d, h, s)``: ``P_phi^m`` of the slides as indices.
+
+Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
+``cnn/find_index_phiZ.m`` (both layouts, the same signature); this repository's
+MATLAB twins are ``matlab_ref/seed/cnn/find_index_phiZ.m`` and
+``matlab_ref/current/MATLAB/cnn/find_index_phiZ.m``.  ``P_phi^m`` is the
+expansion phi of the gradient-calculation slides (eqs. (3) and (28)).
 
 For one d x a x b image Z (channel fastest, then height, then width), the
 convolution's expansion phi(Z) is (h*h*d) x (a_out*b_out) with

@@ -1,6 +1,13 @@
 """``[net, f, grad] = fungrad_minibatch(prob, param, model, net, task)``.
 
-Slides, eqs. (1) and (2), summed over batches of ``param.bsize`` instances
+Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause): the
+seed layout's ``opt/fungrad_minibatch.m``, the current layout's
+``MATLAB/cnn/fungrad_minibatch.m`` (the same signature); this repository's
+MATLAB twins are ``matlab_ref/seed/opt/fungrad_minibatch.m`` and
+``matlab_ref/current/MATLAB/cnn/fungrad_minibatch.m``.
+
+The gradient-calculation slides, eqs. (1) and (2), summed over batches of
+``param.bsize`` instances
 (1..bsize, bsize+1..2*bsize, ...; default: all l in one batch):
 
     f         = reg/(2*C) + (sum of batch losses)/l,
@@ -11,6 +18,7 @@ Slides, eqs. (1) and (2), summed over batches of ``param.bsize`` instances
 ``task`` is ``'funonly'`` (grad is None) or ``'fungrad'``.  ``param.C`` is
 the regularisation constant as used in f (``cnn_train`` has already
 multiplied the user's -C by l); default 0.01*l as ``cnn_train`` would give.
+Shapes: ``grad.dfdW{m}``/``grad.dfdb{m}`` as ``model.weight{m}``/``model.bias{m}``.
 """
 from __future__ import annotations
 
@@ -35,6 +43,7 @@ def fungrad_minibatch(prob, param, model, net, task):
         dfdb = cell([zeros(*model.bias[m].shape, dtype=dtype) for m in range(1, L + 1)])
     for i in range(math.ceil(l / bsize)):
         batch_idx = np.arange(i * bsize + 1, min(l, (i + 1) * bsize) + 1)
+        # seed-layout lossgrad_subset(prob, param, model, net, ...); current: (prob, model, net, ...)
         net, loss = lossgrad_subset(prob, param, model, net, batch_idx, task)
         f = f + loss
         if task == "fungrad":

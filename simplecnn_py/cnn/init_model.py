@@ -1,6 +1,12 @@
 """``model = init_model(param, seed)``: layer sizes and He-initialised weights.
 
-Sizes (facts page, section 4), for conv layers m = 1..LC:
+Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
+``cnn/init_model.m``; this repository's MATLAB twins are
+``matlab_ref/seed/cnn/init_model.m`` (``init_model(param)``) and
+``matlab_ref/current/MATLAB/cnn/init_model.m`` (``init_model(config)``); the
+port adds ``seed``.  The sizes are those of the matrices of the
+gradient-calculation slides' eq. (3) (a_pad, a_conv, a^{m+1} ...), for conv
+layers m = 1..LC:
 
     ht_pad(m)  = ht_input(m) + 2*wd_pad_added(m)                (same for wd)
     ht_conv(m) = floor((ht_pad(m) - wd_filter(m))/strides(m)) + 1

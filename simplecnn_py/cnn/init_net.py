@@ -1,6 +1,12 @@
 """``net = init_net(param, model)`` (seed layout argument order).
 
-Index maps, all 1-based int64 column vectors (facts page, section 5):
+Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
+``cnn/init_net.m``; this repository's MATLAB twins are
+``matlab_ref/seed/cnn/init_net.m`` (this argument order) and
+``matlab_ref/current/MATLAB/cnn/init_net.m`` (``init_net(model, param)``, no
+``idx_pad``).  The P matrices of the gradient-calculation slides (eq. (3)) as
+index maps, all 1-based int64 column vectors (see ``find_index_padding`` and
+``find_index_phiZ``):
 
 * ``idx_pad{m}  = find_index_padding(model, m)``                (P_pad^m)
 * ``idx_phiZ{m} = find_index_phiZ(ht_pad(m), wd_pad(m), ch_input(m),

@@ -1,10 +1,16 @@
 """``[net, loss] = lossgrad_subset(prob, param, model, net, batch_idx, task)``.
 
+Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
+``cnn/lossgrad_subset.m``. This repository's MATLAB twins:
+``matlab_ref/seed/cnn/lossgrad_subset.m`` (this signature, the backward pass
+inline) and ``matlab_ref/current/MATLAB/cnn/lossgrad_subset.m``
+(``lossgrad_subset(prob, model, net, batch_idx, task)``, calling ``JTv``).
+
 Seed layout: the forward pass on the instances ``batch_idx`` (1-based), the
 squared loss ``norm(Z{L+1} - Y, 'fro')^2`` with Y the one-hot columns of
 ``prob.label_mat``, and for ``task == 'fungrad'`` the backward pass of the
-slides' "summary of operations" and code segment (eqs. (19)-(22) for full
-layers, (26)-(28) for conv layers), summed over the batch:
+gradient-calculation slides' "summary of operations" and code segment (eqs.
+(19)-(22) for full layers, (26)-(28) for conv layers), summed over the batch:
 
     dXidS = 2*(Z{L+1} - Y)                                        (layer L)
     full m = L..LC+1:   dlossdW{m} = dXidS*Z{m}'        (19)
@@ -54,7 +60,7 @@ def lossgrad_subset(prob, param, model, net, batch_idx, task):
         raise ValueError(f"lossgrad_subset: unknown task {task!r}")
     check_height(prob.data, model)
     if fast.enabled() and (out := fast_path.lossgrad_subset(prob, param, model, net, batch_idx, task)) is not None:
-        return out                              # fused, chunked (issue 5); steps aside when tracing
+        return out                              # fast/lossgrad_subset.py, fused; steps aside when tracing
     dtype = float_type(param)
     L = model.L
     batch_idx = np.asarray(batch_idx).reshape(-1)
@@ -68,5 +74,6 @@ def lossgrad_subset(prob, param, model, net, batch_idx, task):
     if task == "funonly":
         return net, loss
 
-    net.dlossdW, net.dlossdb = JTv(model, net, 2 * residual)   # the backward pass, eqs. (19)-(28)
+    # the backward pass, eqs. (19)-(28): the current layout's JTv(model, net, v), called from the seed layout
+    net.dlossdW, net.dlossdb = JTv(model, net, 2 * residual)
     return net, loss

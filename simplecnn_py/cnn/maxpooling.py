@@ -1,7 +1,13 @@
 """``[Zout, idx_pool] = maxpooling(model, net, m)`` (seed layout).
 
+Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
+``cnn/maxpooling.m``; this repository's MATLAB twins are
+``matlab_ref/seed/cnn/maxpooling.m`` (this signature) and
+``matlab_ref/current/MATLAB/cnn/maxpooling.m``
+(``[Z, idx_pool, R_Z] = maxpooling(model, net, Zin, m, R_Zin)``).
+
 Max pooling of ``net.Z{m+1}`` = sigma(S^m) (d x a_conv*b_conv*n) with
-non-overlapping h x h windows, h = ``wd_subimage_pool(m)`` (slides, eq. (3)):
+non-overlapping h x h windows, h = ``wd_subimage_pool(m)`` (the gradient-calculation slides, eq. (3)):
 
     Z^{m+1,i} = mat(P_pool^{m,i} vec(sigma(S^{m,i})))   d x (a_out*b_out)
 
@@ -26,7 +32,7 @@ from ..support.conventions import first_max, gather_blocks, reshape, to0
 
 def maxpooling(model, net, m):
     if fast.enabled() and (out := fast_path.maxpooling(model, net, m)) is not None:
-        return out                              # the same values and winners (issue 5)
+        return out                              # fast/maxpooling.py: the same values and winners
     n = net.num_sampled_data
     d = model.ch_input[m + 1]
     a_conv, b_conv = model.ht_conv[m], model.wd_conv[m]

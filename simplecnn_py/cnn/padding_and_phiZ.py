@@ -1,6 +1,13 @@
 """``phiZ = padding_and_phiZ(model, net, m)`` (seed layout): phi(pad(Z^m)).
 
-For each instance i (slides, eq. (3)):
+Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
+``cnn/padding_and_phiZ.m``; this repository's MATLAB twins are
+``matlab_ref/seed/cnn/padding_and_phiZ.m`` (this signature) and
+``matlab_ref/current/MATLAB/cnn/padding_and_phiZ.m``
+(``padding_and_phiZ(model, net, Z, m, num_data)``; ``Jv.phiZ_of`` gives that
+form).
+
+For each instance i (the gradient-calculation slides, eq. (3)):
 
     phi(pad(Z^{m,i})) = mat(P_phi^m P_pad^m vec(Z^{m,i}))   (h*h*d) x (a_conv*b_conv)
 
@@ -25,7 +32,7 @@ from ..support.conventions import gather_blocks, reshape, to0, vec, zeros
 
 def padding_and_phiZ(model, net, m):
     if fast.enabled() and (phiZ := fast_path.padding_and_phiZ(model, net, m)) is not None:
-        return phiZ                             # the same values by strided copies (issue 5)
+        return phiZ                             # fast/padding_and_phiZ.py: the same values by strided copies
     n = net.num_sampled_data
     d = model.ch_input[m]
     a_pad, b_pad = model.ht_pad[m], model.wd_pad[m]

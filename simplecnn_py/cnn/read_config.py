@@ -1,8 +1,12 @@
 """``param = read_config(config_file)``: a simpleNN configuration file.
 
-MATLAB original (seed layout): the file is read line by line and each line is
-run through ``eval``, so that ``L = 4;`` leaves ``param.L = 4``.  Keys (facts
-page, section 2)::
+Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
+``cnn/read_config.m``; this repository's MATLAB twins are
+``matlab_ref/seed/cnn/read_config.m`` (``param``, this form) and
+``matlab_ref/current/MATLAB/cnn/read_config.m`` (``config``). No equation of
+the gradient-calculation slides.  The original reads the file line by line and
+runs each line through ``eval``, so that ``L = 4;`` leaves ``param.L = 4``.
+Keys (as ``matlab_ref/seed/cnn/read_config.m`` checks them)::
 
     L, LC, LF            layers, convolutional layers, fully-connected layers
     ht_input, wd_input   the input image's height and width (scalars)
@@ -28,7 +32,7 @@ may change it to ``'single'``) and ``param.config_file`` to the path, so
 that later checks (``init_model``) can name the file.
 
 Every size is checked here, so that the message names the config file: the
-layer sizes of facts section 4 (``ht_pad = ht + 2*pad``,
+layer sizes of ``init_model`` (``ht_pad = ht + 2*pad``,
 ``ht_conv = floor((ht_pad - h)/s) + 1``, ``ht_next = floor(ht_conv/pool)``,
 the same for widths) must stay >= 1 through every conv layer, or the error
 names the layer.
@@ -247,7 +251,7 @@ def _num(x):
 
 
 def layer_sizes(param):
-    """Facts section 4 per conv layer m = 1..LC, as a list of dicts.
+    """The sizes ``init_model`` computes, per conv layer m = 1..LC, as a list of dicts.
 
     ``ht_pad = ht_input(m) + 2*wd_pad_added(m)``,
     ``ht_conv = floor((ht_pad - wd_filter(m))/strides(m)) + 1``,
@@ -267,7 +271,7 @@ def layer_sizes(param):
 
 
 def weight_shapes(param):
-    """``(rows, cols)`` of ``weight{m}`` for m = 1..L (facts section 4); bias{m} is rows x 1."""
+    """``(rows, cols)`` of ``weight{m}`` for m = 1..L (as ``init_model``); bias{m} is rows x 1."""
     shapes = []
     for m in range(1, param.LC + 1):
         shapes.append((param.ch_input[m + 1], param.wd_filter[m] ** 2 * param.ch_input[m]))
@@ -279,7 +283,26 @@ def weight_shapes(param):
     return shapes
 
 
+# no machine holds an array of more values than this (8 TiB of doubles): a
+# config asking for one has a typo, and numpy would fail with its own words
+TOO_MANY = 2 ** 40
+
+
 def _check_sizes(where, lines, param):
+    _check_sizes_positive(where, lines, param)
+    arrays = []
+    for m, s in enumerate(layer_sizes(param), start=1):
+        d, h = param.ch_input[m], param.wd_filter[m]
+        arrays.append((m, "its padded input", d * s["ht_pad"] * s["wd_pad"], " per instance"))
+        arrays.append((m, "its phiZ", h * h * d * s["ht_conv"] * s["wd_conv"], " per instance"))
+    arrays += [(m, "weight{%d}" % m, r * c, "") for m, (r, c) in enumerate(weight_shapes(param), start=1)]
+    for m, what, n, each in arrays:
+        if n > TOO_MANY:
+            raise InputError(where, f"layer {m}: {what} would hold {float(n):.3g} values{each}, "
+                                    f"more than any machine holds (a typo in a size?)")
+
+
+def _check_sizes_positive(where, lines, param):
     for m, s in enumerate(layer_sizes(param), start=1):
         h, q = param.wd_filter[m], param.wd_subimage_pool[m]
         if s["ht_conv"] < 1 or s["wd_conv"] < 1:

@@ -1,6 +1,13 @@
 """``row = vTP(param, model, net, m, V, op)`` (seed layout): vec(V)^T P.
 
-The products of a row vector with the slides' P matrices, done by
+Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
+``cnn/vTP.m``; this repository's MATLAB twins are ``matlab_ref/seed/cnn/vTP.m``
+(this signature) and ``matlab_ref/current/MATLAB/cnn/vTP.m``
+(``vTP(model, net, m, num_data, V, op)``; ``JTv`` and ``Jacobian``,
+current-layout routines, call this seed form with ``param = None``).
+
+The products of a row vector with the P matrices of the gradient-calculation
+slides, done by
 ``accumarray`` (values added in subscript order, as MATLAB/Octave do):
 
 * ``'pool_gradient'`` (eq. (26), first step of the backward conv layer):
@@ -34,7 +41,7 @@ from ..support.conventions import accumarray, accumarray_blocks
 
 def vTP(param, model, net, m, V, op):
     if fast.enabled() and (row := fast_path.vTP(param, model, net, m, V, op)) is not None:
-        return row                              # the same sums in the same order (issue 5)
+        return row                              # fast/vTP.py: the same sums in the same order
     n = net.num_sampled_data
     if op in ("pool_gradient", "pool_Jacobian"):
         d, a, b = model.ch_input[m + 1], model.ht_conv[m], model.wd_conv[m]

@@ -1,12 +1,16 @@
 """``[W, b] = vec_to_cells(v, model)``: the inverse of ``cells_to_vec``.
 
-MATLAB original (current layout, ``cnn/vec_to_cells.m``)::
+Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
+``MATLAB/cnn/vec_to_cells.m`` (current layout); this repository's MATLAB twin
+is ``matlab_ref/current/MATLAB/cnn/vec_to_cells.m``::
 
     Wb = reshape(v(var_ptr(m) : var_ptr(m+1)-1), size(model.weight{m}, 1), []);
     W{m} = Wb(:, 1:end-1);   b{m} = Wb(:, end);
 
 ``W{m}`` has the shape of ``model.weight{m}``, ``b{m}`` of ``model.bias{m}``
-(a column).  The results are Fortran-ordered views into ``v``.
+(a column).  The results are Fortran-ordered views into ``v``.  No equation
+of the gradient-calculation slides (the W^m, b^m of eqs. (1), (2) back from
+one vector).
 """
 from __future__ import annotations
 

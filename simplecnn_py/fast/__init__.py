@@ -1,4 +1,4 @@
-"""Fast paths beside the line-for-line port (issue 5), one module per routine.
+"""Fast paths beside the line-for-line port, one module per routine (docs/performance.md).
 
 The port's routines read line for line beside MATLAB and gather/scatter
 through the slides' index maps (``idx_pad``, ``idx_phiZ``, ``idx_pool``) with
@@ -16,11 +16,12 @@ module                     speeds up                  equality with the referenc
 ``padding_and_phiZ``       ``padding_and_phiZ``       bit-identical (strided copies)
 ``maxpooling``             ``maxpooling``             bit-identical (values and ``idx_pool``)
 ``vTP``                    ``vTP`` (the scatters)     bit-identical (same additions, same order)
-``lossgrad_subset``        ``lossgrad_subset``        to rounding (fused, chunked pass)
+``lossgrad_subset``        ``lossgrad_subset``        to rounding (the fused pass of ``fused``)
 ``feedforward``            ``feedforward``            to rounding (the same pass, forward only)
 ``Jacobian``               ``Jacobian``               scatters bit-identical, ``dzdS`` to rounding
 ``JTBJv``                  ``JTBJv``                  to rounding
 ``R_JTBJv``                ``R_JTBJv``                to rounding
+``fused``                  (the fused, chunked forward and backward pass behind the two above)
 ``layer``                  (layer sizes, standard index maps, lazy cells)
 ``workspace``              (threads, chunks, scratch arenas, OpenBLAS control)
 ``switch``                 (the state behind ``enabled``/``use_reference``/``gradient_only``)

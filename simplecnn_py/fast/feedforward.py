@@ -1,13 +1,15 @@
-"""Fast ``feedforward``: the fused pass of ``fast/lossgrad_subset.py``, forward only,
-keeping Z, phiZ and idx_pool of the whole batch as the reference does
-(``Jv``/``JTBJv`` read them).  Tests: tests/test_fast_lossgrad_subset.py.
+"""Fast ``feedforward``: the fused pass of ``fast/fused.py``, forward only.
+
+Reference: ``simplecnn_py/cnn/feedforward.py`` (the seed layout's signature;
+twin of ``matlab_ref/seed/cnn/feedforward.m``), the forward pass of the
+gradient-calculation slides (eq. (3)).  Keeps Z, phiZ and idx_pool of the
+whole batch as the reference does (``Jv``/``JTBJv`` read them).  Equal to the
+reference to rounding.  Tests: tests/test_fast_lossgrad_subset.py.
 """
 from __future__ import annotations
 
 from .layer import fusable
-from .lossgrad_subset import _Fused
-
-F = "F"
+from .fused import Fused
 
 
 def feedforward(data, param, model, net):
@@ -18,5 +20,5 @@ def feedforward(data, param, model, net):
     if layers is None:
         return None
     dtype = float_type(param)
-    _Fused(model, net, layers, ftype(data, dtype), dtype, keep_phiZ=True).run()
+    Fused(model, net, layers, ftype(data, dtype), dtype, keep_phiZ=True).run()
     return net

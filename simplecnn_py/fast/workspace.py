@@ -129,9 +129,18 @@ class _Helpers:
 
     def run(self, job, count):
         """``job()`` in ``count`` helpers and in the calling thread at once;
-        returns when all are done, raising the first exception any raised."""
+        returns when all are done, raising the first exception any raised.
+        The helpers run it under the caller's floating-point error handling
+        (``np.errstate`` is per thread): an overflow the caller ignores, or
+        turns into an exception, is handled the same way in every thread."""
         count = min(count, self.n)
-        self._job, self._errors = job, []
+        caller = np.geterr()
+
+        def job_as_caller():
+            with np.errstate(**caller):
+                job()
+
+        self._job, self._errors = job_as_caller, []
         for go in self._go[:count]:
             go.release()
         try:

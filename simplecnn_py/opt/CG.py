@@ -1,8 +1,10 @@
 """``[s, CGiter, gs, sGs] = CG(param, model, nets, grad)``: the Newton direction.
 
-MATLAB original (current layout, ``opt/CG.m``; simpleNN, BSD-3, C.-C. Wang,
-K. L. Tan, C.-J. Lin).  Conjugate gradient, from ``s = 0``, for the damped
-subsampled Gauss-Newton system
+Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
+``MATLAB/opt/CG.m`` (current layout); this repository's MATLAB twin is
+``matlab_ref/current/MATLAB/opt/CG.m``.  Beyond the gradient-calculation slides
+(their J and the gradient of eqs. (1), (2) only).  Conjugate gradient, from
+``s = 0``, for the damped subsampled Gauss-Newton system
 
     M s = -g,    M = (lambda + 1/C) I + G/GNsize,    G = sum over the subset of J_i' B J_i,  B = 2I
 

@@ -1,11 +1,13 @@
 """``Gv = JTBJv(model, net, v)``: the Gauss-Newton product with the stored Jacobian.
 
-MATLAB original (current layout, ``opt/JTBJv.m``, ``-Jacobian 1``):
-G v = J' B J v with B = 2I (the squared loss' Hessian with respect to
-z^{L+1}), summed over the instances of the last ``feedforward``, from
-``net.dzdS`` (``Jacobian``).  ``v`` and ``Gv`` are flat parameter vectors
-(``cells_to_vec`` layout).  For each layer m, with phi = phiZ{m} (conv) or
-Z{m} (full) and R{S^m} = V_W{m}*phi + v_b{m} (eqs. (5), (11)):
+Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
+``MATLAB/opt/JTBJv.m`` (current layout, ``-Jacobian 1``); this repository's
+MATLAB twin is ``matlab_ref/current/MATLAB/opt/JTBJv.m``: G v = J' B J v with B
+= 2I (the squared loss' Hessian with respect to z^{L+1}), summed over the
+instances of the last ``feedforward``, from ``net.dzdS`` (``Jacobian``).  ``v``
+and ``Gv`` are flat parameter vectors (``cells_to_vec`` layout).  For each
+layer m, with phi = phiZ{m} (conv) or Z{m} (full) and R{S^m} = V_W{m}*phi +
+v_b{m} (the gradient-calculation slides, eqs. (5), (11)):
 
     (J v)(k, i) = sum_m < dzdS{m}(:, block (k,i)), R{S^{m,i}} >
     u = B (J v) = 2 (J v)

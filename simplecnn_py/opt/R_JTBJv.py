@@ -1,11 +1,14 @@
 """``Gv = R_JTBJv(model, net, v)``: the Gauss-Newton product without a stored Jacobian.
 
-MATLAB original (current layout, ``opt/R_JTBJv.m``, ``-Jacobian 0``):
-G v = J' B J v, B = 2I, summed over the instances of the last
-``feedforward``: J v by the R-operator forward pass (``Jv``), then
-J' (2 J v) by the backward pass (``JTv``).  ``v`` and ``Gv`` are flat
-parameter vectors (``cells_to_vec`` layout).  Equal to ``JTBJv`` up to
-rounding.
+Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
+``MATLAB/opt/R_JTBJv.m`` (current layout, ``-Jacobian 0``); this repository's
+MATLAB twin is ``matlab_ref/current/MATLAB/opt/R_JTBJv.m``: G v = J' B J v, B =
+2I, summed over the instances of the last ``feedforward``: J v by the
+R-operator forward pass (``Jv``), then J' (2 J v) by the backward pass
+(``JTv``).  ``v`` and ``Gv`` are flat parameter vectors (``cells_to_vec``
+layout).  Equal to ``JTBJv`` up to rounding.  Equations: those of ``Jv`` (the
+gradient-calculation slides, eqs. (3)-(5), (10), (11)) and of ``JTv`` (eqs.
+(19)-(22), (26)-(28)).
 
 The lines below are the reference; unless it is selected
 (``SIMPLECNN_REFERENCE=1`` or ``fast.use_reference()``),

@@ -1,8 +1,12 @@
 """``[model, info] = adam(prob, prob_v, param, model, net)``: Adam.
 
-MATLAB original (current layout, ``opt/adam.m``; simpleNN, BSD-3,
-C.-C. Wang, K. L. Tan, C.-J. Lin): beta1 = 0.9, beta2 = 0.999,
-eps = 1e-8, step size ``alpha = param.lr`` (0.01 by default: see
+Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
+``MATLAB/opt/adam.m`` (current layout); this repository's MATLAB twins are
+``matlab_ref/current/MATLAB/opt/adam.m`` (with ``opt/stochastic.m``) and, for
+the seed layout's ``adam(prob, param, model, net)``,
+``matlab_ref/seed/opt/adam.m``.  The gradient is that of the
+gradient-calculation slides (eqs. (1), (2)) on a batch.  beta1 = 0.9, beta2 =
+0.999, eps = 1e-8, step size ``alpha = param.lr`` (0.01 by default: see
 ``parse_options``), the batches of ``sgd`` (``randperm(l, bsize)``).  Per
 layer, on the flat ``[vec(W{m}); b{m}]``:
 
@@ -52,6 +56,7 @@ def adam(prob, prob_v, param, model, net):
     for k in range(1, param.epoch_max + 1):
         for _ in range(math.ceil(prob.l / bsize)):
             batch_idx = param.stream.randperm(prob.l, bsize)
+            # seed-layout lossgrad_subset(prob, param, model, net, ...); current: (prob, model, net, ...)
             net, loss = lossgrad_subset(prob, param, model, net, batch_idx, "fungrad")
             for m in range(1, L + 1):
                 rows, num_w = model.weight[m].shape[0], model.weight[m].size

@@ -1,7 +1,12 @@
 """``[model, info] = newton(prob, prob_v, param, model, net)``: subsampled Gauss-Newton.
 
-MATLAB original (current layout, ``opt/newton.m``; simpleNN, BSD-3,
-C.-C. Wang, K. L. Tan, C.-J. Lin).  ``param.C`` is already multiplied by l.
+Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
+``MATLAB/opt/newton.m`` (current layout, with ``opt/assign_inst_idx.m`` and
+``opt/update_lambda.m``); this repository's MATLAB twins are
+``matlab_ref/current/MATLAB/opt/newton.m``, ``assign_inst_idx.m`` and
+``update_lambda.m``.  f and g are those of the gradient-calculation slides
+(eqs. (1), (2)); the Newton method is beyond them. ``param.C`` is already
+multiplied by l.
 
 0. f and g on all data (``fungrad_minibatch``, bsize chunks); the line
    ``initial f: %g`` is printed.
@@ -173,6 +178,7 @@ def subset_nets(prob, param, model, net, subset):
     ``feedforward`` (``R_JTBJv``'s chunks; the original's ``Jv`` recomputes
     this forward pass at every product, with the same values)."""
     if param.Jacobian:
+        # seed-layout feedforward(data, param, model, net); current: feedforward(data, model, net)
         net_c = feedforward(cols(prob.data, subset), param, model, fresh_net(model, net))
         return [Jacobian(model, net_c)]
     bsize = param.bsize

@@ -1,14 +1,16 @@
 """``param = parse_options(options)``: the training options string of ``cnn_train``.
 
-MATLAB original: the sub-functions ``parameter`` and ``parse_options`` of
-the real ``cnn_train.m`` (current layout; simpleNN, BSD-3, C.-C. Wang,
-K. L. Tan, C.-J. Lin).  ``options`` is a string of ``-name value`` pairs,
-e.g. ``'-s 1 -C 0.01 -GNsize 100'``.  The original trims it, cuts it at
-spaces (``strsplit``) and turns every value into a number with
-``str2num`` (which *evaluates* the text): ``-C 1/100`` and ``-C inf`` are
-numbers there, and so they are here (a small arithmetic evaluator, never
-``eval``).  Names and defaults (what the original sets before reading the
-options):
+Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause): the
+sub-functions ``parameter`` and ``parse_options`` of its ``MATLAB/cnn_train.m``
+(current layout); this repository's MATLAB twin is
+``matlab_ref/current/MATLAB/opt/parse_options.m``
+(``parse_options(options, l)``).  No equation of the gradient-calculation
+slides.  ``options`` is a string of ``-name value`` pairs, e.g.
+``'-s 1 -C 0.01 -GNsize 100'``.  The original trims it, cuts it at spaces
+(``strsplit``) and turns every value into a number with ``str2num`` (which
+*evaluates* the text): ``-C 1/100`` and ``-C inf`` are numbers there, and so
+they are here (a small arithmetic evaluator, never ``eval``).  Names and
+defaults (what the original sets before reading the options):
 
 =============  =======================================================
 ``-s``         solver: 1 Newton (default), 2 SGD with momentum, 3 Adam

@@ -1,9 +1,14 @@
 """``[model, info] = sgd(prob, prob_v, param, model, net)``: mini-batch SGD with momentum.
 
-MATLAB original (current layout, ``opt/sgd.m``; simpleNN, BSD-3, C.-C. Wang,
-K. L. Tan, C.-J. Lin).  ``param.C`` is already multiplied by l.  Per epoch
-k = 1..epoch_max, ceil(l/bsize) steps, each on ``batch_idx = randperm(l,
-bsize)`` (``cnn_train`` refuses bsize > l, where ``randperm`` fails):
+Translated from simpleNN (C.-C. Wang, K. L. Tan, C.-J. Lin; BSD-3-Clause),
+``MATLAB/opt/sgd.m`` (current layout); this repository's MATLAB twins are
+``matlab_ref/current/MATLAB/opt/sgd.m`` (with ``opt/stochastic.m``) and, for
+the seed layout's ``sgd(prob, param, model, net)``,
+``matlab_ref/seed/opt/sgd.m``. The gradient is that of the gradient-calculation
+slides (eqs. (1), (2)) on a batch.  ``param.C`` is already multiplied by l. Per
+epoch k = 1..epoch_max, ceil(l/bsize) steps, each on
+``batch_idx = randperm(l, bsize)`` (``cnn_train`` refuses bsize > l, where
+``randperm`` fails):
 
     Grad{m} = [dlossdW{m} dlossdb{m}]/bsize + [W{m} b{m}]/C
     v{m} = momentum*v{m} - lr*Grad{m};     [W{m} b{m}] = [W{m} b{m}] + v{m}
@@ -47,6 +52,7 @@ def sgd(prob, prob_v, param, model, net):
     for k in range(1, param.epoch_max + 1):
         for _ in range(math.ceil(prob.l / bsize)):
             batch_idx = param.stream.randperm(prob.l, bsize)
+            # seed-layout lossgrad_subset(prob, param, model, net, ...); current: (prob, model, net, ...)
             net, loss = lossgrad_subset(prob, param, model, net, batch_idx, "fungrad")
             for m in range(1, L + 1):
                 GradW = net.dlossdW[m] / bsize + model.weight[m] / param.C

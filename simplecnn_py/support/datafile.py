@@ -2,7 +2,8 @@
 
 MATLAB originals and their shapes:
 
-* data (facts section 3): ``load(file)`` gives ``y`` (l x 1 labels) and ``Z``
+* data (as ``simplecnn_py/cnn/check_data.py`` reads it): ``load(file)`` gives
+  ``y`` (l x 1 labels) and ``Z``
   (l x a*b*d, one instance a row, channel k in columns (k-1)*a*b+1..k*a*b,
   each channel image vec'ed column-major).  ``Z`` may be sparse, and a sparse
   ``Z`` may have fewer than a*b*d columns (the missing trailing columns are

@@ -1,7 +1,7 @@
 function net = feedforward(data, param, model, net)
 % net = feedforward(data, param, model, net)
 %
-% Forward pass (facts section 6). data is (d*a*b) x n (columns of
+% Forward pass (the gradient-calculation slides, eq. (3)). data is (d*a*b) x n (columns of
 % prob.data). Conv layer m = 1..LC:
 %   phiZ = phi(pad(Z{m})),  Z{m+1} = max(W{m}*phiZ + b{m}, 0)   (eq. 3)
 %   then max pooling when wd_subimage_pool(m) > 1.

@@ -1,7 +1,7 @@
 function idx = find_index_phiZ(a, b, d, h, s)
 % idx = find_index_phiZ(a, b, d, h, s)
 %
-% P_phi as indices (facts section 5): 1-based positions into vec of one
+% P_phi as indices (the slides' eq. (3)): 1-based positions into vec of one
 % d x a x b image such that taking them in order gives vec(phi(Z)), phi(Z)
 % being (h*h*d) x (a_out*b_out), a_out = floor((a-h)/s)+1 (b_out likewise).
 % With 0-based channel c, filter offsets i (height) and j (width) and output

@@ -1,7 +1,7 @@
 function model = init_model(param)
 % model = init_model(param)
 %
-% Sizes of every layer and He-initialised weights (facts section 4).
+% Sizes of every layer and He-initialised weights (the sizes of the slides' eq. (3)).
 % For conv layer m = 1..LC:
 %   ht_pad(m)  = ht_input(m) + 2*wd_pad_added(m)             (same for wd)
 %   ht_conv(m) = floor((ht_pad(m) - wd_filter(m))/strides(m)) + 1

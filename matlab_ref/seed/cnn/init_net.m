@@ -1,7 +1,7 @@
 function net = init_net(param, model)
 % net = init_net(param, model)
 %
-% Index maps of the slides' P matrices (facts section 5), 1-based:
+% Index maps of the slides' P matrices (eq. (3)), 1-based:
 %   net.idx_pad{m}       positions of the unpadded image in the padded one
 %   net.idx_phiZ{m}      P_phi of conv layer m on the padded input
 %   net.idx_phiZ_pool{m} the pooling windows (h = s = pool width), pooled layers

@@ -1,7 +1,7 @@
 function vTP = vTP(param, model, net, m, V, op)
 % vTP = vTP(param, model, net, m, V, op)
 %
-% vec(V)^T P as a row vector, by accumarray (facts section 5), n = net.num_sampled_data:
+% vec(V)^T P as a row vector, by accumarray (the slides' eqs. (26), (28)), n = net.num_sampled_data:
 %   'pool_gradient' (eq. 26): V is d x (a_out*b_out*n), d = ch_input(m+1);
 %       scatters into d*a_conv*b_conv*n positions given by idx_pool{m}.
 %   'phi_gradient' (eq. 28, vec(W'*Delta)^T P_phi): V is

@@ -1,7 +1,7 @@
 function [model, net] = sgd(prob, param, model, net)
 % [model, net] = sgd(prob, param, model, net)
 %
-% Stochastic gradient with momentum (facts section 7). Each of
+% Stochastic gradient with momentum (as the current layout's opt/sgd.m). Each of
 % param.epoch_max epochs takes ceil(l/bsize) steps; a step draws
 % batch_idx = randperm(l, bsize), takes the stochastic gradient
 %   g{m} = [dlossdW{m} dlossdb{m}]/bsize + [W{m} b{m}]/C,

@@ -1,7 +1,7 @@
 function net = feedforward(data, model, net)
 % net = feedforward(data, model, net)
 %
-% Forward pass (slides eq. 3; facts page section 6).
+% Forward pass (the gradient-calculation slides, eq. (3)).
 %   data: (ch_input(1)*ht_input(1)*wd_input(1)) x num_data, as prob.data.
 %   net.Z{1} = reshape(data, ch_input(1), []);
 %   conv m = 1..LC:  net.phiZ{m} = phi(pad(Z^m)), (h*h*d) x (a_conv*b_conv*num_data)

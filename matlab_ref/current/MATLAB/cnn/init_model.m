@@ -1,7 +1,7 @@
 function model = init_model(config)
 % model = init_model(config)
 %
-% Layer sizes (facts page, section 4) and He-initialised weights.
+% Layer sizes (those of the gradient-calculation slides, eq. (3)) and He-initialised weights.
 %   for m = 1..LC:  ht_pad(m)  = ht_input(m) + 2*wd_pad_added(m)
 %                   ht_conv(m) = floor((ht_pad(m) - wd_filter(m))/strides(m)) + 1
 %                   ht_input(m+1) = floor(ht_conv(m)/wd_subimage_pool(m))
