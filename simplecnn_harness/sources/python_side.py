@@ -23,7 +23,6 @@ class SideOutcome:
         self.notes = {k: s.note for k, s in run.stages.items() if s.value is None}
         self.origins = {k: s.origin for k, s in run.stages.items() if s.value is not None}
         self.extra = run.net if isinstance(run.net, dict) else {}
-        self.kind = getattr(source, "kind", "torch")
 
     def finish(self, result, inputs, P, M):
         M = {k: getattr(v, "value", v) for k, v in M.items()}

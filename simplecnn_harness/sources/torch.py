@@ -27,8 +27,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from simplecnn_py.support.errors import EnvironmentProblem, InputError
 
 from .base import SideRun
@@ -144,6 +142,3 @@ class TorchSource:
         yield SideRun(stages=stages, loss=loss, timings={"python_s": time.perf_counter() - t0},
                       net=extra, describe=self.describe)
 
-
-def loss_value(x):
-    return float(np.asarray(x).reshape(-1)[0])
