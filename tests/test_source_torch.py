@@ -360,3 +360,14 @@ def test_right_network_passes_on_mnist_with_pooling_ties(shared_data, tmp_path):
     moved = [s for s in result.stages if s.explained]
     assert moved and all(s.stage == "pool_gradient" for s in moved)
     assert "equal maxima" in moved[0].note
+
+
+def test_torch_is_imported_only_for_a_torch_side():
+    """compare's help, and a comparison without --python torch:, never import torch."""
+    code = ("import sys\nfrom simplecnn_cli.main import main\n"
+            "from simplecnn_harness.sources.python_side import python_source\n"
+            "try:\n    main(['compare', '--help'])\nexcept SystemExit:\n    pass\n"
+            "assert 'torch' not in sys.modules, 'torch imported'\n")
+    p = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "--python KIND:SPEC" in p.stdout and "--against matlab:DIR" in p.stdout
