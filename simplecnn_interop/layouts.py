@@ -39,6 +39,14 @@ non-overlapping windows of that width placed from the top-left corner
 PyTorch's ``ceil_mode=False``); then the full layers, each with ReLU but
 the last (its outputs are the scores).  ``torch_layers(model)`` describes
 exactly that, layer by layer, with the weights in PyTorch's layout.
+
+Typical use, e.g. a PyTorch side computing what the port computes::
+
+    layers = torch_layers(model)                  # Layer(kind, weight, bias, stride, padding, pool, relu)
+    X = images_to_nchw(Z, a, b, d)                # cnn_predict's Z -> (N, C, H, W)
+    feature_map_to_nchw(net.Z[m], d_m, a_m, b_m)  # the port's map m, to compare with torch's
+    conv_weight_from_torch(conv.weight.grad)      # a torch gradient in dlossdW{m}'s layout
+    full_weight_from_torch(fc.weight.grad, *layers[LC - 1].out_shape)   # the first full layer's
 """
 from __future__ import annotations
 
