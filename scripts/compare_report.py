@@ -209,18 +209,11 @@ def markdown_summary(rows, args):
     return "\n".join(lines) + "\n"
 
 
-_CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}
-table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
-.PASS{background:#e3f6e3}.FAIL{background:#fde2e2}.ERROR{background:#fff3cd}
-small{color:#666}"""
-
-
 def html_summary(rows, args):
     e = html.escape
-    out = ["<!DOCTYPE html>", "<html><head><meta charset='utf-8'><title>simplecnn compare: summary</title>",
-           f"<style>{_CSS}</style></head><body>", "<h1>simplecnn compare: summary</h1>",
-           f"<p>{e(_settings_text(args))}.</p>", f"<p><b>{e(_totals(rows))}.</b></p>",
+    from simplecnn_harness.reports.html import page       # the one template and stylesheet of every report
+
+    out = [f"<p>{e(_settings_text(args))}.</p>", f"<p><b>{e(_totals(rows))}.</b></p>",
            "<table><tr><th>config</th><th>layout</th><th>result</th><th>worst stage</th><th>rel_err</th>"
            "<th>first divergence</th><th>time (s)</th></tr>"]
     for r in rows:
@@ -233,8 +226,8 @@ def html_summary(rows, args):
                    f"<td>{e(_stage_text(r['first_divergence']))}</td><td class='num'>{r['seconds']:.2f}</td></tr>")
     out += ["</table>", "<p><small>worst stage: the compared floating-point stage with the largest normwise "
             "relative error ||py - mat||/||mat||; index stages are compared exactly and show in the first "
-            "divergence.</small></p>", "</body></html>"]
-    return "\n".join(out) + "\n"
+            "divergence.</small></p>"]
+    return page("simplecnn compare: summary", "\n".join(out))
 
 
 # --- command line -------------------------------------------------------------------

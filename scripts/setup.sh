@@ -41,6 +41,6 @@ if [ "$with_browser" = 1 ]; then extras=test,torch,onnx; fi
 # byte-compile now: an editable install leaves that to the first import, which
 # never writes the cache when PYTHONDONTWRITEBYTECODE is set (every run then
 # compiles the package again, ~40 ms of each simplecnn process)
-.venv/bin/python -m compileall -q simplecnn_py simplecnn_cli simplecnn_harness simplecnn_bench >/dev/null
+.venv/bin/python -m compileall -q simplecnn_py simplecnn_cli simplecnn_harness simplecnn_bench simplecnn_interop >/dev/null
 .venv/bin/python -c "import simplecnn_py, simplecnn_harness"
 echo "setup: ready (.venv/bin/simplecnn)" >&2

@@ -62,7 +62,8 @@ def run(args) -> int:
                     row = {"item": item, "what": what, "seconds": seconds, "times": times}
                     row.update({k: v for k, v in extra.items() if v is not None})
                     rows.append(row)
-                    progress(precision, n, row)
+                    if not getattr(args, "quiet", False):
+                        progress(precision, n, row)
 
                 param, model, prob, ours = measure_ours(inp, precision, n, args.repeats, skip, record)
                 if "gemm" not in skip:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 
 from simplecnn_bench import ITEMS
+from simplecnn_cli import args as shared
 
 
 def add_parser(sub):
@@ -19,30 +20,29 @@ def add_parser(sub):
         "bench", help="time the port against Octave, PyTorch and the GEMM bound",
         description="Time lossgrad_subset, fungrad_minibatch, the simplecnn gradient process, the "
                     "MATLAB code under Octave, PyTorch, and the GEMM bound; print a table, write JSON.")
-    p.add_argument("--config", metavar="CFG", help="simpleNN config (default: the 1-32-64-64 MNIST shape)")
-    p.add_argument("--instances", type=int, nargs="+", default=[256, 1024], metavar="N",
-                   help="instance counts (default: 256 1024)")
-    p.add_argument("--precision", nargs="+", choices=("double", "single"), default=["double", "single"])
+    shared.config(p, help="simpleNN config (default: the 1-32-64-64 MNIST shape)")
+    shared.instances(p, nargs="+", default=[256, 1024], help="instance counts (default: 256 1024)")
+    shared.precision(p, nargs="+", default=["double", "single"], help="precisions (default: double single)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs after the warm-up (median; default 3)")
-    p.add_argument("--matlab-dir", metavar="DIR",
-                   help="MATLAB tree run under Octave, any version of simpleNN (its cnn/ or MATLAB/cnn/ folder; "
-                        "default: matlab_ref/seed)")
-    p.add_argument("--data", metavar="DATA.mat",
-                   help="simpleNN data file (default for a 28x28x1 10-class config: ../shared/data/mnist-demo.mat "
+    shared.matlab_dir(p, help="MATLAB tree run under Octave, any version of simpleNN (its cnn/ or MATLAB/cnn/ "
+                              "folder; default: matlab_ref/seed)")
+    shared.data(p, help="simpleNN data file (default for a 28x28x1 10-class config: ../shared/data/mnist-demo.mat "
                         "when present, else the shipped demo digits; other configs: random images, "
                         "with a warning on stderr)")
-    p.add_argument("--rowmajor", action="store_true", help="images in --data are stored row-major")
+    shared.rowmajor(p, help="images in --data are stored row-major")
     p.add_argument("--skip", default="", metavar="WHAT,...",
                    help=f"measurements to leave out, among {','.join(ITEMS)}")
-    p.add_argument("--json", metavar="FILE", help="write every measurement as JSON")
-    p.add_argument("--seed", type=int, default=0, help="seed of the weights (default 0)")
-    p.add_argument("--octave-timeout", type=float, default=600, help="seconds per Octave run (default 600)")
+    shared.json(p, help="write every measurement as JSON")
+    shared.seed(p, help="seed of the weights (default 0)")
+    shared.timeout(p, default=600.0, help="seconds per Octave run (default 600)")
+    shared.quiet(p, help="no line per measurement on stderr")
     return p
 
 
 def run(args) -> int:
     from simplecnn_bench.run import run as bench_run
 
+    args.octave_timeout = args.timeout           # simplecnn_bench's name of it
     return bench_run(args)
 
 

@@ -13,6 +13,8 @@ stage and the likely cause are printed); 2: bad input.  The work is
 """
 from __future__ import annotations
 
+from simplecnn_cli import args as shared
+
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -20,14 +22,14 @@ def add_parser(sub):
         description="Compare a student's gradient of simpleNN's loss (sum of squared errors over the "
                     "instances) with the port's, stage by stage, and name the first stage that differs "
                     "and the likely mistake.")
-    p.add_argument("--config", required=True, metavar="CFG", help="simpleNN config file")
-    p.add_argument("--data", required=True, metavar="D.mat", help="MAT file with y (l x 1) and Z (l x a*b*d)")
-    p.add_argument("--weights", required=True, metavar="W.mat", help="MAT file with weight and bias (L x 1 cells)")
+    shared.config(p, required=True)
+    shared.data(p, required=True, metavar="D.mat")
+    shared.weights(p, required=True, help="MAT file with weight and bias (L x 1 cells)")
     p.add_argument("--mine", required=True, metavar="MINE.mat",
                    help="your dlossdW, dlossdb (L x 1 cells), optionally loss and per-stage deltas")
-    p.add_argument("--rowmajor", action="store_true", help="images in Z are stored row-major")
-    p.add_argument("--rtol", type=float, default=1e-6,
-                   help="relative tolerance ||yours - port|| / ||port|| per stage (default 1e-6)")
+    shared.rowmajor(p, help="images in Z are stored row-major")
+    shared.tolerance(p, 1e-6, "relative tolerance ||yours - port|| / ||port|| per stage (default 1e-6)")
+    shared.quiet(p, help="accepted for symmetry with the other commands (check-gradient draws no progress)")
     return p
 
 

@@ -21,9 +21,7 @@ Ctrl-C, 3 on an internal error (``main.py``).
 """
 from __future__ import annotations
 
-import sys
-
-from simplecnn_cli import run_inputs
+from simplecnn_cli import args as shared
 
 
 def add_parser(sub):
@@ -32,13 +30,12 @@ def add_parser(sub):
         description="Run a simpleNN MATLAB tree (seed or current layout) under GNU Octave and the Python "
                     "port on the same config, weights and data, and compare every forward and backward "
                     "intermediate (the Delta tensors) layer by layer.")
-    run_inputs.add_arguments(p, trace_defaults=True)
+    shared.inputs(p, trace_defaults=True)
     p.add_argument("--mode", choices=("propagated", "isolated"), default="propagated",
                    help="propagated: each side end to end; isolated: each Python stage fed MATLAB's input")
-    p.add_argument("--rtol", type=float, metavar="TOL",
-                   help="normwise relative tolerance (default 1e-13 double, 1e-4 single)")
-    p.add_argument("--json", metavar="FILE", help="write the comparison as JSON")
-    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    shared.tolerance(p, None, "normwise relative tolerance (default 1e-13 double, 1e-4 single)")
+    shared.json(p, help="write the comparison as JSON")
+    shared.html(p)
     p.add_argument("--trace", metavar="TRACE.mat",
                    help="compare against a trace written by `simplecnn record` instead of running Octave "
                         "(inputs default to the trace's; any given must match it)")
@@ -47,104 +44,25 @@ def add_parser(sub):
                         "routines:FILE.py (your routines, the rest the port's)")
     p.add_argument("--against", metavar="matlab:DIR",
                    help="a second MATLAB tree in place of the port, judged against --matlab-dir stage by stage")
-    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    shared.quiet(p)
     return p
 
 
 def run(args) -> int:
-    from simplecnn_harness.reports import progress as live_progress
-    from simplecnn_py.support.errors import InputError
+    from simplecnn_harness.reports.progress import progress_for
+    from simplecnn_harness.workflows.compare import compare
 
-    # every argument is checked before any work starts
-    run_inputs.check(args)
-    if args.rtol is not None and not args.rtol > 0:
-        raise InputError("--rtol", f"must be a positive tolerance, not {args.rtol:g}")
-    for opt, path in (("--json", args.json), ("--html", args.html)):
-        if path:
-            _check_writable(opt, path)
-    if args.json and args.html and _same_file(args.json, args.html):
-        raise InputError("--html", f"{args.html} is also the --json file; name two different files")
-
-    from simplecnn_harness.compare import Options, run_compare
-    from simplecnn_harness.reports.report import terminal_table, write_html, write_json
-
-    with live_progress.live(quiet=args.quiet) as progress:
-        opts = Options(matlab_dir=args.matlab_dir, config=args.config, data=args.data, weights=args.weights,
-                       instances=args.instances, precision=args.precision, mode=args.mode, rtol=args.rtol,
-                       seed=0 if args.seed is None else args.seed, timeout=args.timeout, progress=progress)
-        source = None
-        if args.trace:
-            from simplecnn_harness.traces.record import TraceRecords
-
-            if args.matlab_dir:
-                raise InputError("--matlab-dir", "not with --trace (the trace holds the MATLAB side)")
-            source = TraceRecords(args.trace, opts, seed=args.seed)
-        elif opts.precision is None:
-            opts.precision = "double"
-        python = None
-        if args.python or args.against:
-            from simplecnn_harness.sources.python_side import python_source
-
-            python = python_source(args.python, args.against, opts)
-        result = run_compare(opts, source, python)
-        result.command = reproduce_command(args)
-    print(terminal_table(result))
-    sys.stdout.flush()
-    for path, write in ((args.json, write_json), (args.html, write_html)):
-        if path:
-            write(result, path)
-            if not args.quiet:
-                print(f"compare: wrote {path}", file=sys.stderr)
-    return 0 if result.ok else 1
-
-
-def _same_file(a, b):
-    import os
-
-    return os.path.abspath(a) == os.path.abspath(b)
-
-
-def _check_writable(opt, path):
-    """The report can be written: the folder exists and takes a new file (one
-    is made and removed), and an existing file there may be replaced."""
-    import os
-    import tempfile
-
-    from simplecnn_py.support.errors import InputError
-
-    if os.path.isdir(path):
-        raise InputError(opt, f"{path} is a directory; name the file to write")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise InputError(opt, f"cannot write {path}: folder {folder} does not exist")
-    if os.path.exists(path) and not os.access(path, os.W_OK):
-        raise InputError(opt, f"cannot write {path}: the file is read-only")
-    try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".simplecnn-check-", suffix=".tmp"):
-            pass
-    except OSError as e:
-        raise InputError(opt, f"cannot write {path}: folder {folder} takes no new file "
-                              f"({e.strerror or e})") from None
-
-
-# options whose values are files or folders: made absolute in the reproduce line
-_PATH_OPTIONS = ("matlab_dir", "config", "data", "weights", "trace", "json", "html")
+    return compare(matlab_dir=args.matlab_dir, config=args.config, data=args.data, weights=args.weights,
+                   instances=args.instances, precision=args.precision, mode=args.mode, rtol=args.rtol,
+                   seed=args.seed, timeout=args.timeout, trace=args.trace, json=args.json, html=args.html,
+                   command=reproduce_command(args), progress=progress_for(args.quiet),
+                   python=args.python, against=args.against)
 
 
 def reproduce_command(args) -> str:
-    """The one shell command (quoted) that reproduces this report: the
-    options given, paths made absolute."""
-    import os
-    import shlex
-
-    words = ["simplecnn", "compare"]
-    for name in ("trace", "matlab_dir", "python", "against", "config", "data", "weights", "instances",
-                 "precision", "mode", "rtol", "seed", "timeout", "json", "html"):
-        value = getattr(args, name, None)
-        if value is None or (name == "timeout" and value == 600.0) \
-                or (name == "mode" and value == "propagated"):
-            continue
-        if name in _PATH_OPTIONS:
-            value = os.path.abspath(value)
-        words += ["--" + name.replace("_", "-"), repr(value) if isinstance(value, float) else str(value)]
-    return shlex.join(words)
+    """The one shell command (quoted) that reproduces this report."""
+    return shared.reproduce("compare", args, ("trace", "matlab_dir", "python", "against", "config", "data",
+                                              "weights", "instances", "precision", "mode", "rtol", "seed",
+                                              "timeout", "json", "html"),
+                            paths=("matlab_dir", "config", "data", "weights", "trace", "json", "html"),
+                            defaults={"timeout": 600.0, "mode": "propagated"})

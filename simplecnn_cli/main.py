@@ -1,7 +1,10 @@
 """simplecnn: the simpleNN CNN routines in Python, and a cross-checker against the MATLAB original under Octave.
 
-Each sub-command is a module of this package with ``add_parser(sub)`` and
-``run(args) -> int``.  Errors become one line and an exit code:
+Each sub-command is a module of this package with ``add_parser(sub)``
+(built from the shared argument groups of ``args.py``) and ``run(args) ->
+int``, which makes one library call (``simplecnn_harness.workflows``, or the
+command's own library entry point).  The shared flags are checked here, once,
+before ``run`` (``args.check``).  Errors become one line and an exit code:
 bad input or a broken environment exit 2, a parity failure exits 1,
 Ctrl-C exits 130 (Octave's phase included), and anything unexpected exits 3
 with one line naming a log file that holds the traceback.
@@ -26,6 +29,8 @@ COMMANDS = {
     "check-gradient": "check_gradient",
     "sweep": "sweep",
     "record": "record",
+    "export": "export",
+    "import": "import_torch",
 }
 
 
@@ -98,6 +103,9 @@ def main(argv=None) -> int:
         if not getattr(args, "command", None):
             parser.print_help()
             return 2
+        from simplecnn_cli import args as shared
+
+        shared.check(args)                   # the shared flags' checks, one set for every command
         return int(_load(args.command).run(args) or 0)
     except InputError as e:
         print(f"simplecnn: error: {e.where}: {e.what}", file=sys.stderr)

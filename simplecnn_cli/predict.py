@@ -20,6 +20,8 @@ data: they are applied, and ``--rowmajor`` against a column-major model (or
 """
 from __future__ import annotations
 
+from simplecnn_cli import args as shared
+
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -27,7 +29,7 @@ def add_parser(sub):
         description="Predict the labels of a simpleNN data file with a model saved by simplecnn train "
                     "or by MATLAB/Octave, and print the accuracy.")
     p.add_argument("--model", required=True, metavar="M.mat", help="MAT file with the model struct")
-    p.add_argument("--data", required=True, metavar="DATA.mat", help="MAT file with y (l x 1) and Z (l x a*b*d)")
+    shared.data(p, required=True)
     p.add_argument("--options", default="", metavar="'-bsize N'",
                    help="cnn_predict's options: only -bsize (default 128); write --options='-bsize 256'")
     layout = p.add_mutually_exclusive_group()
@@ -36,63 +38,14 @@ def add_parser(sub):
                              "else column-major)")
     layout.add_argument("--colmajor", action="store_true", default=None,
                         help="images in Z are stored column-major (simpleNN's own layout)")
-    p.add_argument("--out", metavar="PRED.mat", help="write labels (l x 1) and accuracy to this MAT file")
-    p.add_argument("--strict", action="store_true",
-                   help="refuse (exit 2) a model whose network the original simpleNN cannot train, instead "
-                        "of a warning (docs/migration-guide.md, quirks)")
+    shared.output(p, "--out", "PRED.mat", "write labels (l x 1) and accuracy to this MAT file")
+    shared.quiet(p, help="no notes on stderr (the model's layout and normalisation applied)")
+    shared.strict(p, "train")
     return p
 
 
 def run(args) -> int:
-    import sys
+    from simplecnn_harness.workflows.predict import predict
 
-    import numpy as np
-
-    from simplecnn_py.cnn_predict import cnn_predict, parameter
-    from simplecnn_py.support.conventions import struct
-    from simplecnn_py.support.datafile import load_data
-    from simplecnn_py.support.errors import InputError
-    from simplecnn_py.support.model_file import atomic_write, load_model
-    from simplecnn_py.support import quirks
-
-    parameter(args.options)                                 # bad options: refused before any work
-    model = load_model(args.model)
-    quirks.say(quirks.original_vtp_failure(model), args.strict, args.model,
-               what=quirks.TRAINS_NOT, note="its cnn_predict runs on this model and predicts as here")
-    trained = getattr(model, "input_rowmajor", None)
-    asked = True if args.rowmajor else (False if args.colmajor else None)
-    if asked is not None and trained is not None and asked != trained:
-        want, got = ("row-major (--rowmajor)", "column-major") if trained else ("column-major", "row-major")
-        raise InputError(args.model, f"the model was trained on {want} images but --{'rowmajor' if asked else 'colmajor'} "
-                                     f"says {args.data} holds {got} ones; drop the flag to use the model's layout")
-    rowmajor = asked if asked is not None else bool(trained)
-    shape = struct(ht_input=model.ht_input[1], wd_input=model.wd_input[1], ch_input=model.ch_input)
-    prob = load_data(args.data, shape, rowmajor=rowmajor)
-    Z = prob.Z
-    if getattr(model, "input_mean", None) is not None:
-        if model.input_mean.size != Z.shape[1]:
-            raise InputError(args.model, f"input_mean has {model.input_mean.size} entries, Z has {Z.shape[1]} columns")
-        Z = (Z.toarray() if hasattr(Z, "toarray") else Z) / model.input_scale - model.input_mean
-        print(f"simplecnn predict: Z/{model.input_scale:g} minus the model's input_mean", file=sys.stderr)
-    if trained and asked is None:
-        print("simplecnn predict: images read row-major, as the model was trained", file=sys.stderr)
-    labels, accuracy = cnn_predict(prob.y, Z, model, args.options, where=args.data)
-    correct = int(np.sum(labels == prob.y))
-    print(f"accuracy: {accuracy:.15g} ({correct}/{prob.l} correct)")
-    if args.out:
-        import scipy.io
-
-        _ensure_folder(args.out)
-        atomic_write(args.out, lambda tmp: scipy.io.savemat(
-            tmp, {"labels": np.asarray(labels, dtype=np.float64).reshape(-1, 1),
-                  "accuracy": np.array([[accuracy]])}, format="5"))
-    return 0
-
-
-def _ensure_folder(path):
-    import os
-
-    from simplecnn_py.support.errors import InputError
-
-    if os.path.isdir(path):
-        raise InputError(path, "is a directory; --out names the MAT file to write")
+    return predict(args.model, args.data, options=args.options, out=args.out, quiet=args.quiet, strict=args.strict,
+                   rowmajor=True if args.rowmajor else (False if args.colmajor else None))

@@ -14,9 +14,7 @@ Exit 0 on success, 2 on bad input or a broken environment.
 """
 from __future__ import annotations
 
-import sys
-
-from simplecnn_cli import run_inputs
+from simplecnn_cli import args as shared
 
 
 def add_parser(sub):
@@ -25,35 +23,22 @@ def add_parser(sub):
         description="Run a simpleNN MATLAB tree under GNU Octave on the given config, weights and data, and "
                     "write every recorded intermediate, the inputs and the tree's identity to one trace "
                     "file (MAT v7.3), for `simplecnn compare --trace`.")
-    run_inputs.add_arguments(p)
+    shared.inputs(p)
     p.add_argument("--compress", action="store_true",
                    help="deflate the big arrays (about half the size, slower to write)")
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--out", metavar="TRACE.mat", help="the trace file to write")
+    shared.output(p, "--out", "TRACE.mat", "the trace file to write", group=what)
     what.add_argument("--emit-script", metavar="DIR",
                       help="write a standalone MATLAB driver (and what it needs) into DIR instead")
-    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    shared.quiet(p, help="no progress lines on stderr")
     return p
 
 
 def run(args) -> int:
-    from simplecnn_harness.compare import Options
+    from simplecnn_harness.reports.progress import Lines, QUIET
+    from simplecnn_harness.workflows.record import record
 
-    run_inputs.check(args)
-    progress = None if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
-    opts = Options(matlab_dir=args.matlab_dir, config=args.config, data=args.data, weights=args.weights,
-                   instances=args.instances, precision=args.precision, seed=args.seed,
-                   timeout=args.timeout, progress=progress)
-    if args.emit_script:
-        from simplecnn_harness.traces.emit import emit_script
-
-        info = emit_script(opts, args.emit_script)
-        print(f"wrote {info['driver']}: run it in MATLAB (cd {info['dir']}; simplecnn_record_trace) "
-              f"to write {info['trace']}")
-        return 0
-    from simplecnn_harness.traces.record import record
-
-    info = record(opts, args.out, compress=args.compress)
-    print(f"wrote {info['path']}: {info['records']} records, {info['layout']} layout "
-          f"({info['bytes'] / 2**20:.1f} MiB)")
-    return 0
+    return record(out=args.out, emit_script=args.emit_script, compress=args.compress, matlab_dir=args.matlab_dir,
+                  config=args.config, data=args.data, weights=args.weights, instances=args.instances,
+                  precision=args.precision, seed=args.seed, timeout=args.timeout,
+                  progress=QUIET if args.quiet else Lines())

@@ -37,6 +37,7 @@ from pathlib import Path
 from simplecnn_py.support.errors import EnvironmentProblem, InputError
 
 from .reports import progress as live_progress
+from .reports.html import page as html_page
 
 
 @dataclass
@@ -75,6 +76,7 @@ class SweepResult:
     cells: dict = field(default_factory=dict)         # (sha, config index) -> Cell
     changes: list = field(default_factory=list)       # {config, sha, short, before, after}
     seconds: float = 0.0
+    command: str = ""                                 # the shell command that reproduces the report (the CLI sets it)
 
     def ok(self) -> bool:
         return all(c.verdict == "pass" for c in self.cells.values())
@@ -93,6 +95,7 @@ class SweepResult:
                                                   for k in range(len(self.configs))])
                         for c in self.commits],
             "changes": self.changes,
+            "command": self.command,
         }
 
 
@@ -267,6 +270,8 @@ def to_markdown(result: SweepResult) -> str:
     for ch in result.changes:
         lines.append(f"- `{Path(ch['config']).name}`: **{ch['short']}** ({ch['date']}, {ch['subject'][:60]}): "
                      f"{ch['before']} -> {ch['after']}")
+    if result.command:
+        lines += ["", f"reproduce: {result.command}"]
     return "\n".join(lines) + "\n"
 
 
@@ -288,13 +293,10 @@ def to_html(result: SweepResult) -> str:
                       f"({ch['date']}): {html.escape(ch['before'])} &rarr; {html.escape(ch['after'])}</li>"
                       for ch in result.changes) or "<li>none</li>"
     head = "".join(f"<th>{html.escape(Path(c).name)}</th>" for c in cols)
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>simplecnn sweep</title><style>"
-            "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-            "td,th{border:1px solid #bbb;padding:3px 8px;font-size:13px}</style></head><body>"
-            f"<h1>simplecnn sweep</h1><p>{html.escape(result.repo)}: {len(result.commits)} commits changing "
-            f"MATLAB code, oldest first.</p><h2>Where a verdict changes</h2><ul>{changes}</ul>"
-            f"<table><tr><th>commit</th><th>date</th><th>subject</th>{head}</tr>{''.join(rows)}</table>"
-            "</body></html>\n")
+    return html_page("simplecnn sweep", f"<p>{html.escape(result.repo)}: {len(result.commits)} commits changing "
+                     f"MATLAB code, oldest first.</p><h2>Where a verdict changes</h2><ul>{changes}</ul>"
+                     f"<table><tr><th>commit</th><th>date</th><th>subject</th>{head}</tr>{''.join(rows)}</table>",
+                     command=result.command)
 
 
 def write_reports(result: SweepResult, prefix) -> list[Path]:

@@ -37,7 +37,7 @@ def one_line(proc):
 # --- arguments checked before any work -----------------------------------------
 
 @pytest.mark.parametrize("args, message", [
-    (["--seed", "-1"], "simplecnn: error: --seed: must be >= 0, not -1"),
+    (["--seed", "-1"], "simplecnn: error: --seed: must be an integer in [0, 2^32), not -1"),
     (["--instances", "0"], "simplecnn: error: --instances: must be a positive number, not 0"),
     (["--json", "r.json", "--html", "r.json"],
      "simplecnn: error: --html: r.json is also the --json file; name two different files"),

@@ -247,7 +247,8 @@ def _bad_cases(case):
         ((cfg, str(d / "notmat.mat")), str(d / "notmat.mat"), "not a MAT file"),
         ((cfg, data, "--weights", str(d / "badw.mat")), str(d / "badw.mat"),
          "layer 3 (full): weight{3} is 4 x 5; the config needs 5 x 4"),
-        ((cfg, data, "--out", str(d / "no" / "such" / "o.mat")), str(d / "no" / "such" / "o.mat"), "does not exist"),
+        ((cfg, data, "--out", str(d / "no" / "such" / "o.mat")), "--out",
+         f"cannot write {d / 'no' / 'such' / 'o.mat'}: folder {d / 'no' / 'such'} does not exist"),
         ((cfg, data, "--bsize", "0"), "--bsize", "must be a positive number"),
     ]
 

@@ -123,7 +123,7 @@ def test_sweep_progress_bar_on_a_terminal_lines_in_a_log(tmp_path, tiny):
 def test_sweep_refuses_a_negative_seed_before_any_work(tmp_path):
     p = subprocess.run([sys.executable, "-m", "simplecnn_cli", "sweep", "--repo", str(tmp_path), "--seed", "-1"],
                        capture_output=True, text=True, timeout=120)
-    assert p.returncode == 2 and p.stderr.strip() == "simplecnn: error: --seed: must be >= 0, not -1"
+    assert p.returncode == 2 and p.stderr.strip() == "simplecnn: error: --seed: must be an integer in [0, 2^32), not -1"
 
 
 def test_sweep_refuses_what_is_not_a_repository(tmp_path):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("simplecnn_py", "simplecnn_cli", "simplecnn_harness", "simplecnn_bench")
+PACKAGES = ("simplecnn_py", "simplecnn_cli", "simplecnn_harness", "simplecnn_bench", "simplecnn_interop")
 MAX_LINES = 500
 MAX_MODULES_PER_FOLDER = 16
 

@@ -217,11 +217,11 @@ def test_a_file_that_is_not_a_trace_is_refused(capsys, tmp_path):
     assert rc == 2 and "no such trace file" in err
 
 
-@pytest.mark.parametrize("option, value, what", [("--seed", -1, "must be >= 0, not -1"),
+@pytest.mark.parametrize("option, value, what", [("--seed", -1, "must be an integer in [0, 2^32), not -1"),
                                                   ("--instances", 0, "must be a positive number, not 0"),
                                                   ("--timeout", 0, "must be a positive number of seconds")])
 def test_record_refuses_what_compare_refuses_before_any_work(capsys, tmp_path, option, value, what):
-    """record takes compare's inputs (simplecnn_cli/run_inputs.py) and the same
+    """record takes compare's inputs (simplecnn_cli/args.py) and the same
     checks: one line, exit 2, no file."""
     for command in (["record", "--out", tmp_path / "t.mat"], ["compare"]):
         rc, out, err = cli(capsys, *command, "--quiet", option, value)

@@ -105,7 +105,8 @@ def test_sgd_and_adam_print_epochs(files, capsys):
     (["--seed", "-1"], "simplecnn: error: --seed: must be an integer"),
     (["--options", "-gpu_use 1"], "simplecnn: error: options: -gpu_use 1"),
     (["--data", "nowhere.mat"], "simplecnn: error: nowhere.mat"),
-    (["--model", "/no/such/folder/m.mat"], "simplecnn: error: /no/such/folder/m.mat: cannot write"),
+    (["--model", "/no/such/folder/m.mat"], "simplecnn: error: --model: cannot write /no/such/folder/m.mat: "
+                                         "folder /no/such/folder does not exist"),
 ])
 def test_train_errors_are_one_line(files, capsys, args, words, monkeypatch):
     t = files

@@ -1,23 +1,38 @@
-"""Progress on stderr for long runs: a live status line and tqdm bars.
+"""Progress on stderr for long runs, as an observer handed to the work.
 
-    with progress.live(quiet=args.quiet) as say:     # say(text): a phase line
-        say("compare: Octave, seed layout")          # the status line now counts its seconds
-        for item in progress.bar(items, desc="stages"):   # count, rate, time left
-            ...
+The command line makes one observer and passes it to the library call; the
+parts that report progress (the Octave session, the sources, the sweep, the
+training runs) call its methods and never look at the terminal themselves::
 
-Live output is drawn only when standard error is a terminal and ``--quiet``
-was not given: logs of CI runs (stderr a file or a pipe) get the phase lines
-as plain lines and no bars.  While a phase runs, one status line (a tqdm
-bar without a total) shows its text and the seconds elapsed, redrawn twice
-a second by a thread, so a routine that hangs still shows the clock ticking.
+    progress = progress_for(quiet=args.quiet)     # QUIET, Lines or Terminal
+    with progress:
+        run_compare(opts, progress=progress)
 
-The Octave session (``session.py``) reports here which recorded MATLAB
-routine the code is in: the instrumented MATLAB tree prints
-``@@simplecnn-routine NAME`` on entering a recorded routine; the session
-keeps such lines out of the output and calls :func:`routine` with NAME,
-which the status line shows with the seconds spent in it.
+The observer's methods:
 
-tqdm is imported only when something is drawn (``simplecnn --help`` stays fast).
+* ``phase(text)`` -- a new phase of the run: its line is printed, and on a
+  terminal a status line counts the phase's seconds (``observer(text)`` is
+  the same call, for code that takes a plain ``say(text)`` callable);
+* ``write(text)`` -- a line of output above the status line;
+* ``bar(iterable=None, total=None, desc="", unit="it")`` -- count, rate and
+  time left (tqdm) on a terminal; elsewhere the iterable itself, or with no
+  iterable a handle whose ``update``/``set_postfix_str``/``close`` do nothing;
+* ``routine(name, elapsed=None)`` -- the Octave side entered the recorded
+  MATLAB routine ``name`` (the instrumented tree prints
+  ``@@simplecnn-routine NAME``; the session strips such lines from the
+  output); the status line shows it with the seconds spent in it;
+* ``octave_done()`` -- an Octave call returned (no routine runs any more);
+* ``paused()`` -- a context in which nothing is drawn (the session lends
+  fd 2 to a file while Octave starts);
+* ``live`` -- True when a status line is drawn.
+
+Three observers: :data:`QUIET` (``--quiet``: nothing at all), :class:`Lines`
+(standard error is a file or a pipe, as in CI logs: the phase lines as plain
+lines, no status line and no bars) and :class:`Terminal` (standard error is a
+terminal: a status line redrawn twice a second by a thread, so a routine that
+hangs still shows the clock ticking, and tqdm bars).  :func:`progress_for`
+picks one.  tqdm is imported only when something is drawn (``simplecnn
+--help`` stays fast).
 """
 from __future__ import annotations
 
@@ -26,10 +41,10 @@ import sys
 import threading
 import time
 
+_current: list = []                       # transitional: the observer entered by the running command
+
 ROUTINE_MARK = "@@simplecnn-routine "     # what the Octave side prints on entering a recorded routine
 TICK = 0.5                                # seconds between redraws of the status line
-
-_active = None                            # the _Live of the running command, if drawing
 
 
 def stderr_is_terminal(stream=None) -> bool:
@@ -40,26 +55,103 @@ def stderr_is_terminal(stream=None) -> bool:
         return False
 
 
-class _Live:
-    """The status line (see :meth:`text`)."""
+class NullBar:
+    """A bar that draws nothing (off a terminal, or quiet)."""
+    n = 0
+    total = None
 
-    def __init__(self, stream):
-        from tqdm import tqdm
+    def update(self, n=1):
+        self.n += n
 
-        self.stream = stream
-        self.phase, self.t_phase = "", time.monotonic()
+    def set_postfix_str(self, text="", refresh=True):
+        pass
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+class Progress:
+    """The observer that reports nothing: the base of the others, and
+    :data:`QUIET`.  A context manager (entering starts nothing; leaving
+    stops whatever a subclass drew)."""
+    live = False
+
+    def phase(self, text: str) -> None:
+        pass
+
+    def __call__(self, text: str) -> None:
+        self.phase(text)
+
+    def write(self, text: str) -> None:
+        pass
+
+    def bar(self, iterable=None, total=None, desc="", unit="it"):
+        return NullBar() if iterable is None else iterable
+
+    def routine(self, name: str, elapsed: float | None = None) -> None:
+        pass
+
+    def octave_done(self) -> None:
+        pass
+
+    @contextlib.contextmanager
+    def paused(self):
+        yield
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        _current.append(self)             # transitional, see the end of this module
+        return self
+
+    def __exit__(self, *exc):
+        if self in _current:
+            _current.remove(self)
+        self.close()
+        return False
+
+
+QUIET = Progress()
+
+
+class Lines(Progress):
+    """Standard error is not a terminal: phases and lines as plain lines."""
+
+    def __init__(self, stream=None):
+        self.stream = sys.stderr if stream is None else stream
+
+    def phase(self, text):
+        print(text, file=self.stream, flush=True)
+
+    def write(self, text):
+        print(text, file=self.stream, flush=True)
+
+
+class Terminal(Lines):
+    """Standard error is a terminal: a status line (see :meth:`text`) from the
+    first phase on, redrawn by a thread; tqdm bars for counted work."""
+    live = True
+
+    def __init__(self, stream=None):
+        super().__init__(stream)
+        self.phase_text, self.t_phase = "", time.monotonic()
         self.routine_name, self.t_routine = None, None
         self.routines = 0
-        self.paused = 0                   # > 0 while standard error is lent out (see paused())
+        self.held = 0                     # > 0 while standard error is lent out (see paused())
         self._lock = threading.Lock()
-        # tqdm writes through a plain wrapper: handed sys.stderr itself, tqdm 4.67-4.70 drew
-        # nothing on a fresh pty here (seen under `script`), while the wrapper draws
-        self._bar = tqdm(total=None, file=_Stream(stream), leave=False, ncols=_width(stream),
-                         bar_format="{desc}", desc="")
+        self._status = None               # the status line's tqdm, made by the first phase
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._tick, daemon=True)
-        self._thread.start()
+        self._thread = None
 
+    # -- the status line --------------------------------------------------------
     def text(self) -> str:
         """``  12 s  [Octave in vTP 3 s, routine 4]  PHASE``: the clock first, so that a
         narrow terminal cuts the phase's text, not the time."""
@@ -67,53 +159,89 @@ class _Live:
         out = f"{now - self.t_phase:5.0f} s  "
         if self.routine_name:
             out += f"[Octave in {self.routine_name} {now - self.t_routine:.0f} s, routine {self.routines}]  "
-        return out + self.phase
+        return out + self.phase_text
+
+    def _start(self):
+        from tqdm import tqdm
+
+        # tqdm writes through a plain wrapper: handed sys.stderr itself, tqdm 4.67-4.70 drew
+        # nothing on a fresh pty here (seen under `script`), while the wrapper draws
+        self._status = tqdm(total=None, file=TerminalStream(self.stream), leave=False,
+                            ncols=terminal_width(self.stream), bar_format="{desc}", desc="")
+        self._thread = threading.Thread(target=self._tick, daemon=True)
+        self._thread.start()
 
     def redraw(self):
         with self._lock:
-            if self._bar is not None and not self.paused:
-                self._bar.ncols = _width(self.stream)
-                self._bar.set_description_str(self.text(), refresh=True)
+            if self._status is not None and not self.held:
+                self._status.ncols = terminal_width(self.stream)
+                self._status.set_description_str(self.text(), refresh=True)
 
     def _tick(self):
         while not self._stop.wait(TICK):
             self.redraw()
 
-    def say(self, text):
+    # -- the observer -----------------------------------------------------------
+    def phase(self, text):
         """A new phase: its line printed above the status line, the clock restarted."""
         with self._lock:
-            if self._bar is not None:
-                self._bar.write(text, file=self.stream)
-            self.phase, self.t_phase = text, time.monotonic()
+            if self._status is None and not self._stop.is_set():
+                self._start()
+            if self._status is not None:
+                self._status.write(text, file=self.stream)
+            else:                         # closed: a plain line
+                print(text, file=self.stream, flush=True)
+            self.phase_text, self.t_phase = text, time.monotonic()
             self.routine_name = None
         self.redraw()
 
-    def routine(self, name):
+    def write(self, text):
+        """A line above the status line and the bars (tqdm clears and redraws them)."""
+        from tqdm import tqdm
+
+        with self._lock:
+            tqdm.write(text, file=self.stream)
+
+    def routine(self, name, elapsed=None):
         """Noted only; the next tick draws it (a routine entered thousands of
         times costs no terminal output each time)."""
         with self._lock:
-            self.routine_name, self.t_routine = name, time.monotonic()
+            self.routine_name = name
+            self.t_routine = time.monotonic() - (elapsed or 0.0)
             self.routines += 1
 
     def octave_done(self):
         with self._lock:
             self.routine_name = None
 
-    def write(self, text):
+    @contextlib.contextmanager
+    def paused(self):
         with self._lock:
-            if self._bar is not None:
-                self._bar.write(text, file=self.stream)
+            self.held += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.held -= 1
+            self.redraw()
+
+    def bar(self, iterable=None, total=None, desc="", unit="it"):
+        from tqdm import tqdm
+
+        return tqdm(iterable, total=total, desc=desc, unit=unit, file=TerminalStream(self.stream), leave=False,
+                    ncols=terminal_width(self.stream))
 
     def close(self):
         self._stop.set()
-        self._thread.join(timeout=2)
+        if self._thread is not None:
+            self._thread.join(timeout=2)
         with self._lock:
-            bar, self._bar = self._bar, None
-        if bar is not None:
-            bar.close()
+            status, self._status = self._status, None
+        if status is not None:
+            status.close()
 
 
-class _Stream:
+class TerminalStream:
     """``stream`` behind a minimal file interface (write, flush, isatty, fileno)."""
 
     def __init__(self, stream):
@@ -132,7 +260,7 @@ class _Stream:
         return self._s.fileno()
 
 
-def _width(stream) -> int:
+def terminal_width(stream) -> int:
     """The terminal's columns (80 when it reports none, as a fresh pty does)."""
     import os
 
@@ -143,80 +271,64 @@ def _width(stream) -> int:
     return cols if cols > 0 else 80
 
 
-@contextlib.contextmanager
-def live(quiet=False, stream=None):
-    """Progress for one command; yields ``say(text)`` (``None`` when quiet).
-
-    Drawn live when ``stream`` (standard error) is a terminal; else ``say``
-    prints its text as a plain line and nothing else is drawn."""
-    global _active
+def progress_for(quiet=False, stream=None) -> Progress:
+    """The observer of one command: :data:`QUIET` with ``--quiet``, a
+    :class:`Terminal` when ``stream`` (standard error) is a terminal, else
+    :class:`Lines`."""
     stream = sys.stderr if stream is None else stream
     if quiet:
-        yield None
-        return
-    if not stderr_is_terminal(stream):
-        yield lambda text: print(text, file=stream, flush=True)
-        return
-    status = _Live(stream)
-    previous, _active = _active, status
-    try:
-        yield status.say
-    finally:
-        _active = previous
-        status.close()
+        return QUIET
+    return Terminal(stream) if stderr_is_terminal(stream) else Lines(stream)
+
+
+# -- transitional: for callers not yet handed an observer --------------------------------
+# The Octave session (octave/session.py), compare.py's stage bar, sweep.py and
+# scripts/compare_report.py still reach the running command's observer through
+# these functions; each goes once its caller takes ``progress`` as an argument
+# (issue 19: the engine's side of the change).  They hold the one observer that
+# a command entered (``with observer:``), nothing else.
+
+
+def _now() -> Progress:
+    return _current[-1] if _current else QUIET
+
+
+@contextlib.contextmanager
+def live(quiet=False, stream=None):
+    """The observer of :func:`progress_for`, entered; yields it (a callable
+    ``say(text)``), or ``None`` when quiet."""
+    with progress_for(quiet, stream) as observer:
+        yield None if observer is QUIET else observer
 
 
 def active() -> bool:
-    """True while a live status line is drawn."""
-    return _active is not None
+    """True while a live status line may be drawn."""
+    return _now().live
 
 
 def routine(name):
-    """The Octave side entered the recorded routine ``name``."""
-    if _active is not None:
-        _active.routine(name)
+    _now().routine(name)
 
 
 def octave_done():
-    """An Octave call returned (no routine is running any more)."""
-    if _active is not None:
-        _active.octave_done()
+    _now().octave_done()
 
 
 def write(text, stream=None):
     """A line of output above the status line (plain, when none is drawn)."""
-    if _active is not None:
-        _active.write(text)
+    if _now().live:
+        _now().write(text)
     else:
         print(text, file=sys.stderr if stream is None else stream, flush=True)
 
 
-@contextlib.contextmanager
 def paused():
-    """No redraw meanwhile: the session sends fd 2 to a file while Octave
-    starts, and the status line must not land there (nor in a message
-    made from it)."""
-    live_now = _active
-    if live_now is None:
-        yield
-        return
-    with live_now._lock:
-        live_now.paused += 1
-    try:
-        yield
-    finally:
-        with live_now._lock:
-            live_now.paused -= 1
-        live_now.redraw()
+    return _now().paused()
 
 
 def bar(iterable=None, total=None, desc="", unit="it"):
-    """``tqdm(iterable)`` (count, rate, time left) while a live status is
-    drawn, else ``iterable`` itself (with no iterable: a bar to ``update`` by
-    hand, or None)."""
-    if _active is None:
+    """As ``Progress.bar`` while a status line is live, else ``iterable``
+    (``None`` with no iterable)."""
+    if not _now().live:
         return iterable
-    from tqdm import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, unit=unit, file=_Stream(_active.stream), leave=False,
-                ncols=_width(_active.stream))
+    return _now().bar(iterable, total=total, desc=desc, unit=unit)

@@ -16,11 +16,12 @@ it is ``n/a``, as it is for NaN/Inf on one side.
 """
 from __future__ import annotations
 
-import html
 import json
 import math
 
 import numpy as np
+
+from .html import esc, page
 
 # ---------------------------------------------------------------------------
 # terminal
@@ -220,28 +221,8 @@ def heatmap_grid(a, b, precision, max_rows=48, max_cols=160):
 # ---------------------------------------------------------------------------
 # HTML
 
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#1d2329;background:#fafbfc}
-h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px}
-.meta{color:#555;font-size:13px;line-height:1.6}
-.badge{display:inline-block;padding:6px 14px;border-radius:6px;font-weight:700;font-size:18px;color:#fff}
-.pass{background:#1f883d}.fail{background:#cf222e}
-table{border-collapse:collapse;font-size:12.5px;background:#fff}
-th,td{padding:3px 8px;border-bottom:1px solid #e3e6ea;text-align:right;white-space:nowrap}
-th{background:#f0f2f5;position:sticky;top:0} td.l{text-align:left}
-tr.bad td{background:#ffebe9} tr.skip td{color:#8a8f98} tr.expl td{background:#fff8c5}
-tr.first td{font-weight:700}
-.note{white-space:normal;text-align:left;color:#444;max-width:520px}
-.card{background:#fff;border:1px solid #e3e6ea;border-radius:8px;padding:12px;display:inline-block;margin-right:16px;vertical-align:top}
-.small{font-size:12px;color:#666}
-.verdict{font-size:16px;font-weight:600;margin:10px 0}.verdict.pass{color:#1f883d;background:none}
-.verdict.fail{color:#cf222e;background:none}
-.card svg{display:block}
-"""
-
-
 def _esc(x):
-    return html.escape(str(x))
+    return esc(x)
 
 
 def _plots(result):
@@ -252,12 +233,19 @@ def _plots(result):
         from simplecnn_py.support.errors import EnvironmentProblem
         raise EnvironmentProblem(f"the HTML report needs matplotlib ({e}): run `.venv/bin/pip install "
                                  "matplotlib` (or `bash scripts/setup.sh`)") from None
-    hm = getattr(result, "heatmap", None)
+    hm = shown_heatmap(result)
     return report_plots.error_plot_svg(result), (report_plots.heatmap_svg(hm) if hm else None)
 
 
+def shown_heatmap(result):
+    """The heatmap the page draws: the first divergent stage's, or none on a
+    pass (the largest difference of a passing run is rounding noise, which a
+    map would dress up as a finding)."""
+    hm = getattr(result, "heatmap", None)
+    return hm if hm and not result.ok else None
+
+
 def html_report(result) -> str:
-    badge = '<span class="badge pass">PASS</span>' if result.ok else '<span class="badge fail">FAIL</span>'
     fd = result.first_divergence
     first_key = (fd["layer"], fd["direction"], fd["stage"]) if fd else None
     rows = []
@@ -278,7 +266,7 @@ def html_report(result) -> str:
             f'<td>{_status(s)}</td><td class="l small">{_esc(s.source)}</td>'
             f'<td class="note">{_esc(s.note)}</td></tr>')
     plot_svg, hm_svg = _plots(result)
-    hm = getattr(result, "heatmap", None)
+    hm = shown_heatmap(result)
     if hm:
         shape = " x ".join(str(x) for x in hm.get("shape", [hm["rows"], hm["cols"]]))
         which = ("the first divergent stage" if first_key == (hm["layer"], hm["direction"], hm["stage"])
@@ -294,6 +282,10 @@ def html_report(result) -> str:
                    f'{"" if hm.get("vector") else "; convolutional stages: channels x positions and instances"}),'
                    f' {_esc(err)}; {_esc(block)}relative to the stage\'s largest '
                    f'MATLAB magnitude ({hm["scale"]:.3g}); white cells are equal.</p>' + hm_svg)
+    elif result.ok and getattr(result, "heatmap", None):
+        hm_head = "Differences"
+        hm_html = ("<p>Every compared stage is within tolerance: what differs is rounding, so no map of it is "
+                   "drawn (each stage's error is in the plot above and the table below).</p>")
     else:
         hm_head = "Differences"
         hm_html = "<p>No array stage was compared.</p>"
@@ -307,12 +299,7 @@ def html_report(result) -> str:
                          f"{info['near_ties']} near-ties")
         pool = "<h2>Pooling winners</h2><p>" + "<br>".join(_esc(i) for i in items) + "</p>"
     notes = "".join(f"<li>{_esc(n)}</li>" for n in result.notes)
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>simplecnn compare: {'PASS' if result.ok else 'FAIL'}</title>
-<style>{_CSS}</style></head><body>
-<h1>simplecnn compare {badge}</h1>
-<p class="verdict {'pass' if result.ok else 'fail'}">{_esc(verdict_line(result))}</p>
+    body = f"""<p class="verdict {'pass' if result.ok else 'fail'}">{_esc(verdict_line(result))}</p>
 <div class="meta">
 MATLAB tree: <b>{_esc(result.tree)}</b> ({_esc(result.layout)} layout) against {_esc(getattr(result, 'python_side', '') or 'the Python port')}<br>
 config {_esc(result.config)}; data {_esc(result.data)}, {result.instances} instances;
@@ -335,13 +322,12 @@ loss: Python {_esc(result.loss.get('python'))}, MATLAB {_esc(result.loss.get('ma
 <p class="small">max_ulp n/a: NaN/Inf on one side, or values of opposite signs or a factor 2 or more
 apart, where a count of ULPs says nothing more than rel_err. ok* : within tolerance by its own (isolated) error; it differs end to end only because of
 near-tie pooling flips upstream. -- : not compared (the MATLAB code does not expose the stage on its own).</p>
-{_reproduce_html(result)}</body></html>
-"""
-
-
-def _reproduce_html(result) -> str:
-    cmd = getattr(result, "command", "")
-    return f'<p class="small">reproduce: <code>{_esc(cmd)}</code></p>\n' if cmd else ""
+<p class="small">MATLAB value from: where the MATLAB side's value of the stage was taken.
+trace: recorded at the statement of the tree's code that computes it; boundary: recorded where a routine
+is entered or left (its arguments or results); net: read from the net struct after the run; derived:
+worked out from a recorded value (the same numbers, reshaped or selected); empty: the stage was not compared.</p>"""
+    return page(f"simplecnn compare: {'PASS' if result.ok else 'FAIL'}", body, heading="simplecnn compare",
+                ok=result.ok, command=getattr(result, "command", ""))
 
 
 def write_html(result, path):

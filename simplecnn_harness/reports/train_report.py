@@ -1,7 +1,8 @@
 """Training curves and progress for ``simplecnn train`` and ``compare-train``.
 
-* :func:`progress_bar` -- a tqdm bar (count, rate, time left) on stderr,
-  only when stderr is a terminal and ``--quiet`` is not given; returns an
+* :func:`progress_bar` -- a bar (count, rate, time left) drawn by the
+  progress observer (``reports/progress.py``), only when stderr is a
+  terminal and ``--quiet`` is not given; returns an
   ``on_step(k, value)`` callback for ``cnn_train(..., progress=...)`` and
   the bar (``None`` when off).
 * :func:`curve_svg` -- the training curve drawn by matplotlib as an SVG
@@ -21,18 +22,21 @@ import sys
 
 from simplecnn_py.support.model_file import atomic_write
 
+from .html import page as html_page
+from .progress import progress_for
+
 __all__ = ["progress_bar", "curve_svg", "write_train_json", "write_train_html", "train_record"]
 
 
-def progress_bar(total, unit, quiet=False, desc="train", stream=None):
-    """``(on_step, bar)``: a tqdm bar of ``total`` steps on stderr, or a
-    no-op when ``quiet`` or stderr is not a terminal (CI logs stay clean)."""
-    stream = stream or sys.stderr
-    if quiet or not getattr(stream, "isatty", lambda: False)() or not total:
+def progress_bar(total, unit, quiet=False, desc="train", stream=None, progress=None):
+    """``(on_step, bar)``: a bar of ``total`` steps drawn by the progress
+    observer (``progress``, else the one :func:`progress_for` picks for
+    ``quiet`` and ``stream``), or ``(None, None)`` when it draws no bars
+    (quiet, or stderr not a terminal: CI logs stay clean)."""
+    observer = progress if progress is not None else progress_for(quiet, stream or sys.stderr)
+    if not observer.live or not total:
         return None, None
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, unit=unit, desc=desc, file=stream, leave=False, dynamic_ncols=True)
+    bar = observer.bar(total=total, unit=unit, desc=desc)
 
     def on_step(k, value):
         bar.set_postfix_str(f"{'f' if unit == 'iter' else 'loss/bsize'} {value:.6g}", refresh=False)
@@ -131,23 +135,15 @@ def write_train_html(path, record, title="simplecnn train"):
         for k, v in enumerate(record["values"], 1))
     acc_head = "<th>val_acc</th>" if record.get("val_acc") else ""
     lines = html.escape("\n".join(record.get("lines", [])))
-    page = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body {{ font-family: sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; font-size: 0.9em; }}
-td, th {{ border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: right; font-family: monospace; }}
-pre {{ background: #f6f6f6; padding: 0.6em; font-size: 0.85em; }}</style></head><body>
-<h1>{html.escape(title)}: {html.escape(record['solver'])}</h1>
-<p>Options <code>{html.escape(record['options'] or '(defaults)')}</code>; {record['instances']} instances
+    body = f"""<p>Options <code>{html.escape(record['options'] or '(defaults)')}</code>; {record['instances']} instances
 {f"+ {record['validation_instances']} validation" if record.get('validation_instances') else ''};
 {len(record['values'])} {record['unit']}s in {record['seconds']:.1f} s.</p>
 <h2>{html.escape(record['value'])} per {record['unit']}</h2>
 {svg}
 <h2>Per {record['unit']}</h2>
 <table><tr><th>k</th><th>{html.escape(record['value'])}</th>{acc_head}</tr>{rows}</table>
-<h2>Printed lines</h2><pre>{lines}</pre>
-</body></html>
-"""
+<h2>Printed lines</h2><pre>{lines}</pre>"""
+    page = html_page(title, body, heading=f"{title}: {record['solver']}")
 
     def write(tmp):
         with open(tmp, "w", encoding="utf-8") as f:

@@ -842,6 +842,7 @@ def write_html(path, result: TrainComparison) -> None:
     """A self-contained page: f per iteration on a log scale (both sides), the table."""
     import html
 
+    from ..reports.html import page as html_page
     from ..reports.train_report import series_svg
 
     unit = _unit(result.solver)
@@ -875,18 +876,7 @@ def write_html(path, result: TrainComparison) -> None:
     problems = "".join(f"<li>{html.escape(p)}</li>" for p in result.problems)
     replay = "".join(f"<tr><td>{k}</td><td>{v['python_draws']}</td><td>{v['matlab_draws']}</td></tr>"
                      for k, v in result.replay.items() if v["python_draws"] or v["matlab_draws"])
-    page = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>simplecnn compare-train: {verdict}</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; font-size: 0.9em; }}
-td, th {{ border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: right; font-family: monospace; }}
-th {{ background: #eee; }}
-tr.bad td {{ background: #fdd; }}
-.pass {{ color: #070; }} .fail {{ color: #b00; }}
-</style></head><body>
-<h1>compare-train: <span class="{verdict.lower()}">{verdict}</span></h1>
-<p>{html.escape(summary(result).splitlines()[0])}</p>
+    body = f"""<p>{html.escape(summary(result).splitlines()[0])}</p>
 <p>Options <code>{html.escape(result.options)}</code>; tolerance: relative error &le; max({result.tol:g}, {result.floor_factor:g} &times; floor)
 {"; equal #CG counts" if newton else ""}. Time: Python {result.python.seconds:.2f} s,
 MATLAB under Octave {result.matlab.seconds:.2f} s.</p>
@@ -901,9 +891,9 @@ its run with the initial weights moved by {result.perturbation or 0:.1e})</h2>
 {"".join(rows_html)}
 </table>
 <h2>Replayed randomness</h2>
-<table><tr><th>kind</th><th>Python draws</th><th>MATLAB draws</th></tr>{replay}</table>
-</body></html>
-"""
+<table><tr><th>kind</th><th>Python draws</th><th>MATLAB draws</th></tr>{replay}</table>"""
+    page = html_page(f"simplecnn compare-train: {verdict}", body, heading="compare-train", ok=result.passed,
+                     command=getattr(result, "command", ""))
     from simplecnn_py.support.model_file import atomic_write
 
     atomic_write(path, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))

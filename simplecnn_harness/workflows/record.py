@@ -1,0 +1,31 @@
+"""``simplecnn record``: run a MATLAB tree under Octave once and write a trace
+file, or emit a standalone MATLAB driver that writes it (docs/traces.md)."""
+from __future__ import annotations
+
+
+def record(*, out=None, emit_script=None, compress=False, matlab_dir=None, config=None, data=None, weights=None,
+           instances=None, precision="double", seed=0, timeout=600.0, progress=None) -> int:
+    """Write the trace ``out`` (or the driver folder ``emit_script``), print
+    one line; 0."""
+    from ..compare import Options
+    from ..reports.progress import QUIET
+
+    progress = QUIET if progress is None else progress
+    opts = Options(matlab_dir=matlab_dir, config=config, data=data, weights=weights, instances=instances,
+                   precision=precision, seed=seed, timeout=timeout, progress=None if progress is QUIET else progress)
+    with progress:
+        if emit_script:
+            from ..traces.emit import emit_script as emit
+
+            info = emit(opts, emit_script)
+        else:
+            from ..traces.record import record as write_trace
+
+            info = write_trace(opts, out, compress=compress)
+    if emit_script:
+        print(f"wrote {info['driver']}: run it in MATLAB (cd {info['dir']}; simplecnn_record_trace) "
+              f"to write {info['trace']}")
+    else:
+        print(f"wrote {info['path']}: {info['records']} records, {info['layout']} layout "
+              f"({info['bytes'] / 2**20:.1f} MiB)")
+    return 0
