@@ -6,6 +6,9 @@ stage by stage, forward and backward.
                       [--mode propagated|isolated] [--rtol TOL] [--json FILE]
                       [--html FILE] [--seed S] [--timeout SEC]
     simplecnn compare --trace TRACE.mat [...]    (no Octave: docs/traces.md)
+    simplecnn compare [...] --python torch:FILE.py:NAME | routines:FILE.py | --against matlab:DIR
+                      (your own Python, or a second tree, in the port's place:
+                      docs/migration-guide.md, section 8)
 
 Without arguments: the embedded MATLAB reference (``matlab_ref/seed``), the
 bundled 4-layer MNIST-shaped demo config and 64 seeded random images.
