@@ -234,11 +234,13 @@ def python_side(param, model, prob):
     return net, loss, dict(tr.records)
 
 
-def run_compare(opts: Options, source=None) -> Result:
+def run_compare(opts: Options, source=None, python=None) -> Result:
     """Both sides on the same inputs, then :func:`judge`.  ``source`` gives
     the inputs and the MATLAB side's records: None runs the tree live under
     Octave (:class:`LiveRecords`); ``traces.TraceRecords`` reads them from a
-    trace file (``simplecnn compare --trace``)."""
+    trace file (``simplecnn compare --trace``).  ``python``: a source of
+    ``sources/`` (a PyTorch network, your routines, a second MATLAB tree)
+    in place of the port (``compare --python``, ``--against``)."""
     t_start = time.perf_counter()
     timings = {}
     source = LiveRecords(opts) if source is None else source
@@ -247,21 +249,30 @@ def run_compare(opts: Options, source=None) -> Result:
     dtype = C.working_dtype(opts.precision)
     rtol = opts.rtol if opts.rtol is not None else C.DEFAULT_RTOL[opts.precision]
 
-    _say(opts, f"compare: Python port, {n} instances, {opts.precision} precision")
-    t0 = time.perf_counter()
     from simplecnn_py import fast
     port_path = "fast" if fast.enabled() else "reference"
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # Inf/NaN are compared, not warned
-        net_py, loss_py, P = python_side(param, model, prob)
+    t0 = time.perf_counter()
+    if python is not None:
+        from .sources.python_side import run_python_source
+
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            net_py, loss_py, P, side = run_python_source(python, opts,
+                                                         (param, model, prob, config_desc, data_desc))
+    else:
+        _say(opts, f"compare: Python port, {n} instances, {opts.precision} precision")
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # Inf/NaN are compared, not warned
+            net_py, loss_py, P = python_side(param, model, prob)
     timings["python_s"] = time.perf_counter() - t0
 
     with source.records(param, model, prob, timings) as run:
         _say(opts, f"compare: comparing {len(P)} traced stages "
                    f"({run.timings['recorded_bytes'] / 2**20:.0f} MiB from {source.origin})")
         t0 = time.perf_counter()
-        M = matlab_stages(run, model, P, n)
+        M = matlab_stages(run, model, P if python is None else side.guide, n)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             result = judge(param, model, prob, net_py, P, M, opts.precision, rtol, opts.mode, dtype)
+            if python is not None:
+                side.finish(result, (param, model, prob), P, M)
         timings["compare_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - t_start
     result.port_path = port_path
