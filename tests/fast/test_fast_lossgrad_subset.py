@@ -6,6 +6,7 @@ winners exactly; the same bits whatever the threads; memory.
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
