@@ -6,6 +6,9 @@ stage by stage, forward and backward.
                       [--mode propagated|isolated] [--rtol TOL] [--json FILE]
                       [--html FILE] [--seed S] [--timeout SEC]
     simplecnn compare --trace TRACE.mat [...]    (no Octave: docs/traces.md)
+    simplecnn compare [...] --python torch:FILE.py:NAME | routines:FILE.py | --against matlab:DIR
+                      (your own Python, or a second tree, in the port's place:
+                      docs/migration-guide.md, section 8)
 
 Without arguments: the embedded MATLAB reference (``matlab_ref/seed``), the
 bundled 4-layer MNIST-shaped demo config and 64 seeded random images.
@@ -39,6 +42,11 @@ def add_parser(sub):
     p.add_argument("--trace", metavar="TRACE.mat",
                    help="compare against a trace written by `simplecnn record` instead of running Octave "
                         "(inputs default to the trace's; any given must match it)")
+    p.add_argument("--python", metavar="KIND:SPEC",
+                   help="your own Python in place of the port: torch:FILE.py:NAME (a PyTorch network) or "
+                        "routines:FILE.py (your routines, the rest the port's)")
+    p.add_argument("--against", metavar="matlab:DIR",
+                   help="a second MATLAB tree in place of the port, judged against --matlab-dir stage by stage")
     shared.quiet(p)
     return p
 
@@ -50,12 +58,14 @@ def run(args) -> int:
     return compare(matlab_dir=args.matlab_dir, config=args.config, data=args.data, weights=args.weights,
                    instances=args.instances, precision=args.precision, mode=args.mode, rtol=args.rtol,
                    seed=args.seed, timeout=args.timeout, trace=args.trace, json=args.json, html=args.html,
-                   command=reproduce_command(args), progress=progress_for(args.quiet))
+                   command=reproduce_command(args), progress=progress_for(args.quiet),
+                   python=args.python, against=args.against)
 
 
 def reproduce_command(args) -> str:
     """The one shell command (quoted) that reproduces this report."""
-    return shared.reproduce("compare", args, ("trace", "matlab_dir", "config", "data", "weights", "instances",
-                                              "precision", "mode", "rtol", "seed", "timeout", "json", "html"),
+    return shared.reproduce("compare", args, ("trace", "matlab_dir", "python", "against", "config", "data",
+                                              "weights", "instances", "precision", "mode", "rtol", "seed",
+                                              "timeout", "json", "html"),
                             paths=("matlab_dir", "config", "data", "weights", "trace", "json", "html"),
                             defaults={"timeout": 600.0, "mode": "propagated"})

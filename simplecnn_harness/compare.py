@@ -55,12 +55,15 @@ class Options:
     command: str = ""                 # the shell command that reproduces the report (shown in it)
 
 
-def run_compare(opts: Options, source=None, reference=None, candidate=None) -> Verdict:
+def run_compare(opts: Options, source=None, python=None, reference=None, candidate=None) -> Verdict:
     """Both sides on the same inputs, then the judge.  ``reference`` (or
     ``source``, its older name) is the MATLAB side: None runs the tree
     ``opts.matlab_dir`` live under Octave; ``traces.record.TraceRecords``
     reads it from a trace file (``simplecnn compare --trace``).
-    ``candidate`` is the Python side: None is this project's port."""
+    ``candidate`` is the Python side: None is this project's port.
+    ``python``: a source of ``sources/`` in the port's place the way
+    ``compare --python``/``--against`` hands it (``sources/python_side.py``:
+    its outcome completes the verdict's notes)."""
     from .sources.matlab import MatlabSource
     from .sources.port import PortSource
 
@@ -68,20 +71,66 @@ def run_compare(opts: Options, source=None, reference=None, candidate=None) -> V
     say = observer(opts.progress)
     reference = reference or source
     reference = MatlabSource(opts.matlab_dir, opts.timeout, opts.instrument) if reference is None else reference
-    candidate = PortSource() if candidate is None else candidate
     if opts.mode not in ("propagated", "isolated"):
         raise InputError("--mode", f"must be propagated or isolated, not {opts.mode}")
-    if opts.mode == "isolated" and not getattr(candidate, "keeps_net", False):
-        raise InputError("--mode", "isolated needs the port as the Python side (its net re-runs each stage)")
+    if python is None:
+        candidate = PortSource() if candidate is None else candidate
+        if opts.mode == "isolated" and not getattr(candidate, "keeps_net", False):
+            raise InputError("--mode", "isolated needs the port as the Python side (its net re-runs each stage)")
     if hasattr(reference, "load_inputs"):
         ins = reference.load_inputs()          # a trace: its own inputs, any given checked against them
     else:
         ins = loader.load(opts.config, opts.data, opts.weights, opts.instances, opts.precision, opts.seed,
                           budget=loader.MEMORY_BUDGET, progress=say)
-    candidate.check(ins)
+    outcome = None
+    if python is not None:
+        candidate_run, outcome = _python_run(python, opts, ins)
+    else:
+        candidate.check(ins)
+        candidate_run = candidate.run(ins, say)
     reference.check(ins)
-    with candidate.run(ins, say) as b, reference.run(ins, say) as a:
+    with candidate_run as b, reference.run(ins, say) as a:
         say(f"compare: comparing {len(b.stages)} traced stages "
             f"({a.meta.get('recorded_bytes', 0) / 2**20:.0f} MiB from {reference.origin})")
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # Inf/NaN are compared, not warned
-            return judge(a, b, ins, ins.precision, opts.rtol, opts.mode, say, t_start, opts.command)
+            verdict = judge(a, b, ins, ins.precision, opts.rtol, opts.mode, say, t_start, opts.command)
+            if outcome is not None:
+                outcome.finish(verdict, (ins.param, ins.model, ins.prob),
+                               {k: s.value for k, s in b.stages.items()}, a.stages)
+        return verdict
+
+
+def _python_run(python, opts, ins):
+    """(a context yielding the candidate's ``SideRun``, its outcome) of a
+    ``--python``/``--against`` source (``sources/python_side.py``)."""
+    import contextlib
+
+    from simplecnn_py import fast
+
+    from .sources.base import SideRun, as_stages
+    from .sources.python_side import run_python_source
+
+    t0 = time.perf_counter()
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        net, loss, P, outcome = run_python_source(python, opts, (ins.param, ins.model, ins.prob, ins.config_desc,
+                                                                 ins.data_desc))
+    run = SideRun(as_stages(P, "python"), loss, {"python_s": time.perf_counter() - t0}, net, outcome.describe,
+                  {"port_path": "fast" if fast.enabled() else "reference"})
+    return contextlib.nullcontext(run), outcome
+
+
+def prepare(opts: Options):
+    """``(param, model, prob, config_desc, data_desc)``: ``inputs.load`` of
+    ``opts`` as a tuple (for callers written before the loader)."""
+    ins = loader.load(opts.config, opts.data, opts.weights, opts.instances, opts.precision, opts.seed,
+                      budget=loader.MEMORY_BUDGET, progress=observer(opts.progress))
+    return ins.param, ins.model, ins.prob, ins.config_desc, ins.data_desc
+
+
+def python_side(param, model, prob):
+    """``(net, loss, {key: ndarray})`` of the port's traced run (``sources/port.py``)."""
+    from .sources.port import PortSource
+
+    ins = loader.Inputs(param, model, prob, "", "", getattr(param, "precision", "double"))
+    with PortSource().run(ins) as run:
+        return run.net, run.loss, {k: s.value for k, s in run.stages.items()}

@@ -16,7 +16,7 @@ one full layer to nL outputs (linear); the loss is simpleNN's, the SUM of
 squared errors over all instances against one-hot (0/1) labels.
 
 simpleNN's layouts (0-based indices below; each checked by the suite,
-tests/test_newcomer_template.py, against the port):
+tests/docs/test_newcomer_template.py, against the port):
 
 * data ``Z``: l x (a*b*d), row i = instance i: channel 1's a x b image read
   down its columns (height fastest), then channel 2's, ...  From an

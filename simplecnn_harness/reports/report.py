@@ -78,7 +78,8 @@ def terminal_table(result) -> str:
                      str(s.n_diff) if s.compared and s.n_diff is not None else "-", _status(s)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
-    head = (f"simplecnn compare: {result.layout} layout ({result.tree}) against the Python port\n"
+    head = (f"simplecnn compare: {result.layout} layout ({result.tree}) against "
+            f"{getattr(result, 'python_side', '') or 'the Python port'}\n"
             f"config {result.config}; data {result.data}, {result.instances} instances; "
             f"{result.precision} precision, {result.mode} mode, rtol {result.rtol:g}")
     lines.append(head)
@@ -233,7 +234,7 @@ def html_report(result) -> str:
     notes = "".join(f"<li>{_esc(n)}</li>" for n in result.notes)
     body = f"""<p class="verdict {'pass' if result.ok else 'fail'}">{_esc(verdict_line(result))}</p>
 <div class="meta">
-MATLAB tree: <b>{_esc(result.tree)}</b> ({_esc(result.layout)} layout) against the Python port<br>
+MATLAB tree: <b>{_esc(result.tree)}</b> ({_esc(result.layout)} layout) against {_esc(getattr(result, 'python_side', '') or 'the Python port')}<br>
 config {_esc(result.config)}; data {_esc(result.data)}, {result.instances} instances;
 {_esc(result.precision)} precision, {_esc(result.mode)} mode, tolerance {result.rtol:g} (normwise relative)<br>
 loss: Python {_esc(result.loss.get('python'))}, MATLAB {_esc(result.loss.get('matlab'))}<br>

@@ -94,40 +94,51 @@ class _Quiet:
         yield
 
 
-class _Said:
+class _Said(_Quiet):
     """A plain ``say(text)`` callable as an observer: its phases go to
-    ``say``; bars, routines and pauses to the module-level status line of
-    ``reports.progress`` (transitional, until every command hands an observer)."""
+    ``say``; bars, routines and pauses to the observer ``say`` is a method
+    of (``progress.write`` handed down), else nowhere."""
 
-    def __init__(self, say):
-        self.say = say
+    def __init__(self, say, owner=None):
+        self.say, self.owner = say, owner
+        self.live = bool(getattr(owner, "live", False))
 
     def phase(self, text):
         self.say(text)
 
     __call__ = phase
 
-    @property
-    def live(self):
-        from ..reports import progress
+    def write(self, text):
+        (self.owner.write if self.owner is not None else self.say)(text)
 
-        return bool(getattr(progress, "active", lambda: False)())
+    def bar(self, iterable=None, total=None, desc="", unit="it"):
+        if self.owner is None:
+            return iterable
+        return self.owner.bar(iterable, total=total, desc=desc, unit=unit)
 
-    def __getattr__(self, name):
-        from ..reports import progress
+    def routine(self, name, elapsed=None):
+        if self.owner is not None:
+            self.owner.routine(name)
 
-        return getattr(progress, name)
+    def octave_done(self):
+        if self.owner is not None:
+            self.owner.octave_done()
+
+    def paused(self):
+        return self.owner.paused() if self.owner is not None else super().paused()
 
 
 def observer(progress):
     """The progress observer the parts call (``phase``/``__call__``, ``write``,
     ``bar``, ``routine``, ``octave_done``, ``paused``): ``progress`` itself
-    when it is one, a plain callable wrapped, None a quiet one."""
+    when it is one (``reports.progress``), a plain callable wrapped, None a
+    quiet one."""
     if progress is None:
         return _Quiet()
     if hasattr(progress, "routine") and hasattr(progress, "bar"):
         return progress
-    return _Said(progress)
+    owner = getattr(progress, "__self__", None)
+    return _Said(progress, owner if hasattr(owner, "routine") and hasattr(owner, "bar") else None)
 
 
 def as_stages(arrays: dict, source: str = "", origin: str = "") -> dict:

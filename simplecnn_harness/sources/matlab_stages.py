@@ -30,6 +30,8 @@ reason, never passed silently.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..octave.run import MatlabRun
 from .base import Stage                    # source: 'trace', 'boundary', 'net', 'output', 'derived'
 
@@ -49,7 +51,8 @@ def matlab_stages(run: MatlabRun, model, sizes: dict, n: int) -> dict:
         return f"{s.file} line {s.line}: {s.target} = {_short(s.rhs)}"
 
     def want(key):
-        return sizes.get(key)
+        v = sizes.get(key)               # a number of entries (or an array of that many)
+        return v if v is None or isinstance(v, (int, np.integer)) else int(np.size(v))
 
     def pick(seq, kinds, layer, key, last=False):
         hits = [(r, s) for r, s in seq if s.kind in kinds and round(r.layer) == layer and r.has_values]

@@ -9,7 +9,7 @@ Octave-only ``save -binary`` files), the trace's ``meta`` text and record
 labels, and ``simplecnn_record_trace.m``: run in MATLAB it writes
 ``trace.mat`` with ``save -v7.3``; run in Octave (whose ``-v7.3`` is not
 implemented) with ``save -hdf5``.  ``file.read_trace`` reads both, and
-the trace is the one ``simplecnn record`` writes (tests/test_trace_emit.py).
+the trace is the one ``simplecnn record`` writes (tests/harness/traces/test_trace_emit.py).
 """
 from __future__ import annotations
 

@@ -10,5 +10,5 @@ Python user who wants a command's whole behaviour without a shell.
 ``gradient``, ``train`` and ``predict`` run the port alone: their modules
 import ``simplecnn_py`` and, lazily and only for the report files, the
 report modules; never Octave, oct2py, matplotlib or tqdm at import time
-(``tests/test_cli_args.py`` checks it), so the port's commands start fast.
+(``tests/cli/test_cli_args.py`` checks it), so the port's commands start fast.
 """

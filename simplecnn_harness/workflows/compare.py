@@ -8,11 +8,13 @@ import sys
 
 def compare(*, matlab_dir=None, config=None, data=None, weights=None, instances=None, precision=None,
             mode="propagated", rtol=None, seed=None, timeout=600.0, trace=None, json=None, html=None,
-            command="", progress=None) -> int:
+            command="", progress=None, python=None, against=None) -> int:
     """Run the comparison, print the table, write the reports; 0 when every
     compared stage is within tolerance, else 1.  ``precision``/``seed``
     None: the trace's, or double/0.  ``progress``: the observer (phases,
-    bars, the Octave routine)."""
+    bars, the Octave routine).  ``python`` (``torch:FILE.py:NAME``,
+    ``routines:FILE.py``) or ``against`` (``matlab:DIR``): that side in
+    place of the port (``sources/python_side.py``)."""
     from ..compare import Options
     from ..reports.progress import QUIET
     from ..reports.report import terminal_table, write_html, write_json
@@ -22,7 +24,7 @@ def compare(*, matlab_dir=None, config=None, data=None, weights=None, instances=
                    precision=precision, mode=mode, rtol=rtol, seed=0 if seed is None else seed, timeout=timeout,
                    progress=None if progress is QUIET else progress)
     with progress:
-        result = _run(opts, trace, seed)
+        result = _run(opts, trace, seed, python, against)
     result.command = command
     print(terminal_table(result))
     sys.stdout.flush()
@@ -33,7 +35,7 @@ def compare(*, matlab_dir=None, config=None, data=None, weights=None, instances=
     return 0 if result.ok else 1
 
 
-def _run(opts, trace, seed):
+def _run(opts, trace, seed, python=None, against=None):
     """The result of ``run_compare`` against the trace, or a live tree."""
     from simplecnn_py.support.errors import InputError
 
@@ -48,4 +50,9 @@ def _run(opts, trace, seed):
         source = TraceRecords(trace, opts, seed=seed)
     elif opts.precision is None:
         opts.precision = "double"
-    return run_compare(opts, source)
+    side = None
+    if python or against:
+        from ..sources.python_side import python_source
+
+        side = python_source(python, against, opts)
+    return run_compare(opts, source, side)

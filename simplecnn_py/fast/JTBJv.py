@@ -5,7 +5,7 @@ Reference: ``simplecnn_py/opt/JTBJv.py`` (two einsum contractions over the whole
 (J v)(k, i) as batched products with the chunk's (compact) ``dzdS``, u =
 2 J v, T{m} the same way back, dW{m} += T{m}*phi'; the chunk's ``dzdS`` is
 read from memory once and again from cache.  Equal to rounding
-(tests/test_fast_Jacobian.py).
+(tests/fast/test_fast_Jacobian.py).
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ slice, the mask a broadcast over an instance's nL blocks.  ``dzdS{m}`` of a
 pooled conv layer is kept *compact* (the winners' values only, a quarter of
 the bytes); ``net.dzdS`` is a ``LazyDzdS`` that still reads as the
 reference's cell.  Scatters bit-identical to ``vTP``; ``dzdS`` bit-identical
-down to the top conv layer, to rounding below (tests/test_fast_Jacobian.py).
+down to the top conv layer, to rounding below (tests/fast/test_fast_Jacobian.py).
 ``groups``/``jacobian_chunk_size`` are the chunking of the second-order fast
 paths (never fewer than ``MIN_CHUNKS`` chunks, so a 13-instance subset keeps
 both threads busy).

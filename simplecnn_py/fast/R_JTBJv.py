@@ -3,7 +3,7 @@
 Reference: ``simplecnn_py/opt/R_JTBJv.py`` (``Jv`` then ``JTv`` over the subset,
 stage by stage).  Here both are fused, chunk by chunk of instances (the
 R-operator forward pass, then back with u = 2 J v), as the fused
-``lossgrad_subset`` is.  Equal to rounding (tests/test_fast_Jacobian.py).
+``lossgrad_subset`` is.  Equal to rounding (tests/fast/test_fast_Jacobian.py).
 """
 from __future__ import annotations
 

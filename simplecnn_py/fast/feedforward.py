@@ -4,7 +4,7 @@ Reference: ``simplecnn_py/cnn/feedforward.py`` (the seed layout's signature;
 twin of ``matlab_ref/seed/cnn/feedforward.m``), the forward pass of the
 gradient-calculation slides (eq. (3)).  Keeps Z, phiZ and idx_pool of the
 whole batch as the reference does (``Jv``/``JTBJv`` read them).  Equal to the
-reference to rounding.  Tests: tests/test_fast_lossgrad_subset.py.
+reference to rounding.  Tests: tests/fast/test_fast_lossgrad_subset.py.
 """
 from __future__ import annotations
 

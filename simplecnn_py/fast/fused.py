@@ -20,7 +20,7 @@ Two routines drive it, each in its own module: ``fast/lossgrad_subset.py``
 (``keep_phiZ=False``: loss and gradient, the net's phiZ and idx_pool rebuilt
 lazily) and ``fast/feedforward.py`` (``keep_phiZ=True``: forward only, the
 whole net kept as the reference keeps it).  docs/performance.md says why each
-layout is what it is.  Tests: tests/test_fast_lossgrad_subset.py.
+layout is what it is.  Tests: tests/fast/test_fast_lossgrad_subset.py.
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ reference puts them (``net.dlossdW``, ``net.dlossdb``, the loss).  The net
 keeps Z and idx_pool (the latter lazily, from the winners' offsets) and a
 ``LazyPhiZ``; inside ``fast.gradient_only()`` it keeps nothing but the
 gradient.  Equal to the reference to rounding.  Tests:
-tests/test_fast_lossgrad_subset.py.
+tests/fast/test_fast_lossgrad_subset.py.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ window offsets (the first maximal entry bit for bit, -0 and +0 included),
 then the first offset equal to the maximum by integer arithmetic
 (``first_max_into``), then ``idx_pool`` from the offsets
 (``idx_from_offsets``); values and ``idx_pool`` bit-identical
-(tests/test_fast_maxpooling.py).  ``LazyIdxPool`` is ``net.idx_pool`` as the
+(tests/fast/test_fast_maxpooling.py).  ``LazyIdxPool`` is ``net.idx_pool`` as the
 fused pass leaves it (winners kept as one-byte offsets, positions built when
 read).
 """

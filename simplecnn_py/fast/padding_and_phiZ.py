@@ -3,7 +3,7 @@
 Reference: ``simplecnn_py/cnn/padding_and_phiZ.py`` (``pad(:, idx_pad + ...) = Z``,
 then ``vec(pad)(idx_phiZ + ...)``).  Here: ``pad_into`` is one slice
 assignment into a zero-bordered array, ``phiZ_into`` one strided copy per
-filter offset (i, j); bit-identical (tests/test_fast_padding_and_phiZ.py).
+filter offset (i, j); bit-identical (tests/fast/test_fast_padding_and_phiZ.py).
 
 For the fused pass, which keeps phiZ to itself: ``phiZ_cij_into`` builds
 ``phiZ[cij_rows(d, h), :]`` (rows in (channel, i, j) order) in one copy of a

@@ -14,7 +14,7 @@ Reference: ``simplecnn_py/cnn/vTP.py`` (``accumarray`` at ``idx_pool`` or
   same floating-point sum; ``phi_gradient_blocks_into`` adds W'*D one filter
   offset at a time without forming W'*D.
 
-Bit-identical, checked on raw bytes (tests/test_fast_vTP.py).
+Bit-identical, checked on raw bytes (tests/fast/test_fast_vTP.py).
 """
 from __future__ import annotations
 
