@@ -165,7 +165,8 @@ def test_compare_train_runs_on_its_embedded_default_from_another_folder(installe
                "--data", demo / "check-gradient-data.mat", "--options", "-s 2 -epoch_max 1 -bsize 4",
                "--seed", "1", "--quiet", cwd=tmp_path)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr
-    last = run.stdout.strip().splitlines()[-1]
-    assert last.endswith("PASS")
-    tree = Path(re.search(r"current layout at (\S+)\)", last).group(1))
+    # the verdict, then the line that reproduces the report (every report ends with it)
+    *_, verdict, last = run.stdout.strip().splitlines()
+    assert verdict.endswith("PASS") and last.startswith("reproduce: simplecnn compare-train ")
+    tree = Path(re.search(r"current layout at (\S+)\)", verdict).group(1))
     assert tree.resolve().is_relative_to(site.resolve()), tree
