@@ -51,6 +51,7 @@ import numpy as np
 
 from simplecnn_bench.common import median_time
 from simplecnn_bench.data import WARMUP_INSTANCES, bench_data
+from simplecnn_harness.octave.quoting import quote
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO / "matlab_ref" / "current" / "MATLAB" / "config" / "mnist-demo-layer4.config"
@@ -287,13 +288,13 @@ def measure_octave(y, Z, config_file, options, model, perm, perm_warm, repeats, 
                                 "perm": np.asarray(perm, np.float64).reshape(1, -1),
                                 "perm_warm": np.asarray(perm_warm, np.float64).reshape(1, -1),
                                 "n_warm": float(len(perm_warm))}, format="5")
-    call = (f"bench_newton_driver__('{_q(root.resolve())}', '{_q(Path(config_file).resolve())}', '{_q(fin)}', "
-            f"'{_q(fout)}', '{_q(options)}', {int(repeats)})")
+    call = (f"bench_newton_driver__('{quote(root.resolve())}', '{quote(Path(config_file).resolve())}', '{quote(fin)}', "
+            f"'{quote(fout)}', '{quote(options)}', {int(repeats)})")
     env = dict(os.environ)
     env.pop("OPENBLAS_NUM_THREADS", None)
     try:
         p = subprocess.run([octave, "--no-gui", "--norc", "--quiet", "--no-window-system",
-                            "--eval", f"addpath('{_q(folder)}'); {call}"],
+                            "--eval", f"addpath('{quote(folder)}'); {call}"],
                            capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"error": f"octave timed out after {timeout} s"}
@@ -310,9 +311,6 @@ def measure_octave(y, Z, config_file, options, model, perm, perm_warm, repeats, 
             "f": float(np.ravel(v["f"])[-1]), "cg": int(np.ravel(v["cg"])[-1]), "tree": str(root)}
 
 
-def _q(s) -> str:
-    """``s`` inside a single-quoted Octave string."""
-    return str(s).replace("'", "''")
 
 
 # --- both ----------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 
 from simplecnn_bench.common import grad_rel, median, rel, run_process_rss
+from simplecnn_harness.octave.quoting import quote
 
 # what the driver has in hand, by the argument names simpleNN's versions use
 DRIVER_VARIABLES = {"prob": "prob", "param": "param", "model": "model", "net": "net",
@@ -147,9 +148,9 @@ def measure_octave(inp, param, model, prob, precision, repeats, tree, ours, time
     n = prob.l
     fin, fout = d / f"oct-in-{precision}-{n}.mat", d / f"oct-out-{precision}-{n}.mat"
     octave_inputs(param, model, prob, precision, fin)
-    call = f"bench_driver('{_q(folder)}', '{_q(fin)}', '{_q(fout)}', {repeats})"
+    call = f"bench_driver('{quote(folder)}', '{quote(fin)}', '{quote(fout)}', {repeats})"
     cmd = [octave, "--no-gui", "--norc", "--quiet", "--no-window-system", "--eval",
-           f"addpath('{_q(d)}'); {call}"]
+           f"addpath('{quote(d)}'); {call}"]
     wall, rss, rc, so, se = run_process_rss(cmd, timeout)
     if rc != 0 or not fout.exists():
         tail = (se or so or "").strip().splitlines()[-3:]
@@ -194,6 +195,3 @@ def driver_calls(driver):
     return [line.strip().rstrip(";") for line in driver.splitlines() if "init_net(" in line or "lossgrad_subset(" in line][:2]
 
 
-def _q(s):
-    """``s`` inside a single-quoted Octave string."""
-    return str(s).replace("'", "''")

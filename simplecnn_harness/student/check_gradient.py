@@ -392,24 +392,12 @@ def _loss_cause(mine, port, l):
 
 def check_gradient_files(config, data, weights, mine_path, rowmajor=False, rtol=1e-6):
     """``simplecnn check-gradient``'s work: read the four files, check."""
-    import warnings
-
-    from simplecnn_py.cnn.check_data import check_data
-    from simplecnn_py.support.datafile import load_data, load_weights
-    from simplecnn_py.cnn.init_model import init_model
-    from simplecnn_py.cnn.read_config import read_config
-    from simplecnn_py.support.rng import NoDraws
+    from ..inputs import load
 
     if not rtol > 0:
         raise InputError("--rtol", f"must be positive, not {rtol}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        param = read_config(config)
-    param.precision = "double"
-    prob = check_data(load_data(data, param, rowmajor=rowmajor), param, where=data)
-    model = init_model(param, seed=NoDraws())
-    weight, bias = load_weights(weights, param)
-    for m in range(1, model.L + 1):
-        model.weight[m], model.bias[m] = weight[m], bias[m]
+    ins = load(config=config, data=data, weights=weights, precision="double", rowmajor=rowmajor,
+               command="check-gradient")
+    prob, param, model = ins.prob, ins.param, ins.model
     mine, loss = load_mine(mine_path, model.L)
     return check_gradient(prob, param, model, mine, loss, rtol=rtol, where=mine_path, weights=weights)

@@ -51,10 +51,11 @@ def load_inputs(config, data, instances=None, rowmajor=False, normalize=False, m
     ``instances`` of the data file (dense float64, simpleNN's column-major
     image rows); ``normalize``: the upstream MNIST example's Z/255 minus the
     mean of the instances used (or ``mean``, the training set's)."""
-    from simplecnn_py.cnn.read_config import read_config
     from simplecnn_py.support.datafile import load_data, scale_pixels, subtract_mean
 
-    param = read_config(config)
+    from ..inputs import read_param
+
+    param = read_param(config)                 # the one warning policy of every command
     prob = load_data(data, param, rowmajor=rowmajor)
     y, Z = prob.y, prob.Z
     if instances is not None:

@@ -35,7 +35,6 @@ weight shape is checked against them; a missing field or a wrong shape is an
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
 
@@ -78,25 +77,16 @@ def _config_fields(model):
 
 
 def atomic_write(path, write):
-    """``write(tmp)`` to a temporary file in the target folder, then rename."""
+    """``write(tmp)`` to a temporary file beside ``path``, then renamed over it
+    (``support/atomic.py``); a failure is one ``InputError`` naming the file."""
+    from .atomic import replacing
+
     path = str(path)
-    folder = os.path.dirname(os.path.abspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".simplecnn-", suffix=os.path.splitext(path)[1], dir=folder)
-        os.close(fd)
+        with replacing(path, suffix=os.path.splitext(path)[1]) as tmp:
+            write(tmp)
     except OSError as e:
         raise InputError(path, f"cannot write: {e.strerror or e}") from None
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except OSError as e:
-        raise InputError(path, f"cannot write: {e.strerror or e}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def save_model(path, model):
