@@ -140,7 +140,11 @@ class OctaveSession:
         self.executable = executable or find_octave()
         # the progress observer (routine, octave_done, paused); None: today's
         # module-level status line of reports.progress (a transitional bridge)
-        self.progress = progress if progress is not None and hasattr(progress, "routine") else _bridge()
+        if progress is None or not hasattr(progress, "routine"):
+            from ..reports.progress import QUIET     # no observer handed: no progress shown
+
+            progress = QUIET
+        self.progress = progress
         self.trees = 0                       # MATLAB trees run in this session (see tree_started)
         self.oct2py = None                   # the oct2py.Oct2Py instance
         self.output: list[str] = []          # what Octave printed (bounded)
@@ -479,12 +483,3 @@ def _one_line(text) -> str:
     lines = [x.strip() for x in str(text).splitlines() if x.strip()]
     lines = [x for x in lines if not x.startswith("Octave evaluation error")] or lines
     return "; ".join(lines[:2])
-
-
-def _bridge():
-    """The progress of a command that hands no observer: the module-level
-    functions of ``reports.progress`` (transitional, until every command
-    hands its observer down)."""
-    from ..reports import progress
-
-    return progress

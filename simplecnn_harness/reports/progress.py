@@ -41,9 +41,6 @@ import sys
 import threading
 import time
 
-_current: list = []                       # transitional: the observer entered by the running command
-
-ROUTINE_MARK = "@@simplecnn-routine "     # what the Octave side prints on entering a recorded routine
 TICK = 0.5                                # seconds between redraws of the status line
 
 
@@ -109,12 +106,9 @@ class Progress:
         pass
 
     def __enter__(self):
-        _current.append(self)             # transitional, see the end of this module
         return self
 
     def __exit__(self, *exc):
-        if self in _current:
-            _current.remove(self)
         self.close()
         return False
 
@@ -279,56 +273,3 @@ def progress_for(quiet=False, stream=None) -> Progress:
     if quiet:
         return QUIET
     return Terminal(stream) if stderr_is_terminal(stream) else Lines(stream)
-
-
-# -- transitional: for callers not yet handed an observer --------------------------------
-# The Octave session (octave/session.py), compare.py's stage bar, sweep.py and
-# scripts/compare_report.py still reach the running command's observer through
-# these functions; each goes once its caller takes ``progress`` as an argument
-# (issue 19: the engine's side of the change).  They hold the one observer that
-# a command entered (``with observer:``), nothing else.
-
-
-def _now() -> Progress:
-    return _current[-1] if _current else QUIET
-
-
-@contextlib.contextmanager
-def live(quiet=False, stream=None):
-    """The observer of :func:`progress_for`, entered; yields it (a callable
-    ``say(text)``), or ``None`` when quiet."""
-    with progress_for(quiet, stream) as observer:
-        yield None if observer is QUIET else observer
-
-
-def active() -> bool:
-    """True while a live status line may be drawn."""
-    return _now().live
-
-
-def routine(name):
-    _now().routine(name)
-
-
-def octave_done():
-    _now().octave_done()
-
-
-def write(text, stream=None):
-    """A line of output above the status line (plain, when none is drawn)."""
-    if _now().live:
-        _now().write(text)
-    else:
-        print(text, file=sys.stderr if stream is None else stream, flush=True)
-
-
-def paused():
-    return _now().paused()
-
-
-def bar(iterable=None, total=None, desc="", unit="it"):
-    """As ``Progress.bar`` while a status line is live, else ``iterable``
-    (``None`` with no iterable)."""
-    if not _now().live:
-        return iterable
-    return _now().bar(iterable, total=total, desc=desc, unit=unit)

@@ -63,7 +63,7 @@ class MatlabTreeSource:
         timings = {}
         with tempfile.TemporaryDirectory(prefix="simplecnn-against-", dir=_work_dir()) as work:
             t0 = time.perf_counter()
-            with OctaveSession(timeout=opts.timeout) as octave:
+            with OctaveSession(timeout=opts.timeout, progress=progress) as octave:
                 run = run_matlab(octave, self.layout, param, model, prob, opts.precision, Path(work),
                                  instrument=opts.instrument, timeout=opts.timeout, tag="against")
             timings["against_octave_s"] = time.perf_counter() - t0

@@ -137,7 +137,7 @@ def run_matlab(layout, sig, y, Z, config, options, seed, stream, workdir, timeou
     if perturbation:
         runs.append(("matlab-perturbed", perturbed_draws(stream.draws, perturbation)))
     sides, status = [], None
-    with OctaveSession(timeout=timeout) as octave:
+    with OctaveSession(timeout=timeout, progress=progress) as octave:
         for d in dirs:
             octave.addpath(d)
         for name, draws in runs:

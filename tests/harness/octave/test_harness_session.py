@@ -148,11 +148,11 @@ def test_routine_marks_drive_the_live_status_and_stay_out_of_the_output():
     """``@@simplecnn-routine NAME`` lines (printed by the instrumented MATLAB
     tree) name the routine in the status line, whose clock keeps ticking
     while the routine hangs; they never reach the output."""
-    from simplecnn_harness.reports import progress
+    from simplecnn_harness.reports.progress import progress_for
 
     term = _FakeTerminal()
-    with OctaveSession(timeout=60) as o, progress.live(stream=term) as say:
-        say("compare: Octave")
+    with progress_for(stream=term) as observer, OctaveSession(timeout=60, progress=observer) as o:
+        observer("compare: Octave")
         start = len(o.output)
         out = o.eval("disp('before'); disp('@@simplecnn-routine vTP'); pause(2.2); "
                      "disp('@@simplecnn-routine maxpooling'); pause(0.9); disp('after')")
@@ -176,29 +176,32 @@ def test_no_live_output_when_stderr_is_not_a_terminal(capsys):
     """CI logs: phase lines as plain lines, no status line, no bar; --quiet: nothing."""
     import io
 
-    from simplecnn_harness.reports import progress
+    from simplecnn_harness.reports.progress import QUIET, progress_for
 
     log = io.StringIO()
-    with progress.live(stream=log) as say:
-        say("compare: phase one")
-        assert not progress.active()
-        assert progress.bar([1, 2], total=2) == [1, 2]
-        progress.routine("vTP")
+    with progress_for(stream=log) as observer:
+        observer("compare: phase one")
+        assert not observer.live
+        assert observer.bar([1, 2], total=2) == [1, 2]
+        observer.routine("vTP")
     assert log.getvalue() == "compare: phase one\n"
-    with progress.live(quiet=True, stream=_FakeTerminal()) as say:
-        assert say is None and not progress.active()
+    term = _FakeTerminal()
+    with progress_for(quiet=True, stream=term) as observer:
+        observer("compare: phase one")
+        assert observer is QUIET and not observer.live
+    assert term.text == ""
 
 
 def test_status_line_paused_while_stderr_is_lent_out():
     """While Octave starts, fd 2 goes to a file (its noise is captured there):
     the status line must not be drawn into it."""
-    from simplecnn_harness.reports import progress
+    from simplecnn_harness.reports.progress import progress_for
 
     term = _FakeTerminal()
-    with progress.live(stream=term) as say:
-        say("compare: Octave")
+    with progress_for(stream=term) as observer:
+        observer("compare: Octave")
         time.sleep(0.7)
-        with progress.paused():
+        with observer.paused():
             before = len(term.parts)
             time.sleep(1.3)
             assert len(term.parts) == before
