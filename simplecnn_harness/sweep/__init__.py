@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from .configs import (check_folder, compare_command, exit_code, find_configs, html_summary, markdown_summary,
                       run_configs, run_one, summarize, write_summaries)
-from .history import (Cell, Commit, SweepResult, extract, matlab_commits, open_repo, run_sweep, to_html,
-                      to_markdown, verdict_changes, write_reports)
+from .history import (Cell, Commit, SweepResult, extract, matlab_commits, on_commit, open_repo, run_sweep,
+                      to_html, to_markdown, verdict_changes, write_reports)
 
 __all__ = ["Cell", "Commit", "SweepResult", "check_folder", "compare_command", "exit_code", "extract",
-           "find_configs", "html_summary", "markdown_summary", "matlab_commits", "open_repo", "run_configs",
+           "find_configs", "html_summary", "markdown_summary", "matlab_commits", "on_commit", "open_repo", "run_configs",
            "run_one", "run_sweep", "summarize", "to_html", "to_markdown", "verdict_changes", "write_reports",
            "write_summaries"]

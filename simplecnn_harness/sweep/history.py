@@ -149,31 +149,42 @@ def extract(git_dir: Path, sha: str, dest: Path) -> Path:
 
 # --- one job -------------------------------------------------------------------------
 
+def on_commit(git_dir, sha: str, check, cell_type=None, prefix: str = "simplecnn-sweep") -> dict:
+    """One job of a sweep: commit ``sha``'s tree extracted into a temporary
+    folder, ``check(tree)`` run on it (a ``cell_type``: :class:`Cell` or a
+    subclass), its seconds set, and the folder removed.  The commit's own
+    failure (bad input, an environment problem, an Octave error) is the
+    cell ``error`` with its one line, paths inside the tree made relative;
+    anything else is ``error`` too, named as an internal error: one commit
+    never stops the sweep.  Returns the cell's fields (picklable)."""
+    from simplecnn_harness.octave.session import OctaveError
+
+    cell_type = cell_type or Cell
+    t0 = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix=f"{prefix}-{sha[:7]}-"))
+    try:
+        cell = check(extract(Path(git_dir), sha, tmp / "tree"))
+    except (InputError, EnvironmentProblem, OctaveError) as e:
+        cell = cell_type("error", None, _one_line(e, tmp))
+    except Exception as e:                                   # noqa: BLE001 - reported per commit
+        cell = cell_type("error", None, f"internal error: {type(e).__name__}: {_one_line(e, tmp)}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    cell.seconds = time.perf_counter() - t0
+    return asdict(cell)
+
+
 def _one(git_dir: str, sha: str, config: str | None, compare_opts: dict) -> dict:
     """Compare one commit under one config (runs in a worker process)."""
     from simplecnn_harness.compare import Options, run_compare
-    from simplecnn_harness.octave.session import OctaveError
 
-    t0 = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix=f"simplecnn-sweep-{sha[:7]}-"))
-    try:
-        tree = extract(Path(git_dir), sha, tmp / "tree")
-        opts = Options(matlab_dir=str(tree), config=config, **compare_opts)
-        try:
-            res = run_compare(opts)
-        except (InputError, EnvironmentProblem, OctaveError) as e:
-            return asdict(Cell("error", None, _one_line(e, tmp), seconds=time.perf_counter() - t0))
+    def check(tree):
+        res = run_compare(Options(matlab_dir=str(tree), config=config, **compare_opts))
         stages = res.stages
-        return asdict(Cell("pass" if res.ok else "fail", res.first_divergence, "", res.layout,
-                           time.perf_counter() - t0, sum(1 for s in stages if s.compared),
-                           sum(1 for s in stages if not s.compared)))
-    except (InputError, EnvironmentProblem) as e:
-        return asdict(Cell("error", None, _one_line(e, tmp), seconds=time.perf_counter() - t0))
-    except Exception as e:                                   # noqa: BLE001 - reported per commit
-        return asdict(Cell("error", None, f"internal error: {type(e).__name__}: {_one_line(e, tmp)}",
-                           seconds=time.perf_counter() - t0))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        return Cell("pass" if res.ok else "fail", res.first_divergence, "", res.layout, 0.0,
+                    sum(1 for s in stages if s.compared), sum(1 for s in stages if not s.compared))
+
+    return on_commit(git_dir, sha, check)
 
 
 def _one_line(e, tmp) -> str:

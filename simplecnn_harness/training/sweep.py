@@ -15,15 +15,12 @@ reason).
 """
 from __future__ import annotations
 
-import shutil
-import tempfile
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from simplecnn_py.support.errors import EnvironmentProblem, InputError
+from simplecnn_py.support.errors import InputError
 
-from ..sweep import Cell, SweepResult, extract, run_sweep
+from ..sweep import Cell, SweepResult, on_commit, run_sweep
 
 
 @dataclass
@@ -45,30 +42,13 @@ def _one_train(git_dir: str, sha: str, options: str, train_opts: dict) -> dict:
     from .compare_train import compare_train
     from .verdict import unit_of
 
-    t0 = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix=f"simplecnn-train-sweep-{sha[:7]}-"))
-    try:
-        tree = extract(Path(git_dir), sha, tmp / "tree")
-        try:
-            r = compare_train(tree, options=options, **train_opts)
-        except (InputError, EnvironmentProblem) as e:
-            return asdict(TrainCell("error", None, _one_line(e, tmp), seconds=time.perf_counter() - t0))
+    def check(tree):
+        r = compare_train(tree, options=options, **train_opts)
         errs = [row["rel_err"] for row in r.rows if row.get("rel_err") is not None]
-        return asdict(TrainCell("pass" if r.passed else "fail", r.first_divergence, "", r.layout,
-                                time.perf_counter() - t0, len(r.rows), 0, unit_of(r.solver), len(r.rows),
-                                max(errs) if errs else None))
-    except (InputError, EnvironmentProblem) as e:
-        return asdict(TrainCell("error", None, _one_line(e, tmp), seconds=time.perf_counter() - t0))
-    except Exception as e:                                   # noqa: BLE001 - reported per commit
-        return asdict(TrainCell("error", None, f"internal error: {type(e).__name__}: {_one_line(e, tmp)}",
-                                seconds=time.perf_counter() - t0))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        return TrainCell("pass" if r.passed else "fail", r.first_divergence, "", r.layout, 0.0,
+                         len(r.rows), 0, unit_of(r.solver), len(r.rows), max(errs) if errs else None)
 
-
-def _one_line(e, tmp) -> str:
-    text = " ".join(str(e).split())
-    return text.replace(str(tmp / "tree") + "/", "").replace(str(tmp / "tree"), ".")
+    return on_commit(git_dir, sha, check, TrainCell, prefix="simplecnn-train-sweep")
 
 
 def run_train_sweep(repo, options_list, config, data, seed=0, instances=None, jobs=1, rev="HEAD",
