@@ -1,6 +1,6 @@
 """The judge over instance chunks: metrics combined exactly, memory bounded.
 
-A streamed compare (issue 22) runs both sides on instances 1..c, c+1..2c,
+A streamed compare runs both sides on instances 1..c, c+1..2c,
 ...; each chunk's two ``SideRun`` objects are handed to
 :meth:`StreamJudge.add` in order and released.  Per stage:
 

@@ -1,4 +1,4 @@
-"""``simplecnn export`` and ``simplecnn import`` (issue 21), without Octave.
+"""``simplecnn export`` and ``simplecnn import``, without Octave.
 
 Models of ``simplecnn train`` on the shipped demo files: both formats with
 ``--verify``, float64, the metadata, a row-major + normalised model (the

@@ -1,4 +1,4 @@
-"""The layout conversions of simplecnn_interop.layouts (issue 21), proved
+"""The layout conversions of simplecnn_interop.layouts, proved
 against the port's own forward pass.
 
 * each conversion against its index definition (numpy only), both ways;

@@ -1,4 +1,4 @@
-"""simplecnn export / import against the REAL simpleNN code (issue 21).
+"""simplecnn export / import against the REAL simpleNN code.
 
 Oracle: the real simpleNN repository (../shared/upstream/simpleNN.bundle),
 its newest commit (``MATLAB/``, current layout) and ff2333d (the seed

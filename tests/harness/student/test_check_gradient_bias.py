@@ -1,4 +1,4 @@
-"""A bias gradient saved as a 1-D numpy array (issue 23): scipy's ``savemat``
+"""A bias gradient saved as a 1-D numpy array: scipy's ``savemat``
 writes it as a 1 x n row, and ``simplecnn check-gradient`` must name that
 shape, not "a transposed W".  The student's gradient here is the port's own
 (written by ``simplecnn gradient`` on the shipped demo), rewritten with
