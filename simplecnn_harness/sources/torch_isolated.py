@@ -40,6 +40,12 @@ OWN = {("forward", "Z"), ("backward", "dXidS"), ("backward", "pool_gradient"), (
        ("backward", "activation")}
 
 
+def computed_by_the_network(key, LC):
+    """A full layer's ``WtDelta`` is the gradient torch gives at its input;
+    a conv layer's is W' times the (fed) gradient at its output."""
+    return key[1:] in OWN or (key[1:] == ("backward", "WtDelta") and key[0] > LC)
+
+
 class Feeder:
     """Hooks replacing each layer's input and the gradients at its output and
     input by MATLAB's, keeping the values before (``own``) and after (``fed``)."""
@@ -205,8 +211,7 @@ def isolated_network(torch, net, layers, param, model, prob, loss_fn, M, notes):
         notes.append("isolated mode: MATLAB's " + ", ".join(f"{s} of layer {m}" for m, _, s in feeder.unfit)
                      + " do not fit the network's tensors (another size); the network's own values went on there")
     for key in own:
-        s = own[key] if key[1:] in OWN or (key[1:] == ("backward", "WtDelta") and key[0] > int(model.LC)) \
-            else fed[key]
+        s = own[key] if computed_by_the_network(key, int(model.LC)) else fed[key]
         if s.value is not None:
             iso[key] = s.value
     return iso

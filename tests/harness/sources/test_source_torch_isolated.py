@@ -8,7 +8,8 @@ recorded once, judged offline): the right networks PASS in isolated mode
 with forward and backward stages of every layer compared; each slip FAILs
 at its layer, and exactly the stages the slip acts on fail (in propagated
 mode every stage after it fails too); a slip that changes a size is said
-where MATLAB's values cannot go in.
+where MATLAB's values cannot go in.  Once against the real current simpleNN
+(../shared/upstream), whose layout differs from matlab_ref's.
 """
 from __future__ import annotations
 
@@ -151,3 +152,35 @@ def test_a_slip_that_changes_a_size_is_said_where_matlabs_values_cannot_go_in(ne
     assert (4, F, "Z") not in failing(result) and (1, B, "dlossdW") not in failing(result)
     note = next(n for n in result.notes if n.startswith("isolated mode: MATLAB's"))
     assert "Z of layer 2" in note and "another size" in note
+
+
+@pytest.fixture(scope="module")
+def real_trace(tmp_path_factory):
+    """The real current simpleNN (../shared/upstream) on the tiny non-square net, recorded once."""
+    from harness_bundle import TINY_CONFIG, clone, extract
+    from simplecnn_harness.traces.record import record
+
+    base = tmp_path_factory.mktemp("real")
+    tree = extract(clone(base), "bc40417", base / "bc40417")
+    cfg = base / "tiny.config"
+    cfg.write_text(TINY_CONFIG)
+    path = base / "current.mat"
+    record(Options(matlab_dir=str(tree), config=str(cfg), instances=24), path)
+    inputs = prepare(Options(config=str(cfg), instances=24))
+    folder = base / "nets"
+    folder.mkdir()
+    return path, network_file(inputs[1], folder)
+
+
+@needs_octave
+def test_against_the_real_current_code(real_trace):
+    trace, path = real_trace
+    right = judge_offline(trace, f"torch:{path}:functional", "isolated")
+    assert right.ok, failing(right)
+    assert {s.layer for s in right.stages if s.compared and s.direction == B} == {s.layer for s in right.stages}
+    slip = judge_offline(trace, f"torch:{path}:no_relu_conv", "isolated")
+    prop = judge_offline(trace, f"torch:{path}:no_relu_conv", "propagated")
+    assert slip.first_divergence == {"layer": 1, "direction": F, "stage": "Z"}
+    # layer 1 is pooled here: the missing ReLU shows in its Z and in the gradient through the pooling
+    assert failing(slip) == {(1, F, "Z"), (1, B, "pool_gradient")}
+    assert len(failing(prop)) > 20
