@@ -11,7 +11,7 @@
    ``sources/trace.py``) runs on the same inputs.  Each yields its stages
    keyed ``(layer, direction, stage)`` in MATLAB's shapes.
 3. The judge (``judge/verdict.py``) compares them stage by stage, in
-   propagated or isolated mode (isolated needs the port as the candidate),
+   propagated or isolated mode (isolated: the port, or a side with ``SideRun.isolate``),
    with the near-tie analysis of pooling winners and the first divergence in
    execution order, and builds the :class:`Verdict` the reports show.
 
@@ -115,7 +115,7 @@ def _python_run(python, opts, ins):
         net, loss, P, outcome = run_python_source(python, opts, (ins.param, ins.model, ins.prob, ins.config_desc,
                                                                  ins.data_desc))
     run = SideRun(as_stages(P, "python"), loss, {"python_s": time.perf_counter() - t0}, net, outcome.describe,
-                  {"port_path": "fast" if fast.enabled() else "reference"})
+                  {"port_path": "fast" if fast.enabled() else "reference"}, outcome.isolate)
     return contextlib.nullcontext(run), outcome
 
 

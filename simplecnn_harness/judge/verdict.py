@@ -136,15 +136,19 @@ def judge(reference, candidate, inputs, precision, rtol=None, mode="propagated",
 
 
 def _isolated(inputs, candidate, M, precision):
-    """The port's stages recomputed from the reference's inputs to each (``sources/isolated.py``)."""
+    """The candidate's stages recomputed from the reference's inputs to each: the side's own
+    ``isolate`` (a PyTorch network, your routines), else the port's (``sources/isolated.py``)."""
     from ..sources.isolated import isolated_stages
 
+    M = {k: v.value for k, v in M.items()}
+    if getattr(candidate, "isolate", None) is not None:      # a side with an isolated mode of its own
+        return candidate.isolate(M, C.working_dtype(precision))
     if candidate.net is None:
         from simplecnn_py.support.errors import InputError
 
         raise InputError("--mode", "isolated needs the port as the Python side (its net re-runs each stage)")
-    return isolated_stages(inputs.param, inputs.model, candidate.net, inputs.prob.label_mat,
-                           {k: v.value for k, v in M.items()}, C.working_dtype(precision))
+    return isolated_stages(inputs.param, inputs.model, candidate.net, inputs.prob.label_mat, M,
+                           C.working_dtype(precision))
 
 
 def _stage(key, m, py, iso, norm_notes, precision, rtol):

@@ -56,6 +56,10 @@ class SideRun:
     describe: str = ""                # what exactly ran: tree and layout, trace file, FILE.py:NAME
     meta: dict = field(default_factory=dict)   # facts the reports name: ``layout``, ``tree`` (a MATLAB
     #                                   side), ``port_path`` ("fast" or "reference": the port)
+    isolate: object = None            # isolated mode of a side other than the port: a callable
+    #                                   (M {key: array or None}, dtype) -> {key: array}, each stage
+    #                                   recomputed from the reference's inputs to it (None: the port's,
+    #                                   ``isolated.isolated_stages`` from ``net``)
 
 
 class Source(Protocol):

@@ -25,16 +25,32 @@ backward, conv m
 Index maps (``idx_pad``, ``idx_phiZ``, ``idx_phiZ_pool``) are the port's own
 (they depend on the model only and are compared as stages of their own).
 When the MATLAB code does not expose an input, the isolated output of the
-stage before it is used instead.
+stage before it is used instead.  ``padding_and_phiZ``, ``maxpooling`` and
+``vTP`` are looked up in their modules at each call (your routines, when
+``compare --python routines:`` has swapped them in); the products, sums and
+masks are written here.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from simplecnn_py.support.conventions import cell, cols, mtimes, reshape, struct
-from simplecnn_py.cnn.maxpooling import maxpooling
-from simplecnn_py.cnn.padding_and_phiZ import padding_and_phiZ
-from simplecnn_py.cnn.vTP import vTP
+import simplecnn_py
+
+# The routines are called through their modules' attributes, so that your
+# routines swapped in there (``sources/routines.py``) are the ones re-run.
+
+
+def padding_and_phiZ(model, net, m):
+    return simplecnn_py.routine_module("padding_and_phiZ").padding_and_phiZ(model, net, m)
+
+
+def maxpooling(model, net, m):
+    return simplecnn_py.routine_module("maxpooling").maxpooling(model, net, m)
+
+
+def vTP(param, model, net, m, V, op):
+    return simplecnn_py.routine_module("vTP").vTP(param, model, net, m, V, op)
 
 
 def _net_copy(net):

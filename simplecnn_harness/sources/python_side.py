@@ -23,6 +23,7 @@ class SideOutcome:
         self.notes = {k: s.note for k, s in run.stages.items() if s.value is None}
         self.origins = {k: s.origin for k, s in run.stages.items() if s.value is not None}
         self.extra = run.net if isinstance(run.net, dict) else {}
+        self.isolate = getattr(run, "isolate", None)     # isolated mode (the judge calls it)
 
     def finish(self, result, inputs, P, M):
         M = {k: getattr(v, "value", v) for k, v in M.items()}
@@ -33,6 +34,8 @@ class SideOutcome:
         result.notes.insert(0, f"Python side: {self.describe}")
         result.python_side = self.describe          # the reports' header names it (not a JSON field)
         result.notes.extend(self.extra.get("notes", []))
+        if result.mode == "isolated":
+            result.notes.extend(getattr(self.isolate, "notes", []))
         if "S" in self.extra and not result.ok:
             from .torch_ties import explain_pooling_ties
 
@@ -59,7 +62,7 @@ class SideOutcome:
 def run_python_source(python, opts, inputs):
     """(net or None, loss, {key: ndarray}, SideOutcome) of ``python`` on ``inputs``."""
     if opts.mode == "isolated" and not getattr(python, "isolated", False):
-        raise InputError("--mode", f"isolated mode feeds the port's routines MATLAB's inputs; "
+        raise InputError("--mode", f"isolated mode feeds each stage MATLAB's inputs; "
                                    f"not with {python.describe} (use propagated)")
     python.check(inputs)
     n = int(inputs[2].l)

@@ -67,6 +67,7 @@ class RoutinesSource:
     """The Source protocol (``base.py``) for the port with some routines swapped."""
 
     origin = "your routines"
+    isolated = True                   # isolated mode: the port's re-run with your routines in place
 
     def __init__(self, path):
         from .torch import load_file
@@ -167,7 +168,34 @@ class RoutinesSource:
         stages = as_stages(records, "trace", self.path)
         from_net(stages, model, net, self.user)
         yield SideRun(stages=stages, loss=float(np.asarray(loss).reshape(-1)[0]),
-                      timings={"python_s": time.perf_counter() - t0}, net=net, describe=self.describe)
+                      timings={"python_s": time.perf_counter() - t0}, net=net, describe=self.describe,
+                      isolate=self.isolator(param, model, prob, net))
+
+    def isolator(self, param, model, prob, net):
+        """Isolated mode: the port's isolated re-run (``isolated.py``) with
+        your routines in place.  The stages of routines it does not re-run
+        (the forward stages of your feedforward, the backward ones of your
+        JTv, everything of your lossgrad_subset) are left out: they are
+        judged end to end, and a note says so."""
+        def isolate(M, dtype):
+            from .isolated import isolated_stages
+
+            try:
+                with self.swapped():
+                    iso = isolated_stages(param, model, net, prob.label_mat, M, dtype)
+            except RoutineFailed as e:
+                raise InputError("--python", f"{self.path}: {e}") from None
+            return {k: v for k, v in iso.items() if not end_to_end(k)}
+
+        def end_to_end(key):
+            return "lossgrad_subset" in self.user or ("JTv" in self.user and key[1] == "backward") or \
+                ("feedforward" in self.user and key[1] == "forward" and key[2] != "loss")
+
+        whose = [name for name in ("lossgrad_subset", "feedforward", "JTv") if name in self.user]
+        isolate.notes = [f"isolated mode: the stages your {' and '.join(whose)} computes are judged end to end "
+                         "(the isolated re-run feeds MATLAB's inputs to padding_and_phiZ, maxpooling and vTP; "
+                         "the rest is the port's formulas)"] if whose else []
+        return isolate
 
 
 def from_net(stages, model, net, user):

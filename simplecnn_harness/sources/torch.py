@@ -90,6 +90,7 @@ class TorchSource:
     """The Source protocol (``base.py``) for a PyTorch network."""
 
     origin = "PyTorch"
+    isolated = True                   # isolated mode: each layer fed MATLAB's values (torch_isolated.py)
 
     def __init__(self, spec):
         self.file, self.name = parse_spec(spec)
@@ -140,5 +141,21 @@ class TorchSource:
         stages, loss, extra = run_network(self.torch, self.net, self.layers, param, model, prob,
                                           self.loss_fn, f"{self.file}:{self.name}")
         yield SideRun(stages=stages, loss=loss, timings={"python_s": time.perf_counter() - t0},
-                      net=extra, describe=self.describe)
+                      net=extra, describe=self.describe, isolate=self.isolator(param, model, prob))
+
+    def isolator(self, param, model, prob):
+        """Isolated mode (``torch_isolated.py``); a network that fails on
+        MATLAB's values keeps its end-to-end stages, with a note saying so."""
+        def isolate(M, dtype):
+            from .torch_isolated import isolated_network
+
+            try:
+                return isolated_network(self.torch, self.net, self.layers, param, model, prob, self.loss_fn, M,
+                                        isolate.notes)
+            except Exception as e:
+                isolate.notes.append(f"isolated mode: the network failed on MATLAB's values "
+                                     f"({type(e).__name__}: {_one_line(e)}); its stages are judged end to end")
+                return {}
+        isolate.notes = []
+        return isolate
 
