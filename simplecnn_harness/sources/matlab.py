@@ -11,6 +11,7 @@ Octave looked for when the source is made, before any work.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -58,6 +59,37 @@ class MatlabSource:
             timings.update({f"octave_{k}" if not k.startswith("octave") else k: v
                             for k, v in run.timings.items()})
             yield run, timings, f"Octave {version}"
+
+    @contextlib.contextmanager
+    def chunks(self, progress=None, command="compare"):
+        """One Octave session for a streamed compare: yields ``run(inputs, k)``,
+        a context manager per chunk ``k`` of instances yielding its ``SideRun``
+        (the tree's ``lossgrad_subset`` on the chunk, in the same session); the
+        chunk's copy and records are removed when its block ends."""
+        layout, say = self.layout, observer(progress)
+        say(f"{command}: Octave, {layout.name} layout at {layout.root}, streamed by instance chunks")
+        with tempfile.TemporaryDirectory(prefix=f"simplecnn-{command}-", dir=scratch_dir()) as work:
+            t0 = time.perf_counter()
+            with OctaveSession(timeout=self.timeout, progress=say) as octave:
+                started = time.perf_counter() - t0
+
+                @contextlib.contextmanager
+                def one(inputs, k):
+                    folder = Path(work) / f"chunk{k}"
+                    folder.mkdir()
+                    try:
+                        run = run_matlab(octave, layout, inputs.param, inputs.model, inputs.prob, inputs.precision,
+                                         folder, instrument=self.instrument, timeout=self.timeout,
+                                         tag=f"chunk{k}")
+                        timings = {f"octave_{x}" if not x.startswith("octave") else x: v
+                                   for x, v in run.timings.items()}
+                        if k == 0:
+                            timings["octave_start_s"] = started
+                        yield side_run(run, inputs, timings, self.tree, self.layout_name)
+                    finally:
+                        shutil.rmtree(folder, ignore_errors=True)
+
+                yield one
 
     @contextlib.contextmanager
     def run(self, inputs, progress=None):
