@@ -91,7 +91,7 @@ def run_compare(opts: Options, source=None, python=None, reference=None, candida
     if chunk is None and int(ins.prob.l) > streamed.chunk_from_budget(ins.model, ins.precision) and \
             streamed.streamable(opts, reference, candidate, python):
         chunk = streamed.chunk_from_budget(ins.model, ins.precision)
-        say(f"compare: {int(ins.prob.l)} instances pass the {loader.MEMORY_BUDGET / 2**30:.0f} GiB budget of "
+        say(f"compare: {int(ins.prob.l)} instances pass the {streamed.STREAM_BUDGET / 2**20:.0f} MiB budget of "
             f"traced intermediates: streaming them in chunks of {chunk} (--chunk N chooses)")
     if chunk is not None:
         candidate.check(ins)

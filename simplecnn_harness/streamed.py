@@ -28,7 +28,10 @@ from . import inputs as loader
 from .judge.verdict import Verdict
 
 
-def chunk_from_budget(model, precision, budget=loader.MEMORY_BUDGET) -> int:
+STREAM_BUDGET = 512 * 2**20       # bytes of traced intermediates per side per chunk (compare's default chunking)
+
+
+def chunk_from_budget(model, precision, budget=STREAM_BUDGET) -> int:
     """The instances per chunk whose traced intermediates fit ``budget`` (one side)."""
     return max(1, int(budget // loader.bytes_per_instance(model, precision)))
 
@@ -85,7 +88,7 @@ def run_streamed(opts, ins, reference, candidate, chunk: int, say, t_start) -> V
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         results, first, loss = sj.results()
     notes = [f"streamed in {count} chunk(s) of at most {chunk} instances (--chunk)"]
-    _pooling_check(model, results, first)
+    pooling_check(model, results, first)
     L = int(model.L)
     missing_backward = [m for m in range(1, L + 1)
                         if not any(r.compared for r in results if r.layer == m and r.direction == "backward")]
@@ -102,7 +105,7 @@ def run_streamed(opts, ins, reference, candidate, chunk: int, say, t_start) -> V
     return v
 
 
-def _pooling_check(model, results, first) -> None:
+def pooling_check(model, results, first) -> None:
     """Differing pooling winners with no earlier divergence need the whole-run
     near-tie analysis: refused; after an earlier divergence they are noted as
     downstream of it, as the unchunked judge does."""
@@ -114,6 +117,7 @@ def _pooling_check(model, results, first) -> None:
         up = None if first is None else (first["layer"], first["direction"], first["stage"])
         if up is None or order[up] >= order[r.key()]:
             raise InputError("--chunk", f"pooling winners differ at layer {m} before any other divergence: "
-                                        "the near-tie analysis is not streamed yet; run without --chunk")
+                                        "the near-tie analysis is not streamed yet; run without --chunk "
+                                        "(at most the streaming budget's instances run unchunked by default)")
         r.note = (f"{r.n_diff} pooling winners differ, downstream of the divergence at layer {up[0]}, "
                   f"{up[1]}, {up[2]}" + ("; " + r.note if r.note else ""))
