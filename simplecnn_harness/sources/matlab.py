@@ -18,8 +18,8 @@ from pathlib import Path
 
 from ..judge.stages import stage_sizes
 from ..octave.layouts import detect_layout
-from ..octave.prepare import scratch_dir
-from ..octave.run import run_matlab
+from ..octave.prepare import prepare_run, scratch_dir
+from ..octave.run import execute, run_matlab
 from ..octave.session import OctaveSession, find_octave
 from .base import SideRun, observer
 from .matlab_stages import matlab_stages
@@ -73,21 +73,28 @@ class MatlabSource:
             with OctaveSession(timeout=self.timeout, progress=say) as octave:
                 started = time.perf_counter() - t0
 
+                code = []                       # the copy of chunk 0, run again for the next chunks
+
                 @contextlib.contextmanager
                 def one(inputs, k):
                     folder = Path(work) / f"chunk{k}"
-                    folder.mkdir()
+                    prepared = None
                     try:
-                        run = run_matlab(octave, layout, inputs.param, inputs.model, inputs.prob, inputs.precision,
-                                         folder, instrument=self.instrument, timeout=self.timeout,
-                                         tag=f"chunk{k}")
+                        prepared = prepare_run(layout, inputs.param, inputs.model, inputs.prob, inputs.precision,
+                                               folder, self.instrument, tag="run", code=code[0] if code else None)
+                        code[:1] = code or [prepared]
+                        run = execute(octave, prepared, self.timeout)
                         timings = {f"octave_{x}" if not x.startswith("octave") else x: v
                                    for x, v in run.timings.items()}
                         if k == 0:
                             timings["octave_start_s"] = started
                         yield side_run(run, inputs, timings, self.tree, self.layout_name)
-                    finally:
-                        shutil.rmtree(folder, ignore_errors=True)
+                    finally:                    # the chunk's inputs and records (chunk 0's copy stays)
+                        if prepared is not None:
+                            shutil.rmtree(prepared.out_dir, ignore_errors=True)
+                            prepared.in_file.unlink(missing_ok=True)
+                        if k:
+                            shutil.rmtree(folder, ignore_errors=True)
 
                 yield one
 
