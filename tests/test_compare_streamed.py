@@ -62,6 +62,10 @@ def assert_same(whole, streamed, n, chunk):
     assert streamed.chunks == -(-n // chunk)
     assert whole.chunks == 0 and "chunks" not in whole.to_json() and streamed.to_json()["chunks"] == streamed.chunks
     assert streamed.ok == whole.ok
+    from simplecnn_harness.reports.report import terminal_table
+
+    assert f"; streamed in {streamed.chunks} chunks of instances" in terminal_table(streamed)
+    assert "streamed" not in terminal_table(whole)
     f_whole, f_streamed = whole.first_divergence, streamed.first_divergence
     assert (f_whole is None) == (f_streamed is None)
     if f_whole is not None:
