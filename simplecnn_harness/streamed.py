@@ -28,11 +28,12 @@ from . import inputs as loader
 from .judge.verdict import Verdict
 
 
-STREAM_BUDGET = 512 * 2**20       # bytes of traced intermediates per side per chunk (compare's default chunking)
+STREAM_BUDGET = 192 * 2**20       # bytes of traced intermediates per side per chunk (compare's default chunking)
 
 
-def chunk_from_budget(model, precision, budget=STREAM_BUDGET) -> int:
-    """The instances per chunk whose traced intermediates fit ``budget`` (one side)."""
+def chunk_from_budget(model, precision, budget=None) -> int:
+    """The instances per chunk whose traced intermediates fit ``budget`` (one side; ``STREAM_BUDGET``)."""
+    budget = STREAM_BUDGET if budget is None else budget
     return max(1, int(budget // loader.bytes_per_instance(model, precision)))
 
 

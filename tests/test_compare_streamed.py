@@ -175,3 +175,16 @@ def test_pooling_winners_differing_first_are_refused_downstream_ones_noted():
     results = rows({pool, (1, "forward", "sigmaS")})
     pooling_check(Model, results, {"layer": 1, "direction": "forward", "stage": "sigmaS"})
     assert results[1].note.startswith("3 pooling winners differ, downstream of the divergence at layer 1, forward")
+
+
+def test_past_the_streaming_budget_the_default_streams_and_says_so(monkeypatch):
+    from simplecnn_harness import inputs, streamed
+
+    model = inputs.load(str(SMALL), None, None, 16).model
+    per = inputs.bytes_per_instance(model, "double")
+    monkeypatch.setattr(streamed, "STREAM_BUDGET", 6 * per)        # 6 instances fit
+    said = []
+    whole = verdict(SEED, SMALL, 6)                                  # within the budget: unchunked
+    auto = run_compare(Options(matlab_dir=str(SEED), config=str(SMALL), instances=16, progress=said.append))
+    assert whole.chunks == 0 and auto.chunks == 3 and auto.ok
+    assert any("streaming them in chunks of 6" in line for line in said)
