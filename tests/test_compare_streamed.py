@@ -188,3 +188,17 @@ def test_past_the_streaming_budget_the_default_streams_and_says_so(monkeypatch):
     auto = run_compare(Options(matlab_dir=str(SEED), config=str(SMALL), instances=16, progress=said.append))
     assert whole.chunks == 0 and auto.chunks == 3 and auto.ok
     assert any("streaming them in chunks of 6" in line for line in said)
+
+
+def test_bench_compare_row_passes_the_chunk_and_records_the_chunks(tmp_path):
+    import json
+
+    out = tmp_path / "bench.json"
+    p = subprocess.run([sys.executable, "-m", "simplecnn_cli", "bench", "--config", str(SMALL), "--instances", "16",
+                        "--precision", "double", "--repeats", "1", "--compare-chunk", "6", "--quiet",
+                        "--skip", "reference,minibatch,memory,gradient,newton,torch,gemm", "--json", str(out)],
+                       capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert p.returncode == 0, p.stderr
+    (block,) = json.loads(out.read_text())["blocks"]
+    (row,) = [r for r in block["rows"] if r["item"] == "compare"]
+    assert row["chunks"] == 3 and row["verdict"] == "PASS" and row["peak"] > 0
