@@ -76,14 +76,16 @@ def run_tree_rss(cmd, timeout, env=None, every=0.02):
         return wall, peak, proc.returncode, fo.read(), fe.read()
 
 
-def measure_compare(inp, model, precision, n, tree, rows, timeout, record):
+def measure_compare(inp, model, precision, n, tree, rows, timeout, record, chunk=None):
     """One ``simplecnn compare`` process on the bench's inputs; ``rows`` are the
-    block's rows so far (the bare runs' times are read from them)."""
+    block's rows so far (the bare runs' times are read from them).  ``chunk``:
+    compare's ``--chunk`` (None: its default, chunks sized from its memory
+    budget when the instances pass it)."""
     data, weights = inp.files(model, n)
     out = inp.workdir / f"compare-{precision}-{n}.json"
     cmd = [sys.executable, "-m", "simplecnn_cli", "compare", "--matlab-dir", str(tree),
            "--config", str(inp.config), "--data", str(data), "--weights", str(weights),
-           "--instances", str(n), "--precision", precision, "--json", str(out), "--quiet"]
+           "--instances", str(n), "--precision", precision, "--json", str(out), "--quiet"] + (["--chunk", str(chunk)] if chunk else [])
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     what = "simplecnn compare (whole process tree: Python + Octave)"
@@ -95,7 +97,7 @@ def measure_compare(inp, model, precision, n, tree, rows, timeout, record):
     verdict = json.loads(out.read_text())
     bare = _bare_seconds(rows)
     record("compare", what, wall, [wall], peak=peak, verdict="PASS" if verdict.get("pass") else "FAIL",
-           bare_seconds=bare, over_bare=(wall / bare) if bare else None)
+           bare_seconds=bare, over_bare=(wall / bare) if bare else None, chunks=verdict.get("chunks", 1))
 
 
 def _bare_seconds(rows):

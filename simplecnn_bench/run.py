@@ -79,7 +79,8 @@ def run(args) -> int:
                     measure_newton(inp, param, model, prob, precision, max(1, args.repeats // 3), record,
                                    REPO / "matlab_ref" / "current", args.octave_timeout)
                 if "compare" not in skip:
-                    measure_compare(inp, model, precision, n, tree, rows, args.octave_timeout, record)
+                    measure_compare(inp, model, precision, n, tree, rows, args.octave_timeout, record,
+                                    chunk=getattr(args, "compare_chunk", None))
                 blocks.append({"precision": precision, "instances": n, "rows": rows, "summary": summary(rows)})
                 del ours
         print_table(meta, blocks)

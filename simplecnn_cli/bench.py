@@ -32,6 +32,8 @@ def add_parser(sub):
     shared.rowmajor(p, help="images in --data are stored row-major")
     p.add_argument("--skip", default="", metavar="WHAT,...",
                    help=f"measurements to leave out, among {','.join(ITEMS)}")
+    p.add_argument("--compare-chunk", type=int, default=None, metavar="N",
+                   help="the compare row's --chunk (default: compare's own, chunks sized from its memory budget)")
     shared.json(p, help="write every measurement as JSON")
     shared.seed(p, help="seed of the weights (default 0)")
     shared.timeout(p, default=600.0, help="seconds per Octave run (default 600)")

@@ -47,6 +47,10 @@ def add_parser(sub):
                         "routines:FILE.py (your routines, the rest the port's)")
     p.add_argument("--against", metavar="matlab:DIR",
                    help="a second MATLAB tree in place of the port, judged against --matlab-dir stage by stage")
+    p.add_argument("--chunk", type=int, metavar="N",
+                   help="stream the compare N instances at a time (both sides, one Octave session; the verdict "
+                        "is the unchunked one). Default: unchunked, or chunks sized from the memory budget "
+                        "when the instances would pass it")
     shared.quiet(p)
     return p
 
@@ -59,13 +63,13 @@ def run(args) -> int:
                    instances=args.instances, precision=args.precision, mode=args.mode, rtol=args.rtol,
                    seed=args.seed, timeout=args.timeout, trace=args.trace, json=args.json, html=args.html,
                    command=reproduce_command(args), progress=progress_for(args.quiet),
-                   python=args.python, against=args.against)
+                   python=args.python, against=args.against, chunk=args.chunk)
 
 
 def reproduce_command(args) -> str:
     """The one shell command (quoted) that reproduces this report."""
     return shared.reproduce("compare", args, ("trace", "matlab_dir", "python", "against", "config", "data",
                                               "weights", "instances", "precision", "mode", "rtol", "seed",
-                                              "timeout", "json", "html"),
+                                              "timeout", "chunk", "json", "html"),
                             paths=("matlab_dir", "config", "data", "weights", "trace", "json", "html"),
                             defaults={"timeout": 600.0, "mode": "propagated"})

@@ -53,6 +53,7 @@ class Options:
     instrument: bool = True
     progress: object = None           # a progress observer, or a callable(str), or None
     command: str = ""                 # the shell command that reproduces the report (shown in it)
+    chunk: int | None = None          # instances per chunk of a streamed compare (streamed.py); None: by budget
 
 
 def run_compare(opts: Options, source=None, python=None, reference=None, candidate=None) -> Verdict:
@@ -77,11 +78,25 @@ def run_compare(opts: Options, source=None, python=None, reference=None, candida
         candidate = PortSource() if candidate is None else candidate
         if opts.mode == "isolated" and not getattr(candidate, "keeps_net", False):
             raise InputError("--mode", "isolated needs the port as the Python side (its net re-runs each stage)")
+    from . import streamed
+
+    if opts.chunk is not None:
+        streamed.refuse_unless_streamable(opts, reference, candidate, python)
     if hasattr(reference, "load_inputs"):
         ins = reference.load_inputs()          # a trace: its own inputs, any given checked against them
     else:
         ins = loader.load(opts.config, opts.data, opts.weights, opts.instances, opts.precision, opts.seed,
                           budget=loader.MEMORY_BUDGET, progress=say)
+    chunk = opts.chunk
+    if chunk is None and int(ins.prob.l) > streamed.chunk_from_budget(ins.model, ins.precision) and \
+            streamed.streamable(opts, reference, candidate, python):
+        chunk = streamed.chunk_from_budget(ins.model, ins.precision)
+        say(f"compare: {int(ins.prob.l)} instances pass the {streamed.STREAM_BUDGET / 2**20:.0f} MiB budget of "
+            f"traced intermediates: streaming them in chunks of {chunk} (--chunk N chooses)")
+    if chunk is not None:
+        candidate.check(ins)
+        reference.check(ins)
+        return streamed.run_streamed(opts, ins, reference, candidate, chunk, say, t_start)
     outcome = None
     if python is not None:
         candidate_run, outcome = _python_run(python, opts, ins)

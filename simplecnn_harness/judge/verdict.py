@@ -48,9 +48,10 @@ class Verdict:
     heatmap: dict | None = None
     port_path: str = "fast"           # the port's path that ran: "fast" or "reference" (simplecnn_py.fast.enabled())
     command: str = ""                 # the shell command that reproduces the report (the CLI gives it)
+    chunks: int = 0                   # instance chunks of a streamed compare (0: not streamed)
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "pass": bool(self.ok),
             "layout": self.layout,
             "first_divergence": self.first_divergence,
@@ -71,6 +72,9 @@ class Verdict:
             "port_path": self.port_path,
             "command": self.command,
         }
+        if self.chunks:
+            out["chunks"] = self.chunks          # only in streamed compares: unchunked JSON is unchanged
+        return out
 
 
 def judge(reference, candidate, inputs, precision, rtol=None, mode="propagated", progress=None,

@@ -281,17 +281,23 @@ def training_defaults(l, precision) -> dict:
 
 
 def prepare_run(layout: Layout, param, model, prob, precision: str, workdir: Path, instrument: bool = True,
-                want_phiZ: bool | None = None, tag: str = "run", repeats: int = 1) -> PreparedRun:
+                want_phiZ: bool | None = None, tag: str = "run", repeats: int = 1,
+                code: PreparedRun | None = None) -> PreparedRun:
     """Copy, instrument and feed the tree for a run of its ``lossgrad_subset``
     on ``prob`` (all its instances), in ``workdir`` (``TAG-code``, ``TAG-out``,
-    ``TAG-in.mat``); ``repeats`` timed calls."""
+    ``TAG-in.mat``); ``repeats`` timed calls.  ``code``: an earlier run's
+    prepared copy of the same tree to run again (a streamed compare's next
+    chunk): only the inputs and the records' folder are new."""
     t0 = time.perf_counter()
     workdir = Path(workdir)
-    code_dir = workdir / f"{tag}-code"
     out_dir = workdir / f"{tag}-out"
     out_dir.mkdir(parents=True, exist_ok=True)
-    origins: dict = {}
-    stmts, dirs = copy_tree(layout, code_dir, instrument, origins)
+    if code is not None:
+        code_dir, stmts, dirs, origins = code.code_dir, code.stmts, code.dirs, code.origins
+    else:
+        code_dir = workdir / f"{tag}-code"
+        origins: dict = {}
+        stmts, dirs = copy_tree(layout, code_dir, instrument, origins)
     if want_phiZ is None:
         want_phiZ = not any(s.kind == "phiZ" for s in stmts.values())
     N = int(prob.l)

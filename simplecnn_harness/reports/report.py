@@ -81,7 +81,9 @@ def terminal_table(result) -> str:
     head = (f"simplecnn compare: {result.layout} layout ({result.tree}) against "
             f"{getattr(result, 'python_side', '') or 'the Python port'}\n"
             f"config {result.config}; data {result.data}, {result.instances} instances; "
-            f"{result.precision} precision, {result.mode} mode, rtol {result.rtol:g}")
+            f"{result.precision} precision, {result.mode} mode, rtol {result.rtol:g}"
+            + (f"; streamed in {result.chunks} chunks of instances (--chunk)" if getattr(result, "chunks", 0)
+               else ""))
     lines.append(head)
     lines.append("")
     for k, r in enumerate(rows):

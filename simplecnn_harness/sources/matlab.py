@@ -11,14 +11,15 @@ Octave looked for when the source is made, before any work.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import tempfile
 import time
 from pathlib import Path
 
 from ..judge.stages import stage_sizes
 from ..octave.layouts import detect_layout
-from ..octave.prepare import scratch_dir
-from ..octave.run import run_matlab
+from ..octave.prepare import prepare_run, scratch_dir
+from ..octave.run import execute, run_matlab
 from ..octave.session import OctaveSession, find_octave
 from .base import SideRun, observer
 from .matlab_stages import matlab_stages
@@ -58,6 +59,44 @@ class MatlabSource:
             timings.update({f"octave_{k}" if not k.startswith("octave") else k: v
                             for k, v in run.timings.items()})
             yield run, timings, f"Octave {version}"
+
+    @contextlib.contextmanager
+    def chunks(self, progress=None, command="compare"):
+        """One Octave session for a streamed compare: yields ``run(inputs, k)``,
+        a context manager per chunk ``k`` of instances yielding its ``SideRun``
+        (the tree's ``lossgrad_subset`` on the chunk, in the same session); the
+        chunk's copy and records are removed when its block ends."""
+        layout, say = self.layout, observer(progress)
+        say(f"{command}: Octave, {layout.name} layout at {layout.root}, streamed by instance chunks")
+        with tempfile.TemporaryDirectory(prefix=f"simplecnn-{command}-", dir=scratch_dir()) as work:
+            t0 = time.perf_counter()
+            with OctaveSession(timeout=self.timeout, progress=say) as octave:
+                started = time.perf_counter() - t0
+
+                code = []                       # the copy of chunk 0, run again for the next chunks
+
+                @contextlib.contextmanager
+                def one(inputs, k):
+                    folder = Path(work) / f"chunk{k}"
+                    prepared = None
+                    try:
+                        prepared = prepare_run(layout, inputs.param, inputs.model, inputs.prob, inputs.precision,
+                                               folder, self.instrument, tag="run", code=code[0] if code else None)
+                        code[:1] = code or [prepared]
+                        run = execute(octave, prepared, self.timeout)
+                        timings = {f"octave_{x}" if not x.startswith("octave") else x: v
+                                   for x, v in run.timings.items()}
+                        if k == 0:
+                            timings["octave_start_s"] = started
+                        yield side_run(run, inputs, timings, self.tree, self.layout_name)
+                    finally:                    # the chunk's inputs and records (chunk 0's copy stays)
+                        if prepared is not None:
+                            shutil.rmtree(prepared.out_dir, ignore_errors=True)
+                            prepared.in_file.unlink(missing_ok=True)
+                        if k:
+                            shutil.rmtree(folder, ignore_errors=True)
+
+                yield one
 
     @contextlib.contextmanager
     def run(self, inputs, progress=None):

@@ -8,7 +8,7 @@ import sys
 
 def compare(*, matlab_dir=None, config=None, data=None, weights=None, instances=None, precision=None,
             mode="propagated", rtol=None, seed=None, timeout=600.0, trace=None, json=None, html=None,
-            command="", progress=None, python=None, against=None) -> int:
+            command="", progress=None, python=None, against=None, chunk=None) -> int:
     """Run the comparison, print the table, write the reports; 0 when every
     compared stage is within tolerance, else 1.  ``precision``/``seed``
     None: the trace's, or double/0.  ``progress``: the observer (phases,
@@ -22,7 +22,7 @@ def compare(*, matlab_dir=None, config=None, data=None, weights=None, instances=
     progress = QUIET if progress is None else progress
     opts = Options(matlab_dir=matlab_dir, config=config, data=data, weights=weights, instances=instances,
                    precision=precision, mode=mode, rtol=rtol, seed=0 if seed is None else seed, timeout=timeout,
-                   progress=None if progress is QUIET else progress)
+                   progress=None if progress is QUIET else progress, chunk=chunk)
     with progress:
         result = _run(opts, trace, seed, python, against)
     result.command = command
