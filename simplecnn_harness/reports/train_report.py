@@ -22,6 +22,7 @@ import sys
 
 from simplecnn_py.support.model_file import atomic_write
 
+from ..training.verdict import json_plain
 from .html import page as html_page
 from .progress import progress_for
 
@@ -58,19 +59,7 @@ def train_record(options, solver, info, lines, seconds, l, validation=0):
         for name in ("gnorm", "alpha", "ratio", "lambda", "cg", "actred", "prered"):
             rec[name] = list(getattr(info, name, []) or [])
         rec["total_CG"] = getattr(info, "total_CG", None)
-    return _clean(rec)
-
-
-def _clean(v):
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if hasattr(v, "item"):
-        return _clean(v.item())
-    return v
+    return json_plain(rec)
 
 
 def curve_svg(values, val_acc=None, value_name="f", unit="iteration", initial=None, extra=None):

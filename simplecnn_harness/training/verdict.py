@@ -114,6 +114,8 @@ def json_plain(v):
         return int(v)
     if isinstance(v, (float, np.floating)):
         return float(v) if math.isfinite(v) else None
+    if hasattr(v, "item"):                     # a numpy scalar or 0-d array of another kind
+        return json_plain(v.item())
     return v
 
 
