@@ -26,6 +26,7 @@ import pytest
 import scipy.io
 
 from conftest import needs_octave
+from harness_bundle import real_trees
 from simplecnn_cli.main import main
 from simplecnn_interop import layouts
 
@@ -33,22 +34,7 @@ torch = pytest.importorskip("torch", reason="the [torch] extra is not installed"
 pytest.importorskip("onnxruntime", reason="the [onnx] extra is not installed")
 
 REPO = Path(__file__).resolve().parents[2]
-BUNDLE = REPO.parent / "shared" / "upstream" / "simpleNN.bundle"
 MNIST = REPO.parent / "shared" / "data"
-SEED_COMMIT = "ff2333d"
-SMALL = """% a small net for 28 x 28 MNIST images
-L = 3;
-LC = 2;
-LF = 1;
-wd_input = 28;
-ht_input = 28;
-ch_input = [1,4,8];
-wd_pad_added = [1,1];
-wd_filter = [3,3];
-strides = [1,1];
-wd_subimage_pool = [2,2];
-full_neurons = [10];
-"""
 
 pytestmark = [needs_octave]
 
@@ -66,23 +52,12 @@ def _octave(cwd, code, timeout=300):
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
     """The real trees, the config, and MNIST train/test files (column-major, /255, minus the training mean)."""
-    if not BUNDLE.exists():
-        pytest.skip(f"{BUNDLE} not present (the real simpleNN history lives in ../shared/upstream)")
     if not (MNIST / "mnist-demo.mat").exists():
         pytest.skip(f"{MNIST}/mnist-demo.mat not present")
     from simplecnn_py.support.datafile import rowmajor_to_colmajor
 
-    d = tmp_path_factory.mktemp("interop-real")
-    subprocess.run(["git", "clone", "--quiet", str(BUNDLE), str(d / "repo")], check=True)
-    out = {"dir": d}
-    for name, rev in (("current", "HEAD"), ("seed", SEED_COMMIT)):
-        tree = d / name
-        tree.mkdir()
-        archive = subprocess.run(["git", "-C", str(d / "repo"), "archive", rev], check=True, capture_output=True)
-        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
-        out[name] = tree / "MATLAB" if name == "current" else tree
-    (d / "small.config").write_text(SMALL)
-    out["config"] = d / "small.config"
+    out = real_trees(tmp_path_factory.mktemp("interop-real"))
+    d = out["dir"]
     tr, te = scipy.io.loadmat(MNIST / "mnist-demo.mat"), scipy.io.loadmat(MNIST / "mnist-demo.t.mat")
     Ztr = rowmajor_to_colmajor(tr["Z"][:300].astype(np.float64), 28, 28, 1) / 255
     Zte = rowmajor_to_colmajor(te["Z"][:200].astype(np.float64), 28, 28, 1) / 255

@@ -48,3 +48,31 @@ def extract(git_dir: Path, rev: str, dest: Path) -> Path:
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             tar.extractall(dest, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
     return dest
+
+
+SEED_COMMIT = "ff2333d"             # the seed layout of the slides
+# a small net for 28 x 28 one-channel images (the MNIST demo files, the shipped demo digits)
+SMALL_28x28 = """% a small net for 28 x 28 one-channel images
+L = 3;
+LC = 2;
+LF = 1;
+wd_input = 28;
+ht_input = 28;
+ch_input = [1,4,8];
+wd_pad_added = [1,1];
+wd_filter = [3,3];
+strides = [1,1];
+wd_subimage_pool = [2,2];
+full_neurons = [10];
+"""
+
+
+def real_trees(dest: Path) -> dict:
+    """The newest commit's MATLAB folder and the seed commit's tree extracted
+    under ``dest``, and ``SMALL_28x28`` written there: ``{'current', 'seed',
+    'dir', 'config'}``; skips when the bundle is absent."""
+    git_dir = clone(dest)
+    (dest / "small.config").write_text(SMALL_28x28)
+    return {"dir": dest, "config": dest / "small.config",
+            "current": extract(git_dir, "HEAD", dest / "current") / "MATLAB",
+            "seed": extract(git_dir, SEED_COMMIT, dest / "seed")}

@@ -28,26 +28,12 @@ import pytest
 import scipy.io
 
 from conftest import needs_octave
+from harness_bundle import real_trees
 from simplecnn_cli.main import main
 from simplecnn_harness.training.compare_train import compare_train, summary
 
 REPO = Path(__file__).resolve().parents[3]
-BUNDLE = REPO.parent / "shared" / "upstream" / "simpleNN.bundle"
 DEMO = REPO / "simplecnn_cli" / "demo"
-SEED_COMMIT = "ff2333d"
-SMALL = """% a small net for the shipped 28 x 28 demo data
-L = 3;
-LC = 2;
-LF = 1;
-wd_input = 28;
-ht_input = 28;
-ch_input = [1,4,8];
-wd_pad_added = [1,1];
-wd_filter = [3,3];
-strides = [1,1];
-wd_subimage_pool = [2,2];
-full_neurons = [10];
-"""
 
 pytestmark = [needs_octave]
 
@@ -60,21 +46,8 @@ def _octave():
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
-    """``{'current': MATLAB dir of the newest commit, 'seed': the ff2333d tree, 'dir': tmp}``."""
-    if not BUNDLE.exists():
-        pytest.skip(f"{BUNDLE} not present (the real simpleNN history lives in ../shared/upstream)")
-    d = tmp_path_factory.mktemp("real")
-    repo = d / "repo"
-    subprocess.run(["git", "clone", "--quiet", str(BUNDLE), str(repo)], check=True)
-    out = {"dir": d}
-    for name, rev in (("current", "HEAD"), ("seed", SEED_COMMIT)):
-        tree = d / name
-        tree.mkdir()
-        archive = subprocess.run(["git", "-C", str(repo), "archive", rev], check=True, capture_output=True)
-        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
-        out[name] = tree / "MATLAB" if name == "current" else tree
-    (d / "small.config").write_text(SMALL)
-    return out
+    """``{'current': MATLAB dir of the newest commit, 'seed': the ff2333d tree, 'dir': tmp, 'config'}``."""
+    return real_trees(tmp_path_factory.mktemp("real"))
 
 
 def _run_octave(cwd, code, timeout=300):

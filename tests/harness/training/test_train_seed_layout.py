@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import needs_octave
-from test_train_real import SMALL          # the small 1-4-8 net for the shipped 28 x 28 demo data
+from harness_bundle import SMALL_28x28 as SMALL   # the small 1-4-8 net for 28 x 28 images (the shipped demo data)
 from simplecnn_cli.main import main
 from simplecnn_harness.octave.layouts import detect_layout
 from simplecnn_harness.training.compare_train import compare_train, summary
