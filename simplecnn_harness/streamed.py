@@ -17,11 +17,14 @@ isolated mode, and pooling winners that differ before any other divergence
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from simplecnn_py.fast.workspace import single_threaded_blas
 from simplecnn_py.support.errors import InputError
 
 from . import inputs as loader
@@ -63,7 +66,12 @@ def streamable(opts, reference, candidate, python) -> bool:
 
 
 def run_streamed(opts, ins, reference, candidate, chunk: int, say, t_start) -> Verdict:
-    """The verdict of ``reference`` against ``candidate`` on ``ins``, ``chunk`` instances at a time."""
+    """The verdict of ``reference`` against ``candidate`` on ``ins``, ``chunk`` instances at a time.
+
+    The two sides overlap: while Octave computes chunk k (this thread, which
+    waits on it), a worker thread judges chunk k-1, releases it, and runs the
+    port on chunk k.  The judge still takes the chunks in order, so the
+    verdict is the sequential one."""
     from .judge.stream import StreamJudge
 
     n, model = int(ins.prob.l), ins.model
@@ -72,19 +80,40 @@ def run_streamed(opts, ins, reference, candidate, chunk: int, say, t_start) -> V
     sj = StreamJudge(model, ins.precision, opts.rtol)
     timings, meta, describe, port_path = {}, {}, "", ""
     say(f"compare: streaming {n} instances in {count} chunk(s) of at most {chunk}")
-    with reference.chunks(say) as run_chunk:
-        for k, start in enumerate(range(0, n, chunk)):
-            c = min(chunk, n - start)
-            part = dataclasses.replace(ins, prob=loader.subset(ins.prob, c, start))
-            with candidate.run(part, None) as b, run_chunk(part, k) as a:
-                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    sj.add(a, b, c)
+    if getattr(candidate, "keep_net", False):
+        candidate = type(candidate)(keep_net=False)      # the chunks' records are judged, never their net
+    held = None                                          # the chunk waiting for the judge
+    with reference.chunks(say) as run_chunk, ThreadPoolExecutor(1, thread_name_prefix="simplecnn-chunk") as pool:
+        try:
+            for k, start in enumerate(range(0, n, chunk)):
+                c = min(chunk, n - start)
+                part = dataclasses.replace(ins, prob=loader.subset(ins.prob, c, start))
+                job, held = pool.submit(_judge_then_run, sj, held, candidate, part), None
+                a_side = contextlib.ExitStack()
+                try:
+                    a = a_side.enter_context(run_chunk(part, k))
+                except BaseException:
+                    a_side.close()
+                    _release(job)
+                    raise
+                try:
+                    b_side, b = job.result()
+                except BaseException:
+                    a_side.close()
+                    raise
                 for t in (b.timings, a.timings):
                     for key, v in t.items():
                         if isinstance(v, (int, float)):
                             timings[key] = timings.get(key, 0) + v
                 meta, describe, port_path = a.meta, a.describe, b.meta.get("port_path", "")
-            say(f"compare: chunk {k + 1} of {count} judged (instances {start + 1}..{start + c})")
+                held, job = [([b_side, a_side], a, b, c)], None
+                del a, b, b_side
+                say(f"compare: chunk {k + 1} of {count} computed on both sides (instances {start + 1}..{start + c})")
+            job, held = pool.submit(_judge_then_run, sj, held, None, None), None
+            job.result()
+        finally:
+            if held:
+                _close(held.pop()[0])
     t0 = time.perf_counter()
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         results, first, loss = sj.results()
@@ -104,6 +133,43 @@ def run_streamed(opts, ins, reference, candidate, chunk: int, say, t_start) -> V
                 loss, None, port_path, opts.command)
     v.chunks = count
     return v
+
+
+def _judge_then_run(sj, held, candidate, part):
+    """The worker's step: judge the chunk in the list ``held`` (both sides),
+    releasing it, then run ``candidate`` on ``part``: ``(its ExitStack, its SideRun)``."""
+    if held:
+        stacks, a, b, c = held.pop()            # the only reference: the chunk goes with this frame's
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"), single_threaded_blas():
+                sj.add(a, b, c)
+        finally:
+            del a, b                             # the records, then the files behind them
+            _close(stacks)
+    if candidate is None:
+        return None
+    side = contextlib.ExitStack()
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), single_threaded_blas():
+            return side, side.enter_context(candidate.run(part, None))
+    except BaseException:
+        side.close()
+        raise
+
+
+def _close(stacks):
+    for s in stacks:
+        s.close()
+
+
+def _release(job):
+    """Wait for a worker step whose chunk will not be judged, and release what it ran."""
+    try:
+        out = job.result()
+    except BaseException:
+        return
+    if out is not None:
+        out[0].close()
 
 
 def pooling_check(model, results, first) -> None:

@@ -155,17 +155,29 @@ class Accumulator:
         self._pending = []                # pieces fed, not yet a whole block
 
     def feed(self, x, y):
-        """Consecutive entries ``x`` of ``a`` and ``y`` of ``b`` (flat, same dtype), of any length."""
-        self._pending.append((x, y))
-        have = sum(p[0].size for p in self._pending)
-        if have < STEP:
-            return
-        xs = np.concatenate([p[0] for p in self._pending])
-        ys = np.concatenate([p[1] for p in self._pending])
-        whole = (xs.size // STEP) * STEP
-        for s in range(0, whole, STEP):
-            self.add(xs[s:s + STEP], ys[s:s + STEP])
-        self._pending = [(xs[whole:], ys[whole:])] if whole < xs.size else []
+        """Consecutive entries ``x`` of ``a`` and ``y`` of ``b`` (flat, same dtype), of any length.
+
+        The entries held back from earlier pieces (fewer than ``STEP``) are
+        completed into one block; the piece's whole blocks are added as views
+        of it; what is left (fewer than ``STEP``) is copied and held, so no
+        piece is kept alive after the call (each chunk of a stream is
+        released as soon as it is judged)."""
+        start = 0
+        if self._pending:
+            held = sum(p[0].size for p in self._pending)
+            take = min(STEP - held, x.size)
+            self._pending.append((x[:take], y[:take]))
+            start = take
+            if held + take < STEP:
+                self._pending = [(np.concatenate([p[0] for p in self._pending]),
+                                  np.concatenate([p[1] for p in self._pending]))]
+                return
+            self.flush()
+        whole = start + ((x.size - start) // STEP) * STEP
+        for s in range(start, whole, STEP):
+            self.add(x[s:s + STEP], y[s:s + STEP])
+        if whole < x.size:
+            self._pending = [(x[whole:].copy(), y[whole:].copy())]
 
     def flush(self):
         """Add what :meth:`feed` still holds (the last, partial block)."""
@@ -197,6 +209,8 @@ class Accumulator:
             self.n_diff += int(np.count_nonzero(bad))
         self.sq_d += cd
         self.sq_b += cb
+        if cd == 0.0 and not diff.any():            # the usual block: equal entries (one pass, no copy)
+            return
         absd = np.abs(diff)
         if absd.size:
             self.max_abs = max(self.max_abs, float(absd.max()))

@@ -18,8 +18,13 @@ from .base import SideRun, as_stages, observer
 
 
 class PortSource:
+    """``keep_net=False``: the run's ``net`` is let go as soon as the stages
+    are recorded (a streamed compare's chunks: only the records are judged)."""
     origin = "the Python port"
     keeps_net = True                  # its run's net re-runs each stage in isolated mode
+
+    def __init__(self, keep_net: bool = True):
+        self.keep_net = keep_net
 
     def check(self, inputs) -> None:
         """The port runs any inputs the loader accepts."""
@@ -39,6 +44,7 @@ class PortSource:
         with trace.tracing() as tr, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             # Inf/NaN are compared, not warned
             net, loss = lossgrad_subset(prob, param, model, net, np.arange(1, prob.l + 1), "fungrad")
+        kept, net = (net if self.keep_net else None), None
         yield SideRun(as_stages(dict(tr.records), "port"), float(np.asarray(loss).reshape(-1)[0]),
-                      {"python_s": time.perf_counter() - t0}, net, f"the Python port ({port_path} path)",
+                      {"python_s": time.perf_counter() - t0}, kept, f"the Python port ({port_path} path)",
                       {"port_path": port_path})
