@@ -120,6 +120,16 @@ class Record:
     def has_values(self) -> bool:
         return self.file != "-"
 
+    @property
+    def key(self) -> str:
+        """``NAME@LAYER`` as the recorder's ``only`` list names a record."""
+        return f"{self.name}@{self.layer:.17g}"
+
+    @property
+    def was_read(self) -> bool:
+        """True once :meth:`value` has read the values."""
+        return self._cache is not None
+
     def value(self) -> np.ndarray | None:
         """The recorded array (MATLAB's shape, Fortran order, MATLAB's class), or None."""
         if not self.has_values:

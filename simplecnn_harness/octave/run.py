@@ -51,20 +51,29 @@ def path_code(prepared: PreparedRun) -> str:
     return ", ".join(f"'{quote(d)}'" for d in prepared.dirs)
 
 
-def execute(session: OctaveSession, prepared: PreparedRun, timeout: float | None = None) -> MatlabRun:
-    """Run ``prepared`` in ``session`` and read its records."""
+def execute(session: OctaveSession, prepared: PreparedRun, timeout: float | None = None,
+            only=None, again: bool = False) -> MatlabRun:
+    """Run ``prepared`` in ``session`` and read its records.  ``only``: the
+    keys (``Record.key``) of the records whose values are wanted; the others
+    are recorded by class and size (None: every value, as instrumented).
+    ``again``: the same copy of the tree ran last in this session (a streamed
+    compare's next chunk), so its functions need not be cleared."""
     layout, code_dir, out_dir = prepared.layout, prepared.code_dir, prepared.out_dir
     t1 = time.perf_counter()
     paths = path_code(prepared)
     # forget the functions of a tree run before in this session
-    forget = "clear functions; " if session.tree_started() else ""
+    forget = "clear functions; " if not again and session.tree_started() else ""
+    keep = ""
+    if only is not None:
+        keep = "simplecnn_rec__('only', {" + ", ".join(f"'{quote(k)}'" for k in sorted(only)) + "}); "
     try:
-        session.eval(f"{forget}addpath({paths}); cd('{quote(code_dir)}'); "
+        session.eval(f"{forget}addpath({paths}); cd('{quote(code_dir)}'); {keep}"
                      f"simplecnn_drive__('{quote(prepared.in_file)}', '{quote(out_dir)}'); cd(tempdir);",
                      timeout=timeout)
     finally:
         if session.alive():
-            session.eval(f"cd(tempdir); rmpath({paths});", timeout=60)
+            session.eval(f"cd(tempdir); rmpath({paths});" + (" simplecnn_rec__('only', {});" if keep else ""),
+                         timeout=60)
     t2 = time.perf_counter()
     err = read_error(out_dir)
     if err is not None:

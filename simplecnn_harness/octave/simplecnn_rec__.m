@@ -15,11 +15,22 @@ function simplecnn_rec__(id, v, layer, keep)
 %   simplecnn_rec__('open', OUT)          start recording into folder OUT
 %   simplecnn_rec__('put', NAME, v, layer) record v under NAME (always kept)
 %   simplecnn_rec__('close')              close the files
+%   simplecnn_rec__('only', KEYS)         from now on keep the values of the
+%                                         records named in the cellstr KEYS
+%                                         only ('NAME@LAYER', the layer as
+%                                         %.17g prints it); the others get
+%                                         class and size; {} keeps all again
 % When not open, a call does nothing. It has no output, so ans is untouched.
 
-persistent folder fid_idx count
+persistent folder fid_idx count only
 if ischar(id)
 	switch id
+		case 'only'
+			if isempty(v)
+				only = [];
+			else
+				only = containers.Map(v, true(1, numel(v)));
+			end
 		case 'open'
 			folder = v;
 			fid_idx = fopen(fullfile(folder, 'records.idx'), 'w');
@@ -35,7 +46,7 @@ if ischar(id)
 			put_layer = keep;
 			if ~isempty(fid_idx)
 				count = count + 1;
-				simplecnn_rec_write__(folder, fid_idx, count, name, value, put_layer, 1);
+				simplecnn_rec_write__(folder, fid_idx, count, name, value, put_layer, 1, only);
 			end
 	end
 	return;
@@ -44,12 +55,15 @@ if isempty(fid_idx)
 	return;
 end
 count = count + 1;
-simplecnn_rec_write__(folder, fid_idx, count, sprintf('s%d', id), v, layer, keep);
+simplecnn_rec_write__(folder, fid_idx, count, sprintf('s%d', id), v, layer, keep, only);
 end
 
-function simplecnn_rec_write__(folder, fid_idx, count, name, v, layer, keep)
+function simplecnn_rec_write__(folder, fid_idx, count, name, v, layer, keep, only)
 if ~isnumeric(layer) || numel(layer) ~= 1
 	layer = -1;
+end
+if keep && ~isempty(only) && ~isKey(only, sprintf('%s@%.17g', name, double(layer)))
+	keep = 0;
 end
 cls = class(v);
 file = '-';
