@@ -82,16 +82,16 @@ def run_compare(opts: Options, source=None, python=None, reference=None, candida
 
     if opts.chunk is not None:
         streamed.refuse_unless_streamable(opts, reference, candidate, python)
+    can_stream = streamed.streamable(opts, reference, candidate, python)
     if hasattr(reference, "load_inputs"):
         ins = reference.load_inputs()          # a trace: its own inputs, any given checked against them
-    else:
+    else:                                      # all the data when streamed, else what fits the budget
         ins = loader.load(opts.config, opts.data, opts.weights, opts.instances, opts.precision, opts.seed,
-                          budget=loader.MEMORY_BUDGET, progress=say)
+                          budget=None if can_stream else loader.MEMORY_BUDGET, progress=say)
     chunk = opts.chunk
-    if chunk is None and int(ins.prob.l) > streamed.chunk_from_budget(ins.model, ins.precision) and \
-            streamed.streamable(opts, reference, candidate, python):
+    if chunk is None and can_stream and int(ins.prob.l) > streamed.chunk_from_budget(ins.model, ins.precision):
         chunk = streamed.chunk_from_budget(ins.model, ins.precision)
-        say(f"compare: {int(ins.prob.l)} instances pass the {streamed.STREAM_BUDGET / 2**20:.0f} MiB budget of "
+        say(f"compare: {int(ins.prob.l)} instances pass the {streamed.stream_budget() / 2**20:.0f} MiB budget of "
             f"traced intermediates: streaming them in chunks of {chunk} (--chunk N chooses)")
     if chunk is not None:
         candidate.check(ins)

@@ -32,11 +32,26 @@ from .judge.verdict import Verdict
 
 
 STREAM_BUDGET = 192 * 2**20       # bytes of traced intermediates per side per chunk (compare's default chunking)
+MEMORY_SHARE = 12                 # at most 1/12 of the available memory per chunk and side: a streamed run holds
+#                                   about six chunks' worth at once (two judged or computed in Python, Octave's
+#                                   working set, its records), both sides
+
+
+def stream_budget() -> int:
+    """Bytes of traced intermediates per chunk and side: ``STREAM_BUDGET``,
+    less on a machine whose available memory (``MemAvailable`` of
+    /proc/meminfo) is under ``MEMORY_SHARE`` times that."""
+    try:
+        with open("/proc/meminfo") as f:
+            avail = next(int(x.split()[1]) * 1024 for x in f if x.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return STREAM_BUDGET
+    return max(1, min(STREAM_BUDGET, avail // MEMORY_SHARE))
 
 
 def chunk_from_budget(model, precision, budget=None) -> int:
-    """The instances per chunk whose traced intermediates fit ``budget`` (one side; ``STREAM_BUDGET``)."""
-    budget = STREAM_BUDGET if budget is None else budget
+    """The instances per chunk whose traced intermediates fit ``budget`` (one side; ``stream_budget()``)."""
+    budget = stream_budget() if budget is None else budget
     return max(1, int(budget // loader.bytes_per_instance(model, precision)))
 
 
