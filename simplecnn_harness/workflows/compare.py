@@ -22,10 +22,9 @@ def compare(*, matlab_dir=None, config=None, data=None, weights=None, instances=
     progress = QUIET if progress is None else progress
     opts = Options(matlab_dir=matlab_dir, config=config, data=data, weights=weights, instances=instances,
                    precision=precision, mode=mode, rtol=rtol, seed=0 if seed is None else seed, timeout=timeout,
-                   progress=None if progress is QUIET else progress, chunk=chunk)
+                   progress=None if progress is QUIET else progress, chunk=chunk, command=command)
     with progress:
         result = _run(opts, trace, seed, python, against)
-    result.command = command
     print(terminal_table(result))
     sys.stdout.flush()
     for path, write in ((json, write_json), (html, write_html)):
