@@ -80,9 +80,10 @@ def run_compare(opts: Options, source=None, python=None, reference=None, candida
             raise InputError("--mode", "isolated needs the port as the Python side (its net re-runs each stage)")
     from . import streamed
 
+    side = candidate if python is None else python
     if opts.chunk is not None:
-        streamed.refuse_unless_streamable(opts, reference, candidate, python)
-    can_stream = streamed.streamable(opts, reference, candidate, python)
+        streamed.refuse_unless_streamable(opts, reference, side, python)
+    can_stream = streamed.streamable(opts, reference, side, python)
     if hasattr(reference, "load_inputs"):
         ins = reference.load_inputs()          # a trace: its own inputs, any given checked against them
     else:                                      # all the data when streamed, else what fits the budget
@@ -94,9 +95,17 @@ def run_compare(opts: Options, source=None, python=None, reference=None, candida
         say(f"compare: {int(ins.prob.l)} instances pass the {streamed.stream_budget() / 2**20:.0f} MiB budget of "
             f"traced intermediates: streaming them in chunks of {chunk} (--chunk N chooses)")
     if chunk is not None:
+        if python is not None:             # its chunks, and what its outcome adds after the judge
+            from .sources.python_side import StreamedSide
+
+            candidate = StreamedSide(python, opts, ins)
         candidate.check(ins)
         reference.check(ins)
-        return streamed.run_streamed(opts, ins, reference, candidate, chunk, say, t_start)
+        verdict = streamed.run_streamed(opts, ins, reference, candidate, chunk, say, t_start)
+        if python is not None:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                candidate.finish(verdict)
+        return verdict
     outcome = None
     if python is not None:
         candidate_run, outcome = _python_run(python, opts, ins)

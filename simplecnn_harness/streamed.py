@@ -10,15 +10,21 @@ sums over all instances (as ``fungrad_minibatch`` adds them up), the first
 divergence is the earliest stage in execution order, with the instance
 where it first shows.
 
+The candidate is any source: the port, or a ``--python``/``--against`` side
+(``sources/python_side.StreamedSide``: its own ``chunks`` set up once, e.g.
+one Octave session for a second MATLAB tree, whose chunks then run in the
+worker thread; what its outcome adds after the judge is kept chunk by chunk).
+
 What cannot be streamed exactly yet is refused in one line (exit 2) rather
-than judged differently: a trace or a ``--python``/``--against`` side,
-isolated mode, and pooling winners that differ before any other divergence
-(the near-tie analysis re-judges by isolated errors, whole-run).
+than judged differently: a trace, isolated mode, and pooling winners that
+differ before any other divergence (the near-tie analysis re-judges by
+isolated errors, whole-run).
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -60,14 +66,10 @@ def refuse_unless_streamable(opts, reference, candidate, python) -> None:
     why = None
     if opts.chunk is not None and opts.chunk < 1:
         raise InputError("--chunk", f"must be a positive number of instances, not {opts.chunk}")
-    if python is not None:
-        why = "a --python/--against side is not streamed yet"
-    elif opts.mode != "propagated":
+    if opts.mode != "propagated":
         why = "isolated mode is not streamed yet"
     elif not hasattr(reference, "chunks"):
         why = "a trace is not streamed yet (only a live MATLAB tree)"
-    elif not getattr(candidate, "keeps_net", False):
-        why = "only the port is streamed as the Python side"
     if why:
         raise InputError("--chunk", f"{why}; run without --chunk")
 
@@ -95,26 +97,28 @@ def run_streamed(opts, ins, reference, candidate, chunk: int, say, t_start) -> V
     sj = StreamJudge(model, ins.precision, opts.rtol)
     timings, meta, describe, port_path = {}, {}, "", ""
     say(f"compare: streaming {n} instances in {count} chunk(s) of at most {chunk}")
-    if getattr(candidate, "keep_net", False):
-        candidate = type(candidate)(keep_net=False)      # the chunks' records are judged, never their net
+    sj = _observed(sj, getattr(candidate, "observe", None))
     held = None                                          # the chunk waiting for the judge
-    with reference.chunks(say) as run_chunk, ThreadPoolExecutor(1, thread_name_prefix="simplecnn-chunk") as pool:
+    with reference.chunks(say) as run_chunk, candidate_chunks(candidate, say) as run_b, \
+            ThreadPoolExecutor(1, thread_name_prefix="simplecnn-chunk") as pool:
         try:
             for k, start in enumerate(range(0, n, chunk)):
                 c = min(chunk, n - start)
                 part = dataclasses.replace(ins, prob=loader.subset(ins.prob, c, start))
-                job, held = pool.submit(_judge_then_run, sj, held, candidate, part), None
+                job, held = pool.submit(_judge_then_run, sj, held, functools.partial(run_b, k=k), part), None
                 a_side = contextlib.ExitStack()
                 try:
                     a = a_side.enter_context(run_chunk(part, k))
                 except BaseException:
                     a_side.close()
+                    _stop(run_b)
                     _release(job)
                     raise
                 try:
                     b_side, b = job.result()
                 except BaseException:
                     a_side.close()
+                    _stop(run_b)
                     raise
                 for t in (b.timings, a.timings):
                     for key, v in t.items():
@@ -166,10 +170,51 @@ def _judge_then_run(sj, held, candidate, part):
     side = contextlib.ExitStack()
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"), single_threaded_blas():
-            return side, side.enter_context(candidate.run(part, None))
+            return side, side.enter_context(candidate(part))
     except BaseException:
         side.close()
         raise
+
+
+def candidate_chunks(candidate, say):
+    """A context yielding ``run(inputs, k)``, the candidate's run of chunk
+    ``k`` (a context manager yielding its ``SideRun``): its own
+    ``chunks(progress)`` when it has one (set up once for all the chunks:
+    ``python_side.StreamedSide``), else its ``run(inputs, None)`` per chunk
+    (the port's without its net: the chunks' records are judged, never their net)."""
+    if getattr(candidate, "keep_net", False):
+        candidate = type(candidate)(keep_net=False)
+    if hasattr(candidate, "chunks"):
+        return candidate.chunks(say)
+    return contextlib.nullcontext(lambda part, k: candidate.run(part, None))
+
+
+def _stop(run_b):
+    """The main thread's side failed (or Ctrl-C): end the candidate's Octave
+    session now rather than wait for its chunk (a side without one goes on)."""
+    stop = getattr(run_b, "stop", None)
+    if stop is not None:
+        stop()
+
+
+class _observed:
+    """``sj`` whose ``add(reference, candidate, instances)`` first hands the
+    chunk's two runs to ``observe`` (what a ``--python``/``--against`` side
+    keeps for after the judge: ``python_side.StreamedSide.observe``)."""
+
+    def __new__(cls, sj, observe):
+        if observe is None:
+            return sj
+        self = super().__new__(cls)
+        self.sj, self.observe = sj, observe
+        return self
+
+    def add(self, reference, candidate, instances):
+        self.observe(reference, candidate, instances)
+        self.sj.add(reference, candidate, instances)
+
+    def __getattr__(self, name):
+        return getattr(self.sj, name)
 
 
 def _close(stacks):

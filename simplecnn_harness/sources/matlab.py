@@ -113,6 +113,7 @@ class MatlabSource:
                         if k:
                             shutil.rmtree(folder, ignore_errors=True)
 
+                one.octave = octave             # the session (a candidate side's is stopped from the main thread)
                 yield one
 
     @contextlib.contextmanager

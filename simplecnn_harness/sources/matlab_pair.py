@@ -78,6 +78,40 @@ class MatlabTreeSource:
                       timings=timings, net=net, describe=self.describe)
 
 
+    @contextlib.contextmanager
+    def chunks(self, progress=None, instances=None):
+        """A streamed compare's chunks: ONE Octave session for this tree over
+        all of them (``MatlabSource.chunks``, the reference's way), yields
+        ``run(inputs, k)``, a context manager per chunk yielding its
+        ``SideRun`` (timings named ``against_*``).  No port run: the near-tie
+        analysis of pooling winners is not streamed (``streamed.pooling_check``).
+        ``stop()`` (from another thread) ends the session at once."""
+        from .matlab import MatlabSource
+
+        source = MatlabSource(str(self.layout.root), self.opts.timeout, self.opts.instrument)
+        with source.chunks(None, command="against") as run_chunk:
+            @contextlib.contextmanager
+            def one(inputs, k):
+                t0 = time.perf_counter()
+                with run_chunk(inputs, k) as run:
+                    run.timings = {"against_octave_s": time.perf_counter() - t0}
+                    run.describe, run.meta = self.describe, {}
+                    yield run
+
+            one.stop = lambda: stop_session(getattr(run_chunk, "octave", None))
+            yield one
+
+
+def stop_session(octave):
+    """End ``octave``'s process group now, by its id (from another thread than
+    the one in its ``eval``, which then fails and closes the session)."""
+    from ..octave.processes import kill_group, pid_alive
+
+    pid = getattr(octave, "pid", None)
+    if pid is not None and pid_alive(pid):
+        kill_group(pid)
+
+
 def size_guide(param, model, n, dtype=np.float64):
     """The canonical stages' MATLAB shapes for ``n`` instances (the port's
     shapes), as zero-memory arrays: the MATLAB side's mapping picks its

@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from simplecnn_py.support.errors import EnvironmentProblem, InputError
 
 from .base import SideRun
@@ -142,6 +144,50 @@ class TorchSource:
                                           self.loss_fn, f"{self.file}:{self.name}")
         yield SideRun(stages=stages, loss=loss, timings={"python_s": time.perf_counter() - t0},
                       net=extra, describe=self.describe, isolate=self.isolator(param, model, prob))
+
+    @contextlib.contextmanager
+    def chunks(self, progress=None, instances=None):
+        """A streamed compare's chunks (``streamed.run_streamed``): yields
+        ``run(inputs, k)``, a context manager per chunk yielding its
+        ``SideRun``.  The network is cast and the weights copied once; torch
+        runs on one thread meanwhile (the Octave side computes beside it on
+        the other core), its setting restored after.  ``instances``: the
+        whole run's count, for a failure's message."""
+        from .torch_stages import prepare_network, run_prepared
+
+        torch, ready = self.torch, []
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+        @contextlib.contextmanager
+        def one(inputs, k):
+            param, model, prob = parts(inputs)
+            if self.layers is None:
+                self.check(inputs)
+            if not ready:
+                ready.append(prepare_network(torch, self.net, self.layers, param, model))
+            t0 = time.perf_counter()
+            stages, loss, extra = run_prepared(torch, self.net, self.layers, param, model, prob, self.loss_fn,
+                                               f"{self.file}:{self.name}", ready[0], instances)
+            yield SideRun(stages=stages, loss=loss, timings={"python_s": time.perf_counter() - t0},
+                          net=extra, describe=self.describe)
+
+        try:
+            yield one
+        finally:
+            torch.set_num_threads(threads)
+
+    def whole_loss(self, outputs, targets, precision):
+        """The loss of the module's outputs of all the instances (``outputs``,
+        ``targets``: (N, nL) arrays), as one run computes it: a streamed
+        compare's chunks each computed theirs."""
+        torch = self.torch
+        dtype = torch.float64 if precision == "double" else torch.float32
+        out, y = torch.from_numpy(np.ascontiguousarray(outputs)).to(dtype), \
+            torch.from_numpy(np.ascontiguousarray(targets)).to(dtype)
+        with torch.no_grad():
+            loss = ((out - y) ** 2).sum() if self.loss_fn is None else self.loss_fn(out, y)
+        return float(np.asarray(loss.detach().numpy() if hasattr(loss, "detach") else loss).reshape(-1)[0])
 
     def isolator(self, param, model, prob):
         """Isolated mode (``torch_isolated.py``); a network that fails on

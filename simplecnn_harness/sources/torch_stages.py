@@ -140,13 +140,27 @@ class Recorder:
 
 def run_network(torch, net, layers, param, model, prob, loss_fn, who):
     """Run ``net`` with the model's weights on ``prob``; (stages, loss, extra)."""
+    notes = prepare_network(torch, net, layers, param, model)
+    return run_prepared(torch, net, layers, param, model, prob, loss_fn, who, notes)
+
+
+def prepare_network(torch, net, layers, param, model):
+    """``net`` cast to the comparison's precision, in eval mode, the model's
+    weights copied in (once for all the chunks of a streamed compare); the
+    notes of ``copy_weights``."""
+    net.to(torch.float64 if param.precision == "double" else torch.float32)
+    net.eval()
+    return copy_weights(torch, layers, model, np.float64 if param.precision == "double" else np.float32)
+
+
+def run_prepared(torch, net, layers, param, model, prob, loss_fn, who, notes, instances=None):
+    """``run_network`` on a ``net`` made ready by ``prepare_network``
+    (``notes``: its notes, extended here).  ``instances``: the whole run's
+    count, named in a failure's message when ``prob`` is one chunk of it."""
     L, LC = int(model.L), int(model.LC)
     n = int(prob.l)
     np_dtype = np.float64 if param.precision == "double" else np.float32
-    t_dtype = torch.float64 if param.precision == "double" else torch.float32
-    net.to(t_dtype)
-    net.eval()
-    notes = copy_weights(torch, layers, model, np_dtype)
+    notes = list(notes)
     d1, a1, b1 = int(model.ch_input[1]), int(model.ht_input[1]), int(model.wd_input[1])
     X = torch.from_numpy(layouts.feature_map_to_nchw(np.asarray(prob.data, dtype=np_dtype), d1, a1, b1))
     Y = torch.from_numpy(np.ascontiguousarray(np.asarray(prob.label_mat, dtype=np_dtype).T))
@@ -175,7 +189,8 @@ def run_network(torch, net, layers, param, model, prob, loss_fn, who):
         raise
     except Exception as e:
         text = " ".join(str(e).split())
-        failure = InputError("--python", f"{who} failed on the config's ({n}, {d1}, {a1}, {b1}) images: "
+        failure = InputError("--python", f"{who} failed on the config's ({instances or n}, {d1}, {a1}, {b1}) "
+                                         "images: "
                                          f"{type(e).__name__}: {text[:300]}")
         if not rec.x:
             raise failure from None
