@@ -193,6 +193,10 @@ def _stop(run_b):
     """The main thread's side failed (or Ctrl-C): end the candidate's Octave
     session now rather than wait for its chunk (a side without one goes on)."""
     stop = getattr(run_b, "stop", None)
+    if stop is None and getattr(run_b, "octave", None) is not None:      # a MatlabSource as the candidate
+        from .sources.matlab_pair import stop_session
+
+        stop = functools.partial(stop_session, run_b.octave)
     if stop is not None:
         stop()
 
