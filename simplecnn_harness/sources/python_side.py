@@ -7,6 +7,12 @@ After the judge: the reasons of the stages it does not expose go into the
 table, the side is named in the notes, and at a FAIL the likely porting slip
 (``judge/slips.py``) is added to the first divergent stage's note and to the
 verdict's notes.
+
+Streamed (``compare --chunk N``), the source is the candidate through
+:class:`StreamedSide`: its chunks run in the worker thread of
+``streamed.run_streamed``, and what :class:`SideOutcome` adds after the
+judge is gathered chunk by chunk and added to the streamed verdict the same
+way (``SideOutcome.complete``).
 """
 from __future__ import annotations
 

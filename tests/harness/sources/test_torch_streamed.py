@@ -25,7 +25,6 @@ torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip insta
 from simplecnn_harness.compare import Options, prepare, run_compare  # noqa: E402
 from simplecnn_harness.sources.python_side import python_source  # noqa: E402
 
-pytestmark = needs_octave
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +42,7 @@ def both(spec, n, chunk, config=NONSQUARE, data=None):
     return out
 
 
+@needs_octave
 def test_right_network_streams_to_the_unchunked_pass(nets, monkeypatch):
     from simplecnn_harness.sources import torch_stages
 
@@ -58,6 +58,7 @@ def test_right_network_streams_to_the_unchunked_pass(nets, monkeypatch):
     assert streamed.notes[0] == f"Python side: PyTorch network {nets[0]}:functional"
 
 
+@needs_octave
 @pytest.mark.parametrize("slip,n,chunk", [("avg_pool", 20, 7), ("no_relu_full", 16, 6),
                                           ("padding_reflect", 17, 5)])
 def test_a_slip_fails_at_the_same_stage_with_the_same_slip_named(nets, slip, n, chunk):
@@ -73,6 +74,7 @@ def test_a_slip_fails_at_the_same_stage_with_the_same_slip_named(nets, slip, n, 
     assert word in named
 
 
+@needs_octave
 def test_a_mean_loss_fails_at_the_loss_with_the_same_slip_and_says_the_chunks_are_means(nets):
     folder = nets[0].parent
     whole, streamed = both(f"torch:{folder / 'nets_mean_loss.py'}:net", 20, 8)
@@ -87,6 +89,7 @@ def test_a_mean_loss_fails_at_the_loss_with_the_same_slip_and_says_the_chunks_ar
     assert "the chunks'" in note and not any(x.startswith("the network's loss") for x in whole.notes)
 
 
+@needs_octave
 def test_pooling_ties_read_per_chunk_are_accepted_as_whole(shared_data, tmp_path):
     """MNIST's saturated strokes tie pooling maxima: the tie-moved windows are
     found chunk by chunk, and the pool gradient accepted (ok*) with the same
@@ -116,6 +119,7 @@ def ceil_mode_config_width():
 '''
 
 
+@needs_octave
 def test_a_network_failing_mid_run_is_judged_up_to_its_failure(nets, tmp_path):
     """ceil_mode with the config's width: torch fails at the first Linear on
     every chunk; what the layers got is judged, the FAIL is at the slip's
@@ -134,3 +138,28 @@ def test_a_network_failing_mid_run_is_judged_up_to_its_failure(nets, tmp_path):
         assert all(not s.compared for s in v.stages if s.direction == "backward")
     assert [(s.key(), s.compared, s.ok) for s in whole.stages] == [(s.key(), s.compared, s.ok)
                                                                    for s in streamed.stages]
+
+
+def test_ties_read_per_chunk_combine_to_the_whole_runs_answer():
+    """tie_pieces of instance 1 and of instance 2, combined, answer as
+    tie_explained on both (a 1-channel 4 x 4 map, 2 x 2 pooling): instance 1
+    holds a tie whose gradient moved, instance 2 agrees (explained: 1 of 8
+    windows) or moves its gradient off a non-tie (not explained)."""
+    import numpy as np
+
+    from simplecnn_harness.sources.torch_ties import tie_explained, tie_pieces, ties_combined
+    from simplecnn_py.support.conventions import cell, struct
+
+    model = struct(ch_input=cell([1, 1]), wd_subimage_pool=cell([2]), ht_conv=cell([4]), wd_conv=cell([4]))
+    S = np.array([[5., 5., 1., 2.], [0., 1., 3., 0.], [1., 2., 0., 0.], [0., 4., 0., 1.]])
+    M = np.zeros((4, 4))
+    M[0, 0], M[0, 3], M[3, 1] = 2.0, 1.5, -1.0
+    P = M.copy()
+    P[0, 0], P[0, 1] = 0.0, 2.0                        # moved between the tied maxima (0, 0) and (0, 1)
+    flat = lambda *maps: np.concatenate([A.reshape(1, -1, order="F") for A in maps], axis=1)  # noqa: E731
+    P2 = M.copy()
+    P2[3, 1], P2[3, 0] = 0.0, -1.0                     # moved off the window's only maximum
+    for second, want in ((M, (True, 1, 8)), (P2, (False, 0, 0))):
+        whole = tie_explained(model, 1, 2, flat(P, second), flat(M, M), flat(S, S), 1e-13)
+        pieces = [tie_pieces(model, 1, 1, flat(p), flat(M), flat(S)) for p in (P, second)]
+        assert whole == ties_combined(pieces, 1e-13) == want
