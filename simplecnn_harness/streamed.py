@@ -15,10 +15,14 @@ The candidate is any source: the port, or a ``--python``/``--against`` side
 one Octave session for a second MATLAB tree, whose chunks then run in the
 worker thread; what its outcome adds after the judge is kept chunk by chunk).
 
-What cannot be streamed exactly yet is refused in one line (exit 2) rather
-than judged differently: a trace, isolated mode, and pooling winners that
-differ before any other divergence (the near-tie analysis re-judges by
-isolated errors, whole-run).
+Pooling winners that differ are located chunk by chunk and classified at
+the end (near-ties with the whole run's sigma(S) error); when near-tie
+flips remain, the stages after them are judged by their isolated error,
+from a second streamed pass.  Isolated mode (the port) recomputes each
+chunk's stages from the reference's.  The heatmap is built chunk by chunk
+as the whole array's.  What cannot be streamed exactly yet is refused in
+one line (exit 2) rather than judged differently: a trace, isolated mode
+with a side other than the port.
 """
 from __future__ import annotations
 
@@ -66,8 +70,8 @@ def refuse_unless_streamable(opts, reference, candidate, python) -> None:
     why = None
     if opts.chunk is not None and opts.chunk < 1:
         raise InputError("--chunk", f"must be a positive number of instances, not {opts.chunk}")
-    if opts.mode != "propagated":
-        why = "isolated mode is not streamed yet"
+    if opts.mode != "propagated" and (python is not None or not getattr(candidate, "keeps_net", False)):
+        why = "isolated mode is streamed with the port only"
     elif not hasattr(reference, "chunks"):
         why = "a trace is not streamed yet (only a live MATLAB tree)"
     if why:
@@ -94,12 +98,46 @@ def run_streamed(opts, ins, reference, candidate, chunk: int, say, t_start) -> V
     n, model = int(ins.prob.l), ins.model
     chunk = min(chunk, n)
     count = -(-n // chunk)
-    sj = StreamJudge(model, ins.precision, opts.rtol)
-    timings, meta, describe, port_path = {}, {}, "", ""
+    sj = StreamJudge(model, ins.precision, opts.rtol, n, opts.mode)
+    timings = {}
     say(f"compare: streaming {n} instances in {count} chunk(s) of at most {chunk}")
-    sj = _observed(sj, getattr(candidate, "observe", None))
+    judge = _observed(sj, getattr(candidate, "observe", None))
+    meta, describe, port_path = _run_chunks(ins, reference, candidate, chunk, judge, say, timings,
+                                            keep_net=opts.mode == "isolated")
+    t0 = time.perf_counter()
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        results, first, loss = sj.results()
+        pooling, notes = pooling_check(sj, results, (ins, reference, candidate, chunk, say, timings))
+        first = sj.divergence(results)
+        heatmap = sj.heatmap(results)
+    notes.insert(0, f"streamed in {count} chunk(s) of at most {chunk} instances (--chunk)")
+    L = int(model.L)
+    missing_backward = [m for m in range(1, L + 1)
+                        if not any(r.compared for r in results if r.layer == m and r.direction == "backward")]
+    if missing_backward:
+        notes.append(f"no backward stage compared for layer(s) {missing_backward}")
+    ok = first is None and any(r.compared for r in results)
+    timings["compare_s"] = time.perf_counter() - t0
+    timings["total_s"] = time.perf_counter() - t_start
+    v = Verdict(ok, meta.get("layout", ""), meta.get("tree", describe), ins.config_desc, ins.data_desc, n,
+                ins.precision, opts.mode, sj.rtol, results, first, pooling,
+                {k: (round(x, 4) if isinstance(x, float) else x) for k, x in timings.items()}, notes,
+                loss, heatmap, port_path, opts.command)
+    v.chunks = count
+    return v
+
+
+def _run_chunks(ins, reference, candidate, chunk, sj, say, timings, keep_net=False):
+    """Both sides over the chunks, each chunk handed to ``sj.add(reference run,
+    candidate run, instances, inputs)`` in the worker thread and released;
+    the timings added up into ``timings``: ``(reference meta, its
+    description, the port's path)``.  ``keep_net``: the port keeps its net
+    (isolated values)."""
+    n = int(ins.prob.l)
+    count = -(-n // chunk)
+    meta, describe, port_path = {}, "", ""
     held = None                                          # the chunk waiting for the judge
-    with reference.chunks(say) as run_chunk, candidate_chunks(candidate, say) as run_b, \
+    with reference.chunks(say) as run_chunk, candidate_chunks(candidate, say, keep_net) as run_b, \
             ThreadPoolExecutor(1, thread_name_prefix="simplecnn-chunk") as pool:
         try:
             for k, start in enumerate(range(0, n, chunk)):
@@ -125,7 +163,7 @@ def run_streamed(opts, ins, reference, candidate, chunk: int, say, t_start) -> V
                         if isinstance(v, (int, float)):
                             timings[key] = timings.get(key, 0) + v
                 meta, describe, port_path = a.meta, a.describe, b.meta.get("port_path", "")
-                held, job = [([b_side, a_side], a, b, c)], None
+                held, job = [([b_side, a_side], a, b, c, part)], None
                 del a, b, b_side
                 say(f"compare: chunk {k + 1} of {count} computed on both sides (instances {start + 1}..{start + c})")
             job, held = pool.submit(_judge_then_run, sj, held, None, None), None
@@ -133,35 +171,17 @@ def run_streamed(opts, ins, reference, candidate, chunk: int, say, t_start) -> V
         finally:
             if held:
                 _close(held.pop()[0])
-    t0 = time.perf_counter()
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        results, first, loss = sj.results()
-    notes = [f"streamed in {count} chunk(s) of at most {chunk} instances (--chunk)"]
-    pooling_check(model, results, first)
-    L = int(model.L)
-    missing_backward = [m for m in range(1, L + 1)
-                        if not any(r.compared for r in results if r.layer == m and r.direction == "backward")]
-    if missing_backward:
-        notes.append(f"no backward stage compared for layer(s) {missing_backward}")
-    ok = first is None and any(r.compared for r in results)
-    timings["compare_s"] = time.perf_counter() - t0
-    timings["total_s"] = time.perf_counter() - t_start
-    v = Verdict(ok, meta.get("layout", ""), meta.get("tree", describe), ins.config_desc, ins.data_desc, n,
-                ins.precision, opts.mode, sj.rtol, results, first, {},
-                {k: (round(x, 4) if isinstance(x, float) else x) for k, x in timings.items()}, notes,
-                loss, None, port_path, opts.command)
-    v.chunks = count
-    return v
+    return meta, describe, port_path
 
 
 def _judge_then_run(sj, held, candidate, part):
     """The worker's step: judge the chunk in the list ``held`` (both sides),
     releasing it, then run ``candidate`` on ``part``: ``(its ExitStack, its SideRun)``."""
     if held:
-        stacks, a, b, c = held.pop()            # the only reference: the chunk goes with this frame's
+        stacks, a, b, c, inputs = held.pop()    # the only reference: the chunk goes with this frame's
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"), single_threaded_blas():
-                sj.add(a, b, c)
+                sj.add(a, b, c, inputs)
         finally:
             del a, b                             # the records, then the files behind them
             _close(stacks)
@@ -176,13 +196,14 @@ def _judge_then_run(sj, held, candidate, part):
         raise
 
 
-def candidate_chunks(candidate, say):
+def candidate_chunks(candidate, say, keep_net=False):
     """A context yielding ``run(inputs, k)``, the candidate's run of chunk
     ``k`` (a context manager yielding its ``SideRun``): its own
     ``chunks(progress)`` when it has one (set up once for all the chunks:
     ``python_side.StreamedSide``), else its ``run(inputs, None)`` per chunk
-    (the port's without its net: the chunks' records are judged, never their net)."""
-    if getattr(candidate, "keep_net", False):
+    (the port's without its net: the chunks' records are judged, never their
+    net; ``keep_net``: with it, for isolated values)."""
+    if getattr(candidate, "keep_net", False) and not keep_net:
         candidate = type(candidate)(keep_net=False)
     if hasattr(candidate, "chunks"):
         return candidate.chunks(say)
@@ -213,9 +234,9 @@ class _observed:
         self.sj, self.observe = sj, observe
         return self
 
-    def add(self, reference, candidate, instances):
+    def add(self, reference, candidate, instances, inputs=None):
         self.observe(reference, candidate, instances)
-        self.sj.add(reference, candidate, instances)
+        self.sj.add(reference, candidate, instances, inputs)
 
     def __getattr__(self, name):
         return getattr(self.sj, name)
@@ -236,19 +257,27 @@ def _release(job):
         out[0].close()
 
 
-def pooling_check(model, results, first) -> None:
-    """Differing pooling winners with no earlier divergence need the whole-run
-    near-tie analysis: refused; after an earlier divergence they are noted as
-    downstream of it, as the unchunked judge does."""
-    order = {r.key(): i for i, r in enumerate(results)}
-    for m in range(1, int(model.LC) + 1):
-        r = next((x for x in results if x.key() == (m, "forward", "idx_pool")), None)
-        if r is None or not r.compared or r.ok or not r.n_diff:
-            continue
-        up = None if first is None else (first["layer"], first["direction"], first["stage"])
-        if up is None or order[up] >= order[r.key()]:
-            raise InputError("--chunk", f"pooling winners differ at layer {m} before any other divergence: "
-                                        "the near-tie analysis is not streamed yet; run without --chunk "
-                                        "(at most the streaming budget's instances run unchunked by default)")
-        r.note = (f"{r.n_diff} pooling winners differ, downstream of the divergence at layer {up[0]}, "
-                  f"{up[1]}, {up[2]}" + ("; " + r.note if r.note else ""))
+def pooling_check(sj, results, rerun):
+    """The near-tie analysis of differing pooling winners, as the unchunked
+    judge makes it: ``(pooling flips {layer: info}, notes)``.  The flips were
+    located chunk by chunk; when every flip of a layer is a near-tie (decided
+    with the whole run's sigma(S) error), the stages after it are judged by
+    their isolated error: in isolated mode those are the rows; else a second
+    streamed pass (``rerun``: inputs, reference, candidate, chunk, say,
+    timings) recomputes them, both sides again chunk by chunk, the port
+    keeping its net (the rare case pays twice)."""
+    pooling, flip_layers = sj.pooling(results)
+    if not flip_layers:
+        return pooling, []
+    keys = sj.isolated_needed(results, flip_layers)
+    if keys:
+        ins, reference, candidate, chunk, say, timings = rerun
+        say(f"compare: near-tie pooling flips at layer {', '.join(map(str, flip_layers))}: a second pass "
+            f"for the isolated errors of the {len(keys)} stage(s) after them")
+
+        class Isolated:
+            def add(self, a, b, c, part):
+                sj.add_isolated(a, b, c, part, keys)
+
+        _run_chunks(ins, reference, candidate, chunk, Isolated(), say, timings, keep_net=True)
+    return pooling, [sj.rejudge(results, flip_layers)]

@@ -17,29 +17,46 @@ A streamed compare runs both sides on instances 1..c, c+1..2c,
   on the first chunk; ``idx_pool``: indices within an instance, compared
   exactly chunk by chunk (offsets removed per chunk).
 
+Besides the metrics, per chunk: the differing pooling winners are located
+(``stream_pooling.py``: the near-tie analysis is decided at the end with the
+whole run's sigma(S) error, ``pooling.py``); the heatmap grid of every stage
+is built as the whole array's (``heatmap.MappedAccumulator``: block maxima
+only where a block differs); in isolated mode the port's stages are
+recomputed from the reference's chunk (``sources/isolated.py``) and judged
+in place of the propagated ones.  After near-tie flips, the stages after
+them are judged by their isolated error: :meth:`StreamJudge.add_isolated`
+takes the chunks of a second pass for that (``streamed.py`` runs it).
+
 :meth:`StreamJudge.results` gives the ``StageResult`` rows, the first
 divergence in execution order (with its instance) and the loss of each
-side.  Not yet here: the pooling near-tie analysis and isolated mode,
-which need the other stages of the same chunk (they are per chunk too, and
-come next).
+side; :meth:`pooling`, :meth:`divergence` and :meth:`heatmap` complete the
+verdict from them.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import metrics as C
+from .heatmap import GridStream, MappedAccumulator, heatmap_grid, heatmap_stage, labelled
+from .pooling import after_flips, classify_pooling, rejudge_after_flips
 from .stages import INDEX_STAGES, canonical_stages
+from .stream_pooling import LayerFlips
 
 SUMMED = {"dlossdW", "dlossdb", "loss"}
 MODEL_ONLY = {"idx_pad", "idx_phiZ"}
 
 
 class StreamJudge:
-    def __init__(self, model, precision, rtol=None):
+    """``n``: the instances of the whole run (the heatmaps' layout; None: no
+    heatmap); ``mode``: ``'propagated'`` or ``'isolated'`` (then :meth:`add`
+    needs each chunk's inputs and the port's ``net``)."""
+
+    def __init__(self, model, precision, rtol=None, n=None, mode="propagated"):
         self.model, self.precision = model, precision
         self.rtol = rtol if rtol is not None else C.DEFAULT_RTOL[precision]
         self.dtype = C.working_dtype(precision)
         self.keys = canonical_stages(model)
+        self.total, self.mode = n, mode
         self.n = 0                                     # instances judged so far
         self.chunks = 0
         self.acc = {}                                  # key -> Accumulator (per-instance arrays)
@@ -49,41 +66,100 @@ class StreamJudge:
         self.per_instance = {}                         # key -> entries per instance
         self.missing = {}                              # key -> note (not compared)
         self.sources = {}                              # key -> (source, origin, note) of the reference
+        self.flips = {}                                # pooled layer -> LayerFlips
+        self.grids = {}                                # index key -> (GridStream, entries seen)
+        self.small = {}                                # model-only index key -> (candidate, reference) copies
+        self.where = {}                                # key -> instance of its first difference (results())
+        self.iso_used = set()                          # keys judged by their isolated value (isolated mode)
+        self.iso_acc, self.iso_sums = {}, {}           # the second pass's isolated values (add_isolated)
 
-    def add(self, reference, candidate, instances: int):
-        """The runs of the next chunk of ``instances`` instances (both sides)."""
+    def add(self, reference, candidate, instances: int, inputs=None):
+        """The runs of the next chunk of ``instances`` instances (both sides);
+        ``inputs``: the chunk's (isolated mode)."""
         first = self.chunks == 0
+        P, M, norm = self._values(reference, candidate)
+        iso = self._isolated(inputs, candidate, M) if self.mode == "isolated" else None
         for key in self.keys:
-            m, py = reference.stages.get(key), candidate.stages.get(key)
+            m = reference.stages.get(key)
             if first and m is not None:
                 self.sources[key] = (m.source, m.origin, m.note)
-            if py is None or py.value is None:
+            stage = key[2]
+            a = P.get(key)
+            if iso is not None and stage not in MODEL_ONLY and key in iso:
+                a = iso[key]
+                self.iso_used.add(key)
+            if a is None:
                 self.missing.setdefault(key, "the port recorded no such stage")
                 continue
-            if m is None or m.value is None:
+            b = M.get(key)
+            if b is None:
                 self.missing.setdefault(key, (m.note if m is not None else "") or "not exposed by the MATLAB code")
                 continue
-            a, b = py.value, m.value
-            stage = key[2]
-            self._shape(key, a, b, grow=stage not in SUMMED and stage not in MODEL_ONLY)
+            self._shape(key, a, m.value, grow=stage not in SUMMED and stage not in MODEL_ONLY)
             if stage in SUMMED:
                 s = self.sums.setdefault(key, [0.0, 0.0])
                 s[0] = s[0] + np.asarray(a, dtype=np.float64)
                 s[1] = s[1] + np.asarray(b, dtype=np.float64)
             elif stage in MODEL_ONLY:
                 if first:
-                    self.index[key] = self._index(key, a, b, 0)
+                    self.index[key] = self._index(a, b, norm.get(key, ""))
+                    self.small[key] = (np.array(a), np.array(b))
             elif stage in INDEX_STAGES:
-                self._add_index(key, a, b, instances)
+                self._add_index(key, a, b, norm.get(key, ""), instances)
             else:
                 if np.size(a) != np.size(b):
                     self.missing.pop(key, None)
                     self.index[key] = C.compare_arrays(a, b, self.precision, self.rtol)   # sizes differ
                     continue
                 self.per_instance.setdefault(key, np.size(b) // instances)
-                self.acc.setdefault(key, C.Accumulator()).feed(C.flat(a, self.dtype), C.flat(b, self.dtype))
+                self._accumulator(key, b, instances).feed(C.flat(a, self.dtype), C.flat(b, self.dtype))
+        self._locate_flips(P, M, instances)
         self.n += instances
         self.chunks += 1
+
+    def _values(self, reference, candidate):
+        """The chunk's values: the candidate's, the reference's (index stages in
+        the candidate's representation, as the unchunked judge has them) and
+        the notes of that normalisation."""
+        P = {k: s.value for k, s in candidate.stages.items() if s.value is not None}
+        M, norm = {}, {}
+        for key, m in reference.stages.items():
+            if m is None or m.value is None:
+                continue
+            M[key] = m.value
+            if key[2] in INDEX_STAGES and key in P:
+                mv, note = C.normalise_index(P[key], m.value, C.index_stride(self.model, key[0], key[2]))
+                M[key], norm[key] = mv, note
+        return P, M, norm
+
+    def _isolated(self, inputs, candidate, M):
+        """The candidate's stages of the chunk recomputed from the reference's inputs to each."""
+        from ..sources.isolated import isolated_stages
+
+        if getattr(candidate, "isolate", None) is not None:
+            return candidate.isolate(M, self.dtype)
+        if candidate.net is None or inputs is None:
+            from simplecnn_py.support.errors import InputError
+
+            raise InputError("--mode", "isolated needs the port as the Python side (its net re-runs each stage)")
+        return isolated_stages(inputs.param, self.model, candidate.net, inputs.prob.label_mat, M, self.dtype)
+
+    def _accumulator(self, key, b, instances):
+        acc = self.acc.get(key)
+        if acc is None:
+            grid = GridStream(np.shape(b), instances, self.total) if self.total else None
+            acc = self.acc[key] = MappedAccumulator(grid) if grid is not None and grid.ok else C.Accumulator()
+        return acc
+
+    def _locate_flips(self, P, M, instances):
+        """The chunk's differing pooling winners (the port's propagated ``idx_pool``, as unchunked)."""
+        for m in range(1, int(self.model.LC) + 1):
+            key = (m, "forward", "idx_pool")
+            if key not in P or key not in M:
+                continue
+            sig = (m, "forward", "sigmaS")
+            self.flips.setdefault(m, LayerFlips()).add(self.model, m, self.n, instances, P[key], M[key],
+                                                       P.get(sig), M.get(sig), self.precision)
 
     def _shape(self, key, a, b, grow):
         """The stage's shapes over all chunks: the instances' columns (the last axis) added up."""
@@ -96,15 +172,15 @@ class StreamJudge:
                 if o and x and len(o) == len(x):
                     o[-1] += x[-1]
 
-    def _index(self, key, a, b, offset):
-        mv, note = C.normalise_index(a, b, C.index_stride(self.model, key[0], key[2]))
+    def _index(self, a, mv, note):
         res = C.compare_index(a, mv)
         if note:
             res["note"] = note + ("; " + res["note"] if res.get("note") else "")
         return res
 
-    def _add_index(self, key, a, b, instances):
-        res = self._index(key, a, b, self.n)
+    def _add_index(self, key, a, b, note, instances):
+        res = self._index(a, b, note)
+        self._index_grid(key, a, b, res, instances)
         per = np.size(a) // max(instances, 1)
         old = self.index.get(key)
         if old is None:
@@ -123,10 +199,24 @@ class StreamJudge:
         old["max_abs_err"] = max(old.get("max_abs_err") or 0.0, res.get("max_abs_err") or 0.0)
         old["rel_err"] = None if old["n_diff"] else 0.0
 
+    def _index_grid(self, key, a, b, res, instances):
+        """The heatmap grid of an index stage (shown when it is the first divergence)."""
+        if not self.total or np.size(a) != np.size(b):
+            return
+        if key not in self.grids:
+            self.grids[key] = [GridStream(np.shape(b), instances, self.total), 0]
+        grid, seen = self.grids[key]
+        if not grid.ok:
+            return
+        y = C.flat(b).astype(self.dtype)
+        grid.scale_of(y)
+        if res.get("n_diff"):
+            grid.add(C.flat(a).astype(self.dtype), y, seen)
+        self.grids[key][1] = seen + y.size
+
     def results(self):
         """``(stage results, first divergence or None, {'python': loss, 'matlab': loss})``."""
         out = []
-        first = None
         for key in self.keys:
             r = C.StageResult(*key, kind=C.kind_of(key[2]))
             src = self.sources.get(key)
@@ -157,14 +247,89 @@ class StreamJudge:
                 setattr(r, k2, v)
             if src is not None and src[2]:
                 r.note = (src[2] + "; " + r.note) if r.note else src[2]
-            if not r.ok and first is None:
-                first = {"layer": key[0], "direction": key[1], "stage": key[2]}
-                if where is not None:
-                    first["instance"] = int(where)
+            if where is not None:
+                self.where[key] = int(where)
             out.append(r)
         loss = self.sums.get((int(self.model.L), "forward", "loss"))
-        return out, first, {"python": None if loss is None else float(np.reshape(loss[0], -1)[0]),
-                            "matlab": None if loss is None else float(np.reshape(loss[1], -1)[0])}
+        return out, self.divergence(out), {"python": None if loss is None else float(np.reshape(loss[0], -1)[0]),
+                                           "matlab": None if loss is None else float(np.reshape(loss[1], -1)[0])}
+
+    def divergence(self, rows):
+        """The first divergence in execution order (with the instance where it first shows), or None."""
+        r = next((x for x in rows if x.compared and not x.ok and not x.explained), None)
+        if r is None:
+            return None
+        first = {"layer": r.layer, "direction": r.direction, "stage": r.stage}
+        if r.key() in self.where:
+            first["instance"] = self.where[r.key()]
+        return first
+
+    def pooling(self, rows):
+        """``pooling.classify_pooling`` of the rows with the flips located chunk by chunk:
+        ``({layer: info}, layers whose flips are all near-ties)``."""
+        def flips(m, sig_err):
+            return self.flips[m].info(sig_err) if m in self.flips else None
+
+        return classify_pooling(self.model, rows, self.keys, flips)
+
+    def isolated_needed(self, rows, flip_layers):
+        """The stages the re-judging after near-tie flips needs isolated values of:
+        none in isolated mode (the rows are those), else the keys for :meth:`add_isolated`."""
+        return [] if self.mode == "isolated" else [r.key() for r in after_flips(rows, self.keys, flip_layers)]
+
+    def add_isolated(self, reference, candidate, instances, inputs, keys):
+        """A chunk of the second pass: the isolated values of ``keys`` accumulated."""
+        P, M, _ = self._values(reference, candidate)
+        iso = self._isolated(inputs, candidate, M)
+        for key in keys:
+            a, b = iso.get(key), M.get(key)
+            if a is None or b is None:
+                continue
+            if key[2] in SUMMED:
+                s = self.iso_sums.setdefault(key, [0.0, 0.0])
+                s[0] = s[0] + np.asarray(a, dtype=np.float64)
+                s[1] = s[1] + np.asarray(b, dtype=np.float64)
+            elif np.size(a) == np.size(b):
+                self.iso_acc.setdefault(key, C.Accumulator()).feed(C.flat(a, self.dtype), C.flat(b, self.dtype))
+
+    def rejudge(self, rows, flip_layers):
+        """``pooling.rejudge_after_flips`` with the isolated errors (of the rows in
+        isolated mode, else of the second pass); its note."""
+        by_key = {r.key(): r for r in rows}
+
+        def isolated(key):
+            if self.mode == "isolated":
+                r = by_key[key]
+                return {"ok": r.ok, "rel_err": r.rel_err} if key in self.iso_used else None
+            if key in self.iso_acc:
+                return self.iso_acc[key].result(self.rtol)
+            if key in self.iso_sums:
+                return C.compare_arrays(*self.iso_sums[key], self.precision, self.rtol)
+            return None
+
+        return rejudge_after_flips(rows, self.keys, flip_layers, isolated)
+
+    def heatmap(self, rows):
+        """``heatmap.worst_heatmap`` of the whole run, from the grids built chunk by chunk."""
+        by_key = {r.key(): r for r in rows}
+
+        def usable(key, sized=True):
+            if key in self.acc:
+                return isinstance(self.acc[key], MappedAccumulator)
+            if key in self.grids:
+                return self.grids[key][0].ok and by_key[key].numel == self.grids[key][1]
+            pair = self.sums.get(key) or self.small.get(key)
+            return pair is not None and (not sized or np.size(pair[0]) == np.size(pair[1]))
+
+        w = heatmap_stage(rows, usable)
+        if w is None:
+            return None
+        key = w.key()
+        if key in self.acc:
+            return labelled(self.acc[key].grid.result(self.shapes[key][1]), w)
+        if key in self.grids:
+            return labelled(self.grids[key][0].result(), w)
+        return labelled(heatmap_grid(*(self.sums.get(key) or self.small[key]), self.precision), w)
 
 
 def _first_entry(res) -> int:

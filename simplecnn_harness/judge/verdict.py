@@ -24,6 +24,7 @@ import numpy as np
 
 from . import metrics as C
 from .heatmap import worst_heatmap
+from .pooling import classify_pooling, rejudge_after_flips
 from .stages import INDEX_STAGES, canonical_stages
 
 
@@ -186,66 +187,24 @@ def _stage(key, m, py, iso, norm_notes, precision, rtol):
 
 def _pooling(model, n, results, keys, P, M, precision):
     """Locate differing pooling winners per layer and judge near-ties:
-    (``{layer: info}``, layers whose flips are all near-ties)."""
-    pooling = {}
-    by_key = {r.key(): r for r in results}
-    order = {k: i for i, k in enumerate(keys)}
-    flip_layers = []
-    for m in range(1, int(model.LC) + 1):
-        r = by_key.get((m, "forward", "idx_pool"))
-        if r is None or not r.compared or r.ok or not r.n_diff or r.numel != np.size(P.get(r.key())):
-            continue
-        sig = by_key.get((m, "forward", "sigmaS"))
+    (``{layer: info}``, layers whose flips are all near-ties; ``pooling.py``)."""
+    def flips(m, sig_err):
+        key = (m, "forward", "idx_pool")
+        r = next(x for x in results if x.key() == key)
+        if r.numel != np.size(P.get(key)):
+            return None
         sig_m = M.get((m, "forward", "sigmaS"))
-        upstream = next((x for x in results if order[x.key()] < order[r.key()]
-                         and x.compared and not x.ok and not x.explained), None)
-        sig_err = sig.max_abs_err if sig is not None and sig.ok and sig.max_abs_err else 0.0
-        info = C.pooling_flips(model, m, n, P[r.key()], M[r.key()].value,
-                               P.get((m, "forward", "sigmaS")),
+        return C.pooling_flips(model, m, n, P[key], M[key].value, P.get((m, "forward", "sigmaS")),
                                None if sig_m is None else sig_m.value, precision, sig_err)
-        pooling[str(m)] = info
-        loc = info["first"][0] if info["first"] else {}
-        where = (f"first at instance {loc.get('instance')}, channel {loc.get('channel')}, "
-                 f"output ({loc.get('row')}, {loc.get('col')})") if loc else ""
-        if upstream is not None:
-            info["near_ties"] = 0
-            info["downstream_of"] = {"layer": upstream.layer, "direction": upstream.direction,
-                                     "stage": upstream.stage}
-            r.note = (f"{info['count']} of {info['windows']} pooling winners differ, downstream of the "
-                      f"divergence at layer {upstream.layer}, {upstream.direction}, {upstream.stage}; {where}")
-        elif info["count"] and info["near_ties"] == info["count"]:
-            r.ok = True
-            r.explained = True
-            r.note = (f"{info['count']} of {info['windows']} pooling winners differ, all near-ties "
-                      f"(the two candidates within {C.NEAR_TIE_ULPS} ULP or the sigma(S) error): "
-                      f"summation order flips them; {where}")
-            flip_layers.append(m)
-        elif info.get("tie_rule"):
-            r.note = (f"{info['count']} of {info['windows']} pooling winners differ, {info['tie_rule']} where "
-                      f"the window's values are exactly equal on both sides: a tie-rule difference (the port "
-                      f"takes the first maximum, as MATLAB's max does); "
-                      f"{info['count'] - info['near_ties'] - info['tie_rule']} others not near-ties; {where}")
-        else:
-            r.note = (f"{info['count']} of {info['windows']} pooling winners differ, "
-                      f"{info['count'] - info['near_ties']} not near-ties; {where}")
-    return pooling, flip_layers
+
+    return classify_pooling(model, results, keys, flips)
 
 
 def _rejudge_after_flips(results, keys, flip_layers, iso, M, precision, rtol) -> str:
     """Downstream of a near-tie flip, judge each stage by its own (isolated) error; the note saying so."""
-    order = {k: i for i, k in enumerate(keys)}
-    start = min(order[(m, "forward", "idx_pool")] for m in flip_layers)
-    for r in results:
-        if order[r.key()] <= start or not r.compared or r.ok or r.kind == "index":
-            continue
-        mv = M[r.key()].value
-        if r.key() in iso and iso[r.key()] is not None:
-            res = C.compare_arrays(iso[r.key()], mv, precision, rtol)
-            r.isolated_rel_err = res.get("rel_err")
-            if res.get("ok"):
-                r.explained = True
-                r.note = (f"exceeds the tolerance end to end only because of near-tie pooling flips "
-                          f"at layer {', '.join(map(str, flip_layers))}; its own (isolated) error is "
-                          f"{res.get('rel_err'):.3g}" + ("; " + r.note if r.note else ""))
-    return (f"near-tie pooling flips at layer {', '.join(map(str, flip_layers))}: stages after them "
-            "differ end to end and are judged by their isolated error")
+    def isolated(key):
+        if key in iso and iso[key] is not None:
+            return C.compare_arrays(iso[key], M[key].value, precision, rtol)
+        return None
+
+    return rejudge_after_flips(results, keys, flip_layers, isolated)
