@@ -14,6 +14,7 @@ Trees: matlab_ref/seed as it is and with a fault planted
 (backward; forward, where pooling winners then differ downstream), and the
 real current code (../shared; skipped when absent) as it is and with a
 fault.  Combinations not streamed yet are refused in one line (exit 2).
+(Pooling flips, isolated mode and the heatmap streamed: judge/test_stream_verdicts.py.)
 """
 from __future__ import annotations
 
@@ -133,7 +134,6 @@ def test_streamed_real_code_verdict_is_the_unchunked_one(real_trees, name, n, ch
 
 
 @pytest.mark.parametrize("extra,words", [
-    (["--mode", "isolated"], "isolated mode is not streamed yet"),
     (["--chunk", "0"], "must be a positive number"),
 ])
 def test_what_is_not_streamed_is_refused_in_one_line(extra, words):
@@ -152,29 +152,6 @@ def test_a_trace_is_refused_with_chunk_before_any_run():
 
     with pytest.raises(InputError, match="not streamed yet"):
         run_compare(Options(chunk=4, instances=16), reference=Trace())
-
-
-def test_pooling_winners_differing_first_are_refused_downstream_ones_noted():
-    from simplecnn_harness.judge.metrics import StageResult
-    from simplecnn_harness.streamed import pooling_check
-
-    class Model:
-        LC = 2
-
-    def rows(bad):
-        out = []
-        for key in [(1, "forward", "sigmaS"), (1, "forward", "idx_pool"), (2, "forward", "sigmaS")]:
-            r = StageResult(*key, kind="index" if key[2] == "idx_pool" else "array", compared=True, ok=key not in bad)
-            r.n_diff = 3 if key in bad else 0
-            out.append(r)
-        return out
-
-    pool = (1, "forward", "idx_pool")
-    with pytest.raises(InputError, match="pooling winners differ at layer 1 before any other divergence"):
-        pooling_check(Model, rows({pool}), {"layer": 1, "direction": "forward", "stage": "idx_pool"})
-    results = rows({pool, (1, "forward", "sigmaS")})
-    pooling_check(Model, results, {"layer": 1, "direction": "forward", "stage": "sigmaS"})
-    assert results[1].note.startswith("3 pooling winners differ, downstream of the divergence at layer 1, forward")
 
 
 def test_past_the_streaming_budget_the_default_streams_and_says_so(monkeypatch):
