@@ -95,7 +95,7 @@ class StreamJudge:
             if b is None:
                 self.missing.setdefault(key, (m.note if m is not None else "") or "not exposed by the MATLAB code")
                 continue
-            self._shape(key, a, m.value, grow=stage not in SUMMED and stage not in MODEL_ONLY)
+            self._shape(key, a, b, grow=stage not in SUMMED and stage not in MODEL_ONLY)
             if stage in SUMMED:
                 s = self.sums.setdefault(key, [0.0, 0.0])
                 s[0] = s[0] + np.asarray(a, dtype=np.float64)
