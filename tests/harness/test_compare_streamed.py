@@ -135,6 +135,7 @@ def test_streamed_real_code_verdict_is_the_unchunked_one(real_trees, name, n, ch
 
 @pytest.mark.parametrize("extra,words", [
     (["--chunk", "0"], "must be a positive number"),
+    (["--mode", "isolated", "--against", f"matlab:{SEED}"], "isolated mode is streamed with the port only"),
 ])
 def test_what_is_not_streamed_is_refused_in_one_line(extra, words):
     args = ["--chunk", "4"] + extra if extra[0] != "--chunk" else extra
