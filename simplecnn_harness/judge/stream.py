@@ -107,9 +107,13 @@ class StreamJudge:
             elif stage in INDEX_STAGES:
                 self._add_index(key, a, b, norm.get(key, ""), instances)
             else:
-                if np.size(a) != np.size(b):
+                if np.size(a) != np.size(b):            # sizes differ: the whole run's entries and shapes at the end
                     self.missing.pop(key, None)
-                    self.index[key] = C.compare_arrays(a, b, self.precision, self.rtol)   # sizes differ
+                    res = self.index.get(key)
+                    if res is None or "sized" not in res:
+                        res = self.index[key] = dict(C.compare_arrays(a, b, self.precision, self.rtol), numel=0,
+                                                     sized=True)
+                    res["numel"] += int(np.size(b))
                     continue
                 self.per_instance.setdefault(key, np.size(b) // instances)
                 self._accumulator(key, b, instances).feed(C.flat(a, self.dtype), C.flat(b, self.dtype))
@@ -234,6 +238,9 @@ class StreamJudge:
                 res = C.compare_arrays(a, b, self.precision, self.rtol)
             elif key in self.index:
                 res = dict(self.index[key])
+                if res.pop("sized", False) and key in self.shapes:
+                    sp, sm = self.shapes[key]
+                    res["note"] = f"sizes differ: Python {_dims(sp)}, MATLAB {_dims(sm)}"
                 where = res.pop("first_instance", None)
             else:
                 r.note = self.missing.get(key, "not compared")
@@ -339,3 +346,7 @@ def _first_entry(res) -> int:
     k = note.find(marker)
     return int(note[k + len(marker):].split(":")[0]) - 1 if k >= 0 else 0
 
+
+def _dims(shape) -> str:
+    """A shape as the judge's notes write it (``metrics.compare_arrays``)."""
+    return " x ".join(str(x) for x in shape) or "scalar"
