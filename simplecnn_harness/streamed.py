@@ -69,7 +69,9 @@ def refuse_unless_streamable(opts, reference, candidate, python) -> None:
     if opts.mode != "propagated":
         why = "isolated mode is not streamed yet"
     elif not hasattr(reference, "chunks"):
-        why = "a trace is not streamed yet (only a live MATLAB tree)"
+        why = "this MATLAB side is not streamed yet (only a live tree or a trace)"
+    elif hasattr(reference, "chunk_refusal") and reference.chunk_refusal(opts.chunk):
+        why = reference.chunk_refusal(opts.chunk)              # a trace: its recorded chunking
     if why:
         raise InputError("--chunk", f"{why}; run without --chunk")
 
