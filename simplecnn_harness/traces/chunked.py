@@ -68,11 +68,11 @@ class _Maps:
 
 
 def write_chunk(add, k: int, side, maps: _Maps) -> int:
-    """Chunk ``k``'s stages (``side``: a ``SideRun``) through ``add``; the bytes of values stored.
+    """Chunk ``k``'s stages (``side``: a ``SideRun``) through ``add``; how many stage records.
     A value equal to one stored before in the chunk (same class, shape and
     bits: the delta leaving a layer and the one entering the next) is named
     again, not stored twice."""
-    lines, stored, by_id, nbytes = [], 0, {}, 0
+    lines, stored, by_id = [], 0, {}
     by_shape: dict = {}                     # (dtype, shape) -> [(value, var)] stored in this chunk
     for key, st in side.stages.items():
         layer, direction, stage = key
@@ -91,7 +91,6 @@ def write_chunk(add, k: int, side, maps: _Maps) -> int:
                 stored += 1
                 var = chunk_var(k, f"v{stored}")
                 add(var, value)
-                nbytes += value.nbytes
                 if digest is not None:
                     maps.seen[digest] = var
                 same.append((value, var))
@@ -99,7 +98,7 @@ def write_chunk(add, k: int, side, maps: _Maps) -> int:
         lines.append(f"{int(layer)}\t{direction}\t{stage}\t{var}\t{dims}\t{_clean(st.source)}\t"
                      f"{_clean(st.origin)}\t{_clean(st.note)}\n")
     add(chunk_var(k, "index"), "".join(lines))
-    return nbytes
+    return len(lines)
 
 
 def record_chunked(source, ins, out, chunk: int, say, head: dict) -> dict:
@@ -113,7 +112,7 @@ def record_chunked(source, ins, out, chunk: int, say, head: dict) -> dict:
     count = -(-n // chunk)
     say(f"record: {n} instances in {count} chunk(s) of at most {chunk}")
     sizes, seconds, recorded = [], [], []
-    maps, t0 = _Maps(), time.perf_counter()
+    maps, t0, records = _Maps(), time.perf_counter(), 0
     with trace_writer(out, compress=True, shuffle=True) as add, source.chunks(say, command="record") as run_chunk:
         for name, value in head.items():
             if name not in ("meta", "engine"):
@@ -122,7 +121,7 @@ def record_chunked(source, ins, out, chunk: int, say, head: dict) -> dict:
             c = min(chunk, n - start)
             part = dataclasses.replace(ins, prob=loader.subset(ins.prob, c, start))
             with run_chunk(part, k) as side:
-                write_chunk(add, k, side, maps)
+                records += write_chunk(add, k, side, maps)
                 sizes.append(float(c))
                 seconds.append(float(side.timings.get("octave_lossgrad_s", float("nan"))))
                 recorded.append(float(side.meta.get("recorded_bytes", 0)))
@@ -134,4 +133,4 @@ def record_chunked(source, ins, out, chunk: int, say, head: dict) -> dict:
         meta = dict(head["meta"], format=FORMAT_CHUNKED, chunk=chunk, chunks=count)
         add("meta", json.dumps(meta, ensure_ascii=True, sort_keys=True, separators=(",", ":")))
         add("engine", head.get("engine", ""))
-    return {"chunks": count, "chunk": chunk, "seconds": time.perf_counter() - t0}
+    return {"chunks": count, "chunk": chunk, "records": records, "seconds": time.perf_counter() - t0}

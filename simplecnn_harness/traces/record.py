@@ -237,7 +237,7 @@ def record(opts, out, compress: bool = False, progress=None, chunk: int | None =
         size = out.stat().st_size
         say(f"record: wrote {out} ({info['chunks']} chunk(s), {size / 2**20:.1f} MiB, "
             f"{size / n / 2**10:.0f} KiB per instance) in {time.perf_counter() - t0:.1f} s")
-        return {"path": str(out), "records": None, "chunks": info["chunks"], "chunk": info["chunk"],
+        return {"path": str(out), "records": info["records"], "chunks": info["chunks"], "chunk": info["chunk"],
                 "bytes": size, "layout": layout.name}
     with source.execute(ins, say, command="record", engine=True) as (run, _, engine):
         variables = {"simplecnn_trace": FORMAT,
@@ -249,7 +249,8 @@ def record(opts, out, compress: bool = False, progress=None, chunk: int | None =
     n_rec = variables["rec_index"].count("\n")
     size = out.stat().st_size
     say(f"record: wrote {out} ({n_rec} records, {size / 2**20:.1f} MiB) in {time.perf_counter() - t0:.1f} s")
-    return {"path": str(out), "records": n_rec, "chunks": 1, "chunk": n, "bytes": size, "layout": layout.name}
+    return {"path": str(out), "records": n_rec, "chunks": 1, "chunk": n, "bytes": size, "layout": layout.name,
+            "all_records": True}
 
 
 def octave_version() -> str:

@@ -26,7 +26,7 @@ def record(*, out=None, emit_script=None, compress=False, chunk=None, all_record
         print(f"wrote {info['driver']}: run it in MATLAB (cd {info['dir']}; simplecnn_record_trace) "
               f"to write {info['trace']}")
     else:
-        what = f"{info['records']} records" if info["records"] is not None else \
-            f"{info['chunks']} chunk(s) of at most {info['chunk']} instances"
+        what = f"{info['records']} records" if info.get("all_records") else \
+            f"{info['records']} stage records in {info['chunks']} chunk(s) of at most {info['chunk']} instances"
         print(f"wrote {info['path']}: {what}, {info['layout']} layout ({info['bytes'] / 2**20:.1f} MiB)")
     return 0
