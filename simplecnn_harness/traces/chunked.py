@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-from .file import FORMAT_CHUNKED, trace_writer
+from .file import COMPRESS_FROM, FORMAT_CHUNKED, trace_writer
 
 
 def chunk_var(k: int, what: str) -> str:
@@ -67,6 +67,25 @@ class _Maps:
         return self.seen.get(digest), digest
 
 
+SAMPLE = 1 << 18                # bytes of a value deflated to decide whether the whole is
+
+
+def deflates(value) -> bool:
+    """Whether deflating ``value`` pays: a sample of it (its bytes shuffled
+    as HDF5's filter does) shrinks by a sixth or more.  Dense products
+    (``W'*delta``) barely do and would only cost time; ReLU, pooling and
+    padding zeros do."""
+    import zlib
+
+    a = np.asarray(value)
+    if a.nbytes < COMPRESS_FROM:
+        return False
+    flat = a.reshape(-1, order="A")
+    sample = np.ascontiguousarray(flat[: max(1, SAMPLE // a.itemsize)])
+    shuffled = sample.view(np.uint8).reshape(-1, a.itemsize).T.tobytes()
+    return len(zlib.compress(shuffled, 1)) < 5 * len(shuffled) / 6
+
+
 def write_chunk(add, k: int, side, maps: _Maps) -> int:
     """Chunk ``k``'s stages (``side``: a ``SideRun``) through ``add``; how many stage records.
     A value equal to one stored before in the chunk (same class, shape and
@@ -90,7 +109,7 @@ def write_chunk(add, k: int, side, maps: _Maps) -> int:
             if var is None:
                 stored += 1
                 var = chunk_var(k, f"v{stored}")
-                add(var, value)
+                add(var, value, deflates(value))
                 if digest is not None:
                     maps.seen[digest] = var
                 same.append((value, var))

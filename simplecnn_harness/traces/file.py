@@ -79,7 +79,7 @@ def write_trace(path, variables: dict, compress: bool = False) -> Path:
 
 @contextlib.contextmanager
 def trace_writer(path, compress: bool = False, shuffle: bool = False):
-    """A trace written variable by variable (``add(name, value)``: a chunk's
+    """A trace written variable by variable (``add(name, value[, deflate])``: a chunk's
     values go to the file as they come and can be released), atomically:
     nothing is at ``path`` unless the block ends without an error.
     ``compress``: arrays of ``COMPRESS_FROM`` bytes or more deflated (gzip
@@ -99,9 +99,9 @@ def trace_writer(path, compress: bool = False, shuffle: bool = False):
     try:
         with replacing(path) as tmp:
             with h5py.File(tmp, "w", userblock_size=512, libver="earliest") as f:
-                def add(name, value):
+                def add(name, value, deflate=None):     # deflate: this variable's own choice
                     try:
-                        _write_var(f, name, value, compress, shuffle)
+                        _write_var(f, name, value, compress if deflate is None else deflate, shuffle)
                     except OSError as e:
                         raise fail(e) from None
                 try:
