@@ -13,6 +13,11 @@ def record(*, out=None, emit_script=None, compress=False, chunk=None, all_record
     progress = QUIET if progress is None else progress
     opts = Options(matlab_dir=matlab_dir, config=config, data=data, weights=weights, instances=instances,
                    precision=precision, seed=seed, timeout=timeout, progress=None if progress is QUIET else progress)
+    if emit_script and (chunk is not None or all_records):
+        from simplecnn_py.support.errors import InputError
+
+        raise InputError("--chunk" if chunk is not None else "--all-records",
+                         "not with --emit-script (the emitted driver records every record of one whole run)")
     with progress:
         if emit_script:
             from ..traces.emit import emit_script as emit
