@@ -8,7 +8,7 @@ matlab_ref/seed as it is and with a fault planted, and on the real current
 simpleNN (../shared; skipped when absent) as it is and with a fault in
 ``JTv.m``.  A value changed in the second chunk of a trace is caught at its
 stage, at an instance of that chunk.  The file stays flat (numeric arrays
-and char rows), deflated with shuffle, the index maps stored once; Octave
+and char rows), deflated where it pays, the index maps stored once; Octave
 loads it.  Chunkings other than the recorded one are refused in one line.
 """
 from __future__ import annotations
@@ -142,11 +142,11 @@ def test_the_file_is_flat_compressed_and_stores_the_maps_once(chunked):
         assert all(isinstance(f[n], h5py.Dataset) for n in f)
         big = [f[n] for n in f if f[n].nbytes >= 1 << 16]
         packed = [d for d in big if d.compression]
-        assert len(packed) > len(big) / 2 and all(d.compression == "gzip" and d.shuffle for d in packed)
+        assert len(packed) > len(big) / 2 and all(d.compression == "gzip" for d in packed)
         for d in big:                        # what is stored plain would barely deflate
             if not d.compression:
                 a = d[()]
-                assert len(zlib.compress(a.view(np.uint8).reshape(-1, a.itemsize).T.tobytes(), 1)) > 0.7 * a.nbytes
+                assert len(zlib.compress(a.tobytes(), 1)) > 0.7 * a.nbytes
         stored = sum(f[n].id.get_storage_size() for n in f)
         raw = sum(f[n].nbytes for n in f)
     assert stored < 0.8 * raw                                # the zeros of ReLU, pooling and padding deflate
