@@ -193,3 +193,16 @@ def test_chunks_by_default_when_the_instances_pass_the_budget(tmp_path, monkeypa
     assert (info["chunks"], info["chunk"]) == (3, 4)
     live = run_compare(Options(config=str(SMALL), instances=10))          # streamed by the same budget
     assert live.chunks == 3 and numbers(offline(trace)) == numbers(live)
+
+
+@pytest.mark.parametrize("extra,words", [
+    (["--chunk", "0", "--out", "t.mat"], "--chunk: must be a positive number of instances, not 0"),
+    (["--chunk", "4", "--emit-script", "b"], "--chunk: not with --emit-script"),
+    (["--all-records", "--chunk", "4", "--instances", "12", "--out", "t.mat"], "an --all-records trace holds one"),
+])
+def test_record_refuses_bad_chunking_in_one_line(tmp_path, capsys, monkeypatch, extra, words):
+    monkeypatch.chdir(tmp_path)
+    rc = main(["record", "--quiet", *extra])
+    out, err = capsys.readouterr()
+    assert rc == 2 and err.count("\n") == 1 and words in err, err
+    assert list(tmp_path.iterdir()) == []                      # nothing written
