@@ -20,9 +20,11 @@ the end (near-ties with the whole run's sigma(S) error); when near-tie
 flips remain, the stages after them are judged by their isolated error,
 from a second streamed pass.  Isolated mode (the port) recomputes each
 chunk's stages from the reference's.  The heatmap is built chunk by chunk
-as the whole array's.  What cannot be streamed exactly yet is refused in
-one line (exit 2) rather than judged differently: a trace, isolated mode
-with a side other than the port.
+as the whole array's.  A trace recorded in chunks (``traces/chunked.py``)
+is judged in its recorded chunks.  What cannot be streamed exactly yet is
+refused in one line (exit 2) rather than judged differently: a trace
+recorded in one piece cut smaller than it, another chunking than a
+trace's, isolated mode with a side other than the port.
 """
 from __future__ import annotations
 
@@ -73,7 +75,9 @@ def refuse_unless_streamable(opts, reference, candidate, python) -> None:
     if opts.mode != "propagated" and (python is not None or not getattr(candidate, "keeps_net", False)):
         why = "isolated mode is streamed with the port only"
     elif not hasattr(reference, "chunks"):
-        why = "a trace is not streamed yet (only a live MATLAB tree)"
+        why = "this MATLAB side is not streamed yet (only a live tree or a trace)"
+    elif hasattr(reference, "chunk_refusal") and reference.chunk_refusal(opts.chunk):
+        why = reference.chunk_refusal(opts.chunk)              # a trace: its recorded chunking
     if why:
         raise InputError("--chunk", f"{why}; run without --chunk")
 

@@ -21,7 +21,9 @@ from simplecnn_py.support.errors import InputError
 from ..octave.instrument import Stmt
 from ..octave.records import Record
 from ..octave.run import MatlabRun
-from ..traces.file import TraceError, read_trace, sha256_arrays, sha256_file
+from ..traces.chunked import chunk_var, is_chunk_var
+from ..traces.file import FORMAT_CHUNKED, TraceError, read_trace, sha256_arrays, sha256_file
+from .base import SideRun, Stage, observer
 from .matlab import side_run
 
 
@@ -30,11 +32,42 @@ class Trace:
 
     def __init__(self, path):
         self.path = Path(path)
-        self.vars = read_trace(self.path)
+        self.vars = read_trace(self.path, keep=lambda name: not is_chunk_var(name))    # the chunks: when judged
         try:
             self.meta = json.loads(self.vars["meta"])
         except (KeyError, ValueError) as e:
             raise TraceError(self.path, f"its meta variable is not readable JSON ({e})")
+        self.chunked = self.vars.get("simplecnn_trace") == FORMAT_CHUNKED
+        if self.chunked:
+            sizes = np.asarray(self.vars.get("chunk_sizes", np.zeros((1, 0)))).reshape(-1)
+            self.sizes = [int(x) for x in sizes]
+            if not self.sizes or sum(self.sizes) != int(self.inputs.get("instances", -1)):
+                raise TraceError(self.path, f"its chunks hold {sum(self.sizes)} instances, its meta "
+                                            f"{self.inputs.get('instances')} (damaged?)")
+        else:
+            self.sizes = [int(self.inputs.get("instances", 0))]
+
+    def chunk_stages(self, k: int) -> dict:
+        """``{key: Stage}`` of chunk ``k`` (0-based) of a chunked trace, read now."""
+        index_name = chunk_var(k, "index")
+        index = read_trace(self.path, keep=lambda name: name == index_name).get(index_name)
+        if index is None:
+            raise TraceError(self.path, f"{index_name} is missing (damaged?)")
+        rows = [ln.split("\t") for ln in index.split("\n") if ln]
+        if any(len(r) != 8 for r in rows):
+            raise TraceError(self.path, f"{index_name} is not a stage index")
+        names = {r[3] for r in rows if r[3] != "-"}
+        got = read_trace(self.path, keep=names.__contains__)
+        stages = {}
+        for layer, direction, stage, var, dims, source, origin, note in rows:
+            value = None
+            if var != "-":
+                if var not in got:
+                    raise TraceError(self.path, f"stage {layer} {direction} {stage} names variable {var}, "
+                                                "which is missing")
+                value = got[var].reshape(tuple(int(x) for x in dims.split()), order="F")
+            stages[(int(layer), direction, stage)] = Stage(value, source, origin, note)
+        return stages
 
     @property
     def inputs(self) -> dict:
@@ -107,6 +140,17 @@ class TraceSource:
             self._refuse("--instances", f"{opts.instances}, the trace was recorded on {ins.get('instances')}")
         if seed is not None and seed != ins.get("seed") and not (ins.get("weights_path") and ins.get("data_path")):
             self._refuse("--seed", f"{seed}, the trace's generated inputs come from seed {ins.get('seed')}")
+        sizes = self.trace.sizes
+        if len(sizes) > 1:                  # judged chunk by chunk, as recorded
+            if getattr(opts, "chunk", None) is None:
+                opts.chunk = sizes[0]
+            elif opts.chunk != sizes[0]:
+                raise InputError("--chunk", f"{opts.chunk}: {trace_path} was recorded in chunks of {sizes[0]} "
+                                            f"instances; give --chunk {sizes[0]} or leave it out")
+            if getattr(opts, "mode", "propagated") != "propagated":
+                raise InputError("--mode", f"{opts.mode}: {trace_path} was recorded in {len(sizes)} chunks, and "
+                                           "isolated mode is not streamed yet; record it in one chunk "
+                                           f"(--chunk {sum(sizes)})")
 
     def _refuse(self, what, detail):
         raise InputError(str(self.trace.path), f"recorded on other inputs: {what} {detail}")
@@ -173,9 +217,52 @@ class TraceSource:
         return Inputs(param, model, prob, str(opts.config or ins.get("config_path")), str(config_desc), data_desc, opts.precision,
                       int(ins.get("seed", 0)), opts.data, opts.weights)
 
+    def chunk_refusal(self, chunk) -> str | None:
+        """Why ``chunk`` instances at a time cannot be judged from this trace (None: they can)."""
+        sizes = self.trace.sizes
+        if len(sizes) == 1:
+            if chunk is not None and chunk >= sizes[0]:
+                return None
+            return f"the trace holds its {sizes[0]} instances in one piece (recorded without chunks)"
+        if chunk != sizes[0]:
+            return f"the trace was recorded in chunks of {sizes[0]} instances, not {chunk}"
+        return None
+
+    @contextlib.contextmanager
+    def chunks(self, progress=None, command="compare"):
+        """The trace chunk by chunk, as ``MatlabSource.chunks`` runs a tree:
+        yields ``run(inputs, k)``, a context manager yielding chunk ``k``'s
+        ``SideRun``, read from the file when asked (one chunk in memory)."""
+        observer(progress)(f"{command}: the trace {self.trace.path}, {len(self.trace.sizes)} chunk(s)")
+
+        @contextlib.contextmanager
+        def one(inputs, k):
+            sizes = self.trace.sizes
+            if k >= len(sizes) or int(inputs.prob.l) != sizes[k]:
+                raise InputError("--chunk", f"{self.chunk_refusal(None) or 'other chunks than recorded'}; "
+                                            "run without --chunk")
+            yield self._side(inputs, k)
+
+        yield one
+
+    def _side(self, inputs, k):
+        """Chunk ``k`` as the judge takes it (a whole-run trace: its records mapped, as live)."""
+        t0 = time.perf_counter()
+        if not self.trace.chunked:
+            run = self.trace.matlab_run()
+            return side_run(run, inputs, {"trace_read_s": time.perf_counter() - t0}, self.tree, self.layout_name)
+        stages = self.trace.chunk_stages(k)
+        loss = stages.get((int(inputs.model.L), "forward", "loss"))
+        value = None if loss is None or loss.value is None else float(loss.value.reshape(-1)[0])
+        recorded = np.asarray(self.trace.vars.get("chunk_bytes", np.zeros((1, 0)))).reshape(-1)
+        return SideRun(stages, value, {"trace_read_s": time.perf_counter() - t0}, None,
+                       f"{self.tree} ({self.layout_name} layout)",
+                       {"layout": self.layout_name, "tree": self.tree,
+                        "recorded_bytes": int(recorded[k]) if k < recorded.size else 0})
+
     @contextlib.contextmanager
     def run(self, inputs, progress=None):
-        t0 = time.perf_counter()
-        run = self.trace.matlab_run()
-        timings = {"trace_read_s": time.perf_counter() - t0}
-        yield side_run(run, inputs, timings, self.tree, self.layout_name)
+        if len(self.trace.sizes) > 1:
+            raise InputError(str(self.trace.path), f"recorded in {len(self.trace.sizes)} chunks: it is judged "
+                                                   f"chunk by chunk (--chunk {self.trace.sizes[0]})")
+        yield self._side(inputs, 0)

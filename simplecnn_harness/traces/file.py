@@ -21,6 +21,7 @@ and :func:`sha256_arrays` are the digests a trace keeps of its inputs.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from pathlib import Path
@@ -30,7 +31,9 @@ import numpy as np
 from simplecnn_py.support.atomic import replacing
 from simplecnn_py.support.errors import InputError
 
-FORMAT = "simplecnn-trace/1"
+FORMAT = "simplecnn-trace/1"          # every record of one whole run (``--all-records``, the emitted driver)
+FORMAT_CHUNKED = "simplecnn-trace/2"  # the judge's stages, chunk by chunk (``record.py``, docs/traces.md)
+FORMATS = (FORMAT, FORMAT_CHUNKED)
 
 _MATLAB_CLASS = {np.dtype(np.float64): "double", np.dtype(np.float32): "single",
                  np.dtype(np.int8): "int8", np.dtype(np.uint8): "uint8", np.dtype(np.int16): "int16",
@@ -68,25 +71,53 @@ def write_trace(path, variables: dict, compress: bool = False) -> Path:
     """Write ``variables`` (name -> ndarray | str) as a MAT v7.3 file,
     atomically; ``compress``: arrays of 64 KiB or more deflated (gzip level 1,
     as MATLAB's own v7.3 files are: ReLU and padding zeros halve a trace)."""
+    with trace_writer(path, compress) as add:
+        for name, value in variables.items():
+            add(name, value)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def trace_writer(path, compress: bool = False, shuffle: bool = False):
+    """A trace written variable by variable (``add(name, value[, deflate])``: a chunk's
+    values go to the file as they come and can be released), atomically:
+    nothing is at ``path`` unless the block ends without an error.
+    ``compress``: arrays of ``COMPRESS_FROM`` bytes or more deflated (gzip
+    level 1); ``shuffle``: the HDF5 shuffle filter first (the bytes of each
+    significance together), which deflates doubles better."""
     import h5py
 
     path = Path(path)
     folder = path.resolve().parent
     if not folder.is_dir():
         raise InputError("--out", f"cannot write {path}: folder {folder} does not exist")
+    body = []
+
+    def fail(e):
+        return InputError("--out", f"cannot write {path}: {e.strerror or str(e).splitlines()[0]}")
+
     try:
         with replacing(path) as tmp:
             with h5py.File(tmp, "w", userblock_size=512, libver="earliest") as f:
-                for name, value in variables.items():
-                    _write_var(f, name, value, compress)
+                def add(name, value, deflate=None):     # deflate: this variable's own choice
+                    try:
+                        _write_var(f, name, value, compress if deflate is None else deflate, shuffle)
+                    except OSError as e:
+                        raise fail(e) from None
+                try:
+                    yield add
+                except OSError as e:         # the caller's own, not the file's
+                    body.append(e)
+                    raise
             with open(tmp, "r+b") as f:
                 f.write(_mat_header())
     except OSError as e:
-        raise InputError("--out", f"cannot write {path}: {e.strerror or str(e).splitlines()[0]}")
-    return path
+        if body and e is body[0]:
+            raise
+        raise fail(e) from None
 
 
-def _write_var(f, name, value, compress=False):
+def _write_var(f, name, value, compress=False, shuffle=False):
     if isinstance(value, str):
         data = np.frombuffer(value.encode("utf-16-le"), dtype="<u2").reshape(-1, 1)
         if data.size == 0:
@@ -113,14 +144,18 @@ def _write_var(f, name, value, compress=False):
     else:
         # HDF5 is row-major: MATLAB's dims reversed, the bytes of the column-major array
         extra = {"compression": "gzip", "compression_opts": 1} if compress and data.nbytes >= COMPRESS_FROM else {}
+        if extra and shuffle:
+            extra["shuffle"] = True
         ds = f.create_dataset(name, data=np.ascontiguousarray(data.T), **extra)
     ds.attrs["MATLAB_class"] = np.bytes_(cls)
     if cls == "logical":
         ds.attrs["MATLAB_int_decode"] = np.int32(1)
 
 
-def read_trace(path) -> dict:
-    """Every variable of a trace file (either writer's layout)."""
+def read_trace(path, keep=None) -> dict:
+    """Every variable of a trace file (either writer's layout), or those
+    whose name ``keep(name)`` accepts (a chunk of a chunked trace; the
+    format variable is always read and checked)."""
     import h5py
 
     path = Path(path)
@@ -133,6 +168,8 @@ def read_trace(path) -> dict:
     out = {}
     with f:
         for name in f:
+            if keep is not None and name != "simplecnn_trace" and not keep(name):
+                continue
             obj = f[name]
             try:
                 if isinstance(obj, h5py.Group) and "value" in obj and "type" in obj:
@@ -141,7 +178,11 @@ def read_trace(path) -> dict:
                     out[name] = _matlab_var(obj, path)
             except (KeyError, ValueError, TypeError, OSError) as e:
                 raise TraceError(path, f"variable {name} cannot be read ({str(e).splitlines()[0] if str(e) else type(e).__name__})")
-    if out.get("simplecnn_trace") != FORMAT:
+    got = out.get("simplecnn_trace")
+    if isinstance(got, str) and got.startswith("simplecnn-trace/") and got not in FORMATS:
+        raise TraceError(path, f"its format {got} is newer than this simplecnn reads ({', '.join(FORMATS)}); "
+                               "update simplecnn")
+    if got not in FORMATS:
         raise TraceError(path, f"not a simplecnn trace (no simplecnn_trace = '{FORMAT}' in it)")
     return out
 

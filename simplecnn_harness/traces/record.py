@@ -41,7 +41,7 @@ from simplecnn_py.support.errors import InputError
 from ..octave.instrument import Stmt
 from ..octave.prepare import to_mat
 from ..sources.trace import Trace, TraceSource  # noqa: F401  (a trace read back; compare's trace source)
-from .file import FORMAT, sha256_arrays, sha256_file, write_trace
+from .file import FORMAT, FORMAT_CHUNKED, sha256_arrays, sha256_file, write_trace
 
 TraceRecords = TraceSource          # the name ``simplecnn compare --trace`` has used
 
@@ -190,14 +190,23 @@ def build_meta(layout, ident, inputs, stmts) -> str:
 
 # --- record (live) ----------------------------------------------------------------------
 
-def record(opts, out, compress: bool = False, progress=None) -> dict:
+def record(opts, out, compress: bool = False, progress=None, chunk: int | None = None,
+           all_records: bool = False) -> dict:
     """Run the tree under Octave on ``opts``' inputs (``compare.Options``) and
-    write the trace ``out``: the loader, a MATLAB source, and the trace writer."""
+    write the trace ``out``: the loader, a MATLAB source, and the trace writer.
+
+    By default in chunks of ``chunk`` instances (None: one chunk, or chunks
+    sized by compare's budget when the instances pass it), each chunk's
+    stages as the judge takes them (``chunked.py``, format 2);
+    ``all_records``: every record of one whole run (format 1, the emitted
+    driver's)."""
     from .. import inputs as loader
     from ..sources.base import observer
     from ..sources.matlab import MatlabSource
 
     say = observer(progress if progress is not None else opts.progress)
+    if chunk is not None and chunk < 1:
+        raise InputError("--chunk", f"must be a positive number of instances, not {chunk}")
     source = MatlabSource(opts.matlab_dir, opts.timeout, opts.instrument)
     layout = source.layout
     out = Path(out)
@@ -207,9 +216,29 @@ def record(opts, out, compress: bool = False, progress=None) -> dict:
         raise InputError("--out", f"cannot write {out}: folder {out.resolve().parent} does not exist")
     ins = loader.load(opts.config, opts.data, opts.weights, opts.instances, opts.precision, opts.seed,
                       budget=loader.MEMORY_BUDGET, progress=say, command="compare")
+    n = int(ins.prob.l)
+    if all_records and chunk is not None and chunk < n:
+        raise InputError("--chunk", "an --all-records trace holds one whole run; leave out --chunk")
     ident = tree_identity(layout.root)
     meta_inputs = inputs_meta(ins)
     t0 = time.perf_counter()
+    if not all_records:
+        from ..streamed import chunk_from_budget
+        from .chunked import record_chunked
+
+        if chunk is None:
+            budget = chunk_from_budget(ins.model, ins.precision)
+            chunk = budget if n > budget else n
+        head = {"simplecnn_trace": FORMAT_CHUNKED,
+                "meta": {"layout": layout.name, "tree": ident, "inputs": meta_inputs},
+                "engine": octave_version()}
+        head.update(input_variables(ins.model, ins.prob))
+        info = record_chunked(source, ins, out, chunk, say, head)
+        size = out.stat().st_size
+        say(f"record: wrote {out} ({info['chunks']} chunk(s), {size / 2**20:.1f} MiB, "
+            f"{size / n / 2**10:.0f} KiB per instance) in {time.perf_counter() - t0:.1f} s")
+        return {"path": str(out), "records": info["records"], "chunks": info["chunks"], "chunk": info["chunk"],
+                "bytes": size, "layout": layout.name}
     with source.execute(ins, say, command="record", engine=True) as (run, _, engine):
         variables = {"simplecnn_trace": FORMAT,
                      "meta": build_meta(layout, ident, meta_inputs, run.stmts),
@@ -220,7 +249,20 @@ def record(opts, out, compress: bool = False, progress=None) -> dict:
     n_rec = variables["rec_index"].count("\n")
     size = out.stat().st_size
     say(f"record: wrote {out} ({n_rec} records, {size / 2**20:.1f} MiB) in {time.perf_counter() - t0:.1f} s")
-    return {"path": str(out), "records": n_rec, "bytes": size, "layout": layout.name}
+    return {"path": str(out), "records": n_rec, "chunks": 1, "chunk": n, "bytes": size, "layout": layout.name,
+            "all_records": True}
+
+
+def octave_version() -> str:
+    """``'Octave 7.3.0'``: the version of the Octave the harness runs."""
+    from ..octave.session import find_octave
+
+    try:
+        got = subprocess.run([find_octave(), "--version"], capture_output=True, text=True, timeout=60)
+        words = got.stdout.split("\n", 1)[0].split()
+        return f"Octave {words[words.index('version') + 1]}" if "version" in words else "Octave"
+    except (OSError, subprocess.SubprocessError):
+        return "Octave"
 
 
 def same_trace(a: dict, b: dict) -> list[str]:

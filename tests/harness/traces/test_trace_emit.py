@@ -39,8 +39,8 @@ def test_emitted_driver_writes_the_same_trace(tmp_path, capsys, tree, config, ex
     from simplecnn_harness.traces.record import same_trace
 
     common = ["--quiet", "--matlab-dir", str(tree), "--config", str(config), "--instances", "5", *extra]
-    assert main(["record", *common, "--out", str(tmp_path / "py.mat")]) == 0
-    assert main(["record", *common, "--compress", "--out", str(tmp_path / "pyz.mat")]) == 0
+    assert main(["record", *common, "--all-records", "--out", str(tmp_path / "py.mat")]) == 0
+    assert main(["record", *common, "--all-records", "--compress", "--out", str(tmp_path / "pyz.mat")]) == 0
     bundle = tmp_path / "bundle"
     assert main(["record", *common, "--emit-script", str(bundle)]) == 0
     assert "simplecnn_record_trace" in capsys.readouterr().out
