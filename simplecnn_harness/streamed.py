@@ -141,8 +141,9 @@ def _run_chunks(ins, reference, candidate, chunk, sj, say, timings, keep_net=Fal
     count = -(-n // chunk)
     meta, describe, port_path = {}, "", ""
     held = None                                          # the chunk waiting for the judge
+    tick = chunk_progress(say, count)
     with reference.chunks(say) as run_chunk, candidate_chunks(candidate, say, keep_net) as run_b, \
-            ThreadPoolExecutor(1, thread_name_prefix="simplecnn-chunk") as pool:
+            ThreadPoolExecutor(1, thread_name_prefix="simplecnn-chunk") as pool, tick:
         try:
             for k, start in enumerate(range(0, n, chunk)):
                 c = min(chunk, n - start)
@@ -169,13 +170,38 @@ def _run_chunks(ins, reference, candidate, chunk, sj, say, timings, keep_net=Fal
                 meta, describe, port_path = a.meta, a.describe, b.meta.get("port_path", "")
                 held, job = [([b_side, a_side], a, b, c, part)], None
                 del a, b, b_side
-                say(f"compare: chunk {k + 1} of {count} computed on both sides (instances {start + 1}..{start + c})")
+                tick(k, start, c)
             job, held = pool.submit(_judge_then_run, sj, held, None, None), None
             job.result()
         finally:
             if held:
                 _close(held.pop()[0])
     return meta, describe, port_path
+
+
+class chunk_progress:
+    """The chunks' progress: a bar (count, rate, time left) on a terminal;
+    elsewhere (a log) a line for about every tenth chunk and the last."""
+
+    def __init__(self, say, count):
+        self.say, self.count = say, count
+        self.every = max(1, count // 10)
+        self.bar = say.bar(total=count, desc="compare: chunks", unit="chunk") \
+            if getattr(say, "live", False) and hasattr(say, "bar") else None
+
+    def __call__(self, k, start, c):
+        if self.bar is not None:
+            self.bar.update(1)
+        elif (k + 1) % self.every == 0 or k + 1 == self.count:
+            self.say(f"compare: chunk {k + 1} of {self.count} computed on both sides "
+                     f"(instances {start + 1}..{start + c})")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _judge_then_run(sj, held, candidate, part):

@@ -162,3 +162,42 @@ def test_a_python_side_raising_mid_stream_stops_octave_and_leaves_nothing(tmp_pa
     from simplecnn_harness.octave.processes import pid_alive
 
     assert pids and not any(pid_alive(p) for p in pids)
+
+
+def test_chunk_progress_is_a_bar_on_a_terminal_and_a_tenth_of_the_lines_in_a_log():
+    from simplecnn_harness.streamed import chunk_progress
+
+    class Log(list):
+        live = False
+
+        def __call__(self, text):
+            self.append(text)
+
+        def bar(self, **kw):
+            raise AssertionError("no bar off a terminal")
+
+    class Bar:
+        n, closed = 0, False
+
+        def update(self, k=1):
+            self.n += k
+
+        def close(self):
+            self.closed = True
+
+    class Terminal(Log):
+        live = True
+
+        def bar(self, **kw):
+            self.made = Bar()
+            assert kw == {"total": 45, "desc": "compare: chunks", "unit": "chunk"}
+            return self.made
+
+    log, term = Log(), Terminal()
+    for say in (log, term):
+        with chunk_progress(say, 45) as tick:
+            for k in range(45):
+                tick(k, 8 * k, 8)
+    assert [x.split(" (")[0] for x in log] == [f"compare: chunk {k} of 45 computed on both sides"
+                                               for k in (4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 45)]
+    assert term == [] and term.made.n == 45 and term.made.closed
