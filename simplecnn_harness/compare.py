@@ -21,6 +21,7 @@ first is ``reference=MatlabSource(A), candidate=MatlabSource(B)``.
 """
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -101,10 +102,14 @@ def run_compare(opts: Options, source=None, python=None, reference=None, candida
             candidate = StreamedSide(python, opts, ins)
         candidate.check(ins)
         reference.check(ins)
-        verdict = streamed.run_streamed(opts, ins, reference, candidate, chunk, say, t_start)
-        if python is not None:
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                candidate.finish(verdict)
+        if getattr(ins.prob, "Z", None) is not None:
+            ins.prob.Z = None        # the file's own rows: prob.data holds the instances (one copy, not two)
+        with tempfile.TemporaryDirectory(prefix="simplecnn-data-") as spill:
+            ins.prob.data = loader.SpilledColumns(ins.prob.data, spill)    # a chunk's columns in memory at a time
+            verdict = streamed.run_streamed(opts, ins, reference, candidate, chunk, say, t_start)
+            if python is not None:
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    candidate.finish(verdict)
         return verdict
     outcome = None
     if python is not None:

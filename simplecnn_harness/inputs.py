@@ -197,3 +197,26 @@ def load(config=None, data=None, weights=None, instances=None, precision="double
     prob = subset(prob, n)
     return Inputs(param, model, prob, str(config), str(config), data_desc, precision, seed,
                   str(data) if data else None, str(weights) if weights else None)
+
+
+class SpilledColumns:
+    """A checked ``prob.data`` (instances as columns) kept in a ``.npy`` file
+    instead of memory, for a streamed run: ``data[:, a:b]`` reads those
+    columns (the file mapped for the read only, so no page of it stays in
+    the process's memory); ``numpy.asarray(data)`` reads it all.  The data
+    then cost a chunk's columns, not the whole file's."""
+
+    def __init__(self, data, folder):
+        self.path = Path(folder) / "prob-data.npy"
+        np.save(self.path, np.asfortranarray(data))
+        self.shape, self.dtype, self.ndim = data.shape, data.dtype, data.ndim
+
+    def __getitem__(self, index):
+        whole = np.load(self.path, mmap_mode="r")
+        try:
+            return np.array(whole[index], order="F")
+        finally:
+            del whole
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(np.load(self.path), dtype=dtype)

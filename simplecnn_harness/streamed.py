@@ -102,6 +102,7 @@ def run_streamed(opts, ins, reference, candidate, chunk: int, say, t_start) -> V
     n, model = int(ins.prob.l), ins.model
     chunk = min(chunk, n)
     count = -(-n // chunk)
+    big_arrays_mapped()
     sj = StreamJudge(model, ins.precision, opts.rtol, n, opts.mode)
     timings = {}
     say(f"compare: streaming {n} instances in {count} chunk(s) of at most {chunk}")
@@ -215,6 +216,7 @@ def _judge_then_run(sj, held, candidate, part):
         finally:
             del a, b                             # the records, then the files behind them
             _close(stacks)
+            give_back_memory()
     if candidate is None:
         return None
     side = contextlib.ExitStack()
@@ -270,6 +272,40 @@ class _observed:
 
     def __getattr__(self, name):
         return getattr(self.sj, name)
+
+
+def big_arrays_mapped() -> None:
+    """Arrays of 1 MiB and more get pages of their own (glibc's
+    ``mallopt(M_MMAP_THRESHOLD)``; nothing elsewhere), returned to the system
+    when freed: a streamed run's resident memory then follows the chunk being
+    worked on instead of the heap's high-water mark, whatever the number of
+    chunks (glibc otherwise raises the threshold as big blocks are freed)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)      # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
+def give_back_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc's ``malloc_trim``;
+    nothing elsewhere): a released chunk's arrays leave holes that the next
+    chunk's, of other sizes, do not always fill, and without it the process
+    grows slowly with the number of chunks."""
+    global _trim
+    if _trim is None:
+        try:
+            import ctypes
+
+            _trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _trim = False
+    if _trim:
+        _trim(0)
+
+
+_trim = None
 
 
 def _close(stacks):

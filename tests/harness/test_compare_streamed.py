@@ -18,14 +18,13 @@ fault.  Combinations not streamed yet are refused in one line (exit 2).
 """
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 
 import pytest
 
 from tests.conftest import REPO, needs_octave
-from harness_bundle import TINY_CONFIG, clone, extract
+from harness_bundle import TINY_CONFIG, clone, extract, planted
 
 from simplecnn_harness.compare import Options, run_compare
 from simplecnn_py.support.errors import InputError
@@ -46,13 +45,6 @@ REAL_FAULT = ("MATLAB/cnn/JTv.m", "v = model.weight{m}'*v;", "v = 1.001*model.we
               (4, "backward", "WtDelta"))
 
 
-def planted(src, dest, fault):
-    shutil.copytree(src, dest)
-    rel, old, new, _ = fault
-    f = dest / rel
-    assert old in f.read_text()
-    f.write_text(f.read_text().replace(old, new, 1))
-    return dest
 
 
 def verdict(tree, config, n, chunk=None):

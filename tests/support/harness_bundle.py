@@ -76,3 +76,17 @@ def real_trees(dest: Path) -> dict:
     return {"dir": dest, "config": dest / "small.config",
             "current": extract(git_dir, "HEAD", dest / "current") / "MATLAB",
             "seed": extract(git_dir, SEED_COMMIT, dest / "seed")}
+
+
+def planted(src: Path, dest: Path, fault) -> Path:
+    """A copy of the tree ``src`` at ``dest`` with one fault planted:
+    ``fault = (file relative to the tree, old text, new text, ...)``, the
+    first occurrence replaced (the old text must be there)."""
+    import shutil
+
+    shutil.copytree(src, dest)
+    rel, old, new = fault[:3]
+    f = dest / rel
+    assert old in f.read_text()
+    f.write_text(f.read_text().replace(old, new, 1))
+    return dest

@@ -20,13 +20,12 @@ and with a fault, in isolated mode.
 from __future__ import annotations
 
 import math
-import shutil
 
 import numpy as np
 import pytest
 
 from conftest import TINY_CONFIG, needs_octave
-from harness_bundle import real_trees
+from harness_bundle import real_trees, planted
 from tests.conftest import REPO
 
 from simplecnn_harness.compare import Options, run_compare
@@ -67,13 +66,6 @@ FAULTS = {
 REAL_FAULT = ("cnn/JTv.m", "v = model.weight{m}'*v;", "v = 1.001*model.weight{m}'*v;")
 
 
-def planted(src, dest, fault):
-    shutil.copytree(src, dest)
-    rel, old, new = fault
-    f = dest / rel
-    assert old in f.read_text()
-    f.write_text(f.read_text().replace(old, new, 1))
-    return dest
 
 
 def flat_images(path, n):

@@ -15,14 +15,13 @@ config of matlab_ref/current."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 
 from tests.conftest import CURRENT, NONSQUARE, REPO, TINY_CURRENT, needs_octave
-from harness_bundle import real_trees as extract_real_trees
+from harness_bundle import real_trees as extract_real_trees, planted
 from streamed_same import assert_streamed_same
 
 from simplecnn_harness.compare import Options, prepare, run_compare
@@ -53,13 +52,6 @@ def maxpooling(model, net, m):
 '''
 
 
-def planted(src, dest, fault):
-    shutil.copytree(src, dest)
-    rel, old, new = fault
-    f = dest / rel
-    assert old in f.read_text()
-    f.write_text(f.read_text().replace(old, new, 1))
-    return dest
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ loads it.  Chunkings other than the recorded one are refused in one line.
 """
 from __future__ import annotations
 
-import shutil
 import subprocess
 import zlib
 
@@ -21,7 +20,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO, needs_octave
-from harness_bundle import real_trees
+from harness_bundle import real_trees, planted
 
 from simplecnn_cli.main import main
 from simplecnn_harness.compare import Options, run_compare
@@ -37,13 +36,6 @@ SEED_FAULT = ("cnn/lossgrad_subset.m", "V = model.weight{m}'*dXidS;", "V = 1.001
 REAL_FAULT = ("cnn/JTv.m", "v = model.weight{m}'*v;", "v = 1.001*model.weight{m}'*v;")
 
 
-def planted(src, dest, fault):
-    shutil.copytree(src, dest)
-    rel, old, new = fault
-    f = dest / rel
-    assert old in f.read_text()
-    f.write_text(f.read_text().replace(old, new, 1))
-    return dest
 
 
 def numbers(v):
