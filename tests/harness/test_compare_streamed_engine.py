@@ -201,3 +201,18 @@ def test_chunk_progress_is_a_bar_on_a_terminal_and_a_tenth_of_the_lines_in_a_log
     assert [x.split(" (")[0] for x in log] == [f"compare: chunk {k} of 45 computed on both sides"
                                                for k in (4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 45)]
     assert term == [] and term.made.n == 45 and term.made.closed
+
+
+def test_spilled_columns_read_the_instances_bit_for_bit(tmp_path):
+    from simplecnn_harness import inputs
+    from simplecnn_py.support.conventions import struct
+
+    rng = np.random.default_rng(3)
+    data = np.asfortranarray(rng.standard_normal((12, 10)))
+    spilled = inputs.SpilledColumns(data, tmp_path)
+    assert spilled.shape == (12, 10) and spilled.dtype == np.float64
+    assert np.array_equal(np.asarray(spilled), data)
+    prob = struct(data=spilled, label_mat=np.eye(10)[:3], y=np.arange(10.0), y_mapped=np.arange(10.0), l=10)
+    part = inputs.subset(prob, 4, 6)                     # instances 7..10, as a chunk takes them
+    assert type(part.data) is np.ndarray and part.data.flags.f_contiguous
+    assert np.array_equal(part.data, data[:, 6:10]) and part.l == 4
