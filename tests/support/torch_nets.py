@@ -157,3 +157,30 @@ def expected_layer(where, model):
     if where == "pooled":
         return next(m for m in range(1, LC + 1) if int(model.wd_subimage_pool[m]) > 1)
     return {"full1": LC + 1, "L": L, "LC": LC}.get(where, where)
+
+
+# a FILE.py beside the nets module (``folder``): networks torch cannot run to the end
+# (``width``: the config's flattened width, which ceil_mode then does not give)
+CRASH = '''
+import sys
+sys.path.insert(0, {folder!r})
+from torch import nn
+import torch.nn.functional as F
+from nets import Functional
+
+
+def ceil_mode_config_width():
+    """ceil_mode=True with the first Linear of the config's width: torch fails at its product."""
+    net = Functional("ceil_mode")
+    net.fulls[0] = nn.Linear({width}, net.fulls[0].out_features)
+    return net
+
+
+class RaisesLate(Functional):
+    def forward(self, x):
+        super().forward(x)
+        raise RuntimeError("late")
+
+
+raises_late = RaisesLate
+'''

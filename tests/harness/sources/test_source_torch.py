@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import NONSQUARE, REPO, needs_octave
-from torch_nets import SLIPS, expected_layer, network_file
+from torch_nets import CRASH, SLIPS, expected_layer, network_file
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install 'simplecnn_py[torch]')")
 
@@ -277,31 +277,6 @@ def test_command_exit_codes(nets, traces, capsys):
     rc, out, err = _main(capsys, "--trace", trace, "--python", f"torch:{nets[0]}:sequential",
                          "--against", "matlab:matlab_ref/seed")
     assert rc == 2 and "not both" in err
-
-
-CRASH = '''
-import sys
-sys.path.insert(0, {folder!r})
-from torch import nn
-import torch.nn.functional as F
-from nets import Functional
-
-
-def ceil_mode_config_width():
-    """ceil_mode=True with the first Linear of the config's width: torch fails at its product."""
-    net = Functional("ceil_mode")
-    net.fulls[0] = nn.Linear({width}, net.fulls[0].out_features)
-    return net
-
-
-class RaisesLate(Functional):
-    def forward(self, x):
-        super().forward(x)
-        raise RuntimeError("late")
-
-
-raises_late = RaisesLate
-'''
 
 
 @needs_octave

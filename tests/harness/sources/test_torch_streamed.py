@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import NONSQUARE, needs_octave
 from harness_bundle import SMALL_28x28
 from streamed_same import assert_streamed_same
-from torch_nets import SLIPS, expected_layer, network_file
+from torch_nets import CRASH, SLIPS, expected_layer, network_file
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install 'simplecnn_py[torch]')")
 
@@ -104,20 +104,6 @@ def test_pooling_ties_read_per_chunk_are_accepted_as_whole(shared_data, tmp_path
     moved = [s for s in streamed.stages if s.explained]
     assert moved and all(s.stage == "pool_gradient" for s in moved)
     assert "equal maxima" in moved[0].note
-
-
-CRASH = '''
-import sys
-sys.path.insert(0, {folder!r})
-from torch import nn
-from nets import Functional
-
-
-def ceil_mode_config_width():
-    net = Functional("ceil_mode")
-    net.fulls[0] = nn.Linear({width}, net.fulls[0].out_features)
-    return net
-'''
 
 
 @needs_octave
