@@ -111,7 +111,7 @@ def run_streamed(opts, ins, reference, candidate, chunk: int, say, t_start) -> V
                                             keep_net=opts.mode == "isolated")
     t0 = time.perf_counter()
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        results, first, loss = sj.results()
+        results, _, loss = sj.results()
         pooling, notes = pooling_check(sj, results, (ins, reference, candidate, chunk, say, timings))
         first = sj.divergence(results)
         heatmap = sj.heatmap(results)
@@ -276,16 +276,14 @@ class _observed:
 
 def big_arrays_mapped() -> None:
     """Arrays of 1 MiB and more get pages of their own (glibc's
-    ``mallopt(M_MMAP_THRESHOLD)``; nothing elsewhere), returned to the system
-    when freed: a streamed run's resident memory then follows the chunk being
-    worked on instead of the heap's high-water mark, whatever the number of
-    chunks (glibc otherwise raises the threshold as big blocks are freed)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)      # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):
-        pass
+    ``mallopt(M_MMAP_THRESHOLD)``, for the rest of the process; nothing
+    elsewhere), returned to the system when freed: a streamed run's resident
+    memory then follows the chunk being worked on instead of the heap's
+    high-water mark, whatever the number of chunks (glibc otherwise raises
+    the threshold as big blocks are freed)."""
+    libc = _glibc()
+    if libc is not None:
+        libc.mallopt(-3, 1 << 20)                      # M_MMAP_THRESHOLD
 
 
 def give_back_memory() -> None:
@@ -293,19 +291,21 @@ def give_back_memory() -> None:
     nothing elsewhere): a released chunk's arrays leave holes that the next
     chunk's, of other sizes, do not always fill, and without it the process
     grows slowly with the number of chunks."""
-    global _trim
-    if _trim is None:
-        try:
-            import ctypes
-
-            _trim = ctypes.CDLL("libc.so.6").malloc_trim
-        except (OSError, AttributeError):
-            _trim = False
-    if _trim:
-        _trim(0)
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
-_trim = None
+@functools.lru_cache(maxsize=None)
+def _glibc():
+    """The C library when it is glibc (``mallopt`` and ``malloc_trim``), else None."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
 
 
 def _close(stacks):

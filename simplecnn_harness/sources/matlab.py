@@ -48,17 +48,14 @@ class MatlabSource:
         layout, say = self.layout, observer(progress)
         say(f"{command}: Octave, {layout.name} layout at {layout.root}"
             + (f", {int(inputs.prob.l)} instances" if engine else ""))
-        timings = {}
         with tempfile.TemporaryDirectory(prefix=f"simplecnn-{command}-", dir=scratch_dir()) as work:
             t0 = time.perf_counter()
             with OctaveSession(timeout=self.timeout, progress=say) as octave:
-                timings["octave_start_s"] = time.perf_counter() - t0
+                started = time.perf_counter() - t0
                 version = octave.eval("disp(OCTAVE_VERSION)")[-1].strip() if engine else ""
                 run = run_matlab(octave, layout, inputs.param, inputs.model, inputs.prob, inputs.precision,
                                  Path(work), instrument=self.instrument, timeout=self.timeout)
-            timings.update({f"octave_{k}" if not k.startswith("octave") else k: v
-                            for k, v in run.timings.items()})
-            yield run, timings, f"Octave {version}"
+            yield run, {"octave_start_s": started, **timings_of(run)}, f"Octave {version}"
 
     @contextlib.contextmanager
     def chunks(self, progress=None, command="compare"):
